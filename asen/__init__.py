@@ -1,0 +1,8 @@
+"""asen: attribute-specific fashion similarity (ASEN, AAAI 2020; ASEN++, IEEE TIP 2021).
+
+Modules: :mod:`asen.config` (typed configs), :mod:`asen.data` (split files, samplers), :mod:`asen.model`
+(ASEN/ASEN++ and baselines), :mod:`asen.roi` (the local zoom), :mod:`asen.losses`, :mod:`asen.metrics` (MAP),
+:mod:`asen.evaluate`, :mod:`asen.train`, :mod:`asen.checkpoint` (incl. the authors' checkpoints),
+:mod:`asen.synth` (the SynthFashion generator) and :mod:`asen.cli` (the ``asen`` command).
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,120 @@
+"""CNN backbones cut after ``layer3`` (ASEN++ Sec. III-A: "the output of the last-but-one residual stage").
+
+* ``resnet18`` / ``resnet34`` / ``resnet50``: torchvision ResNets without ``layer4``, pooling and ``fc``;
+  ResNet-50 gives 1024 x 14 x 14 at 224 px, ResNet-34 256 x 7 x 7 at 112 px (the paper's two branches).
+* ``resnet_tiny``: a small from-scratch ResNet for CPU budgets (not in the paper): a 3x3 stride-2 stem and
+  three residual stages of one BasicBlock each (widths w, 2w, 4w), overall stride 8.
+
+ImageNet weights come from torchvision (its hub cache, or a download) or from a local file; when they
+cannot be had offline the error says where to put the file, and random initialisation happens only when
+asked for (``pretrained="none"``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision import models
+from torchvision.models.resnet import BasicBlock
+
+_TORCHVISION = {
+    "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1, 256),
+    "resnet34": (models.resnet34, models.ResNet34_Weights.IMAGENET1K_V1, 256),
+    "resnet50": (models.resnet50, models.ResNet50_Weights.IMAGENET1K_V1, 1024),
+}
+BACKBONES = (*_TORCHVISION, "resnet_tiny")
+
+
+class PretrainedWeightsError(RuntimeError):
+    """ImageNet weights were asked for but cannot be loaded."""
+
+
+class TruncatedResNet(nn.Module):
+    """A ResNet up to ``layer3``; attribute names match torchvision (and the authors' checkpoints)."""
+
+    def __init__(self, net: nn.Module, out_channels: int) -> None:
+        super().__init__()
+        self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
+        self.layer1, self.layer2, self.layer3 = net.layer1, net.layer2, net.layer3
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (B, 64, H/4, W/4)
+        return self.layer3(self.layer2(self.layer1(x)))  # (B, C, H/16, W/16)
+
+
+class TinyResNet(nn.Module):
+    """A from-scratch CPU backbone: stem (stride 2) + 3 BasicBlock stages (strides 1, 2, 2)."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = self._stage(width, width, 1)
+        self.layer2 = self._stage(width, 2 * width, 2)
+        self.layer3 = self._stage(2 * width, 4 * width, 2)
+        self.out_channels = 4 * width
+
+    @staticmethod
+    def _stage(cin: int, cout: int, stride: int) -> nn.Module:
+        down = None
+        if stride != 1 or cin != cout:
+            down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+        return nn.Sequential(BasicBlock(cin, cout, stride=stride, downsample=down))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))  # (B, w, H/2, W/2)
+        return self.layer3(self.layer2(self.layer1(x)))  # (B, 4w, H/8, W/8)
+
+
+def _imagenet_state(name: str) -> dict:
+    """The torchvision ImageNet state dict, from the hub cache or a download, with a clear offline error."""
+    weights = _TORCHVISION[name][1]
+    cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    if cache.exists():
+        return torch.load(cache, map_location="cpu", weights_only=True)
+    try:
+        return weights.get_state_dict(progress=True)
+    except Exception as exc:  # network errors come in many types
+        raise PretrainedWeightsError(
+            f"cannot load ImageNet weights for {name}: {exc}.\n"
+            f"Offline? Download {weights.url} elsewhere and put it at {cache}, or pass its path "
+            f"(model.pretrained=/path/to/{cache.name}); use model.pretrained=none for random initialisation."
+        ) from exc
+
+
+def build_backbone(name: str, pretrained: str = "imagenet", tiny_width: int = 32) -> nn.Module:
+    """Build a backbone cut after layer3.
+
+    Args:
+        name: one of :data:`BACKBONES`.
+        pretrained: ``"imagenet"``, ``"none"`` (random init), or a path to a torchvision-style state dict.
+        tiny_width: first-stage width of ``resnet_tiny``.
+    Returns:
+        A module mapping (B, 3, H, W) images to (B, C, h, w) features, with ``out_channels`` = C.
+    """
+    if name == "resnet_tiny":
+        if pretrained not in ("none", ""):
+            raise PretrainedWeightsError(
+                f"resnet_tiny has no ImageNet weights (got pretrained={pretrained!r}); set pretrained: none"
+            )
+        return TinyResNet(tiny_width)
+    if name not in _TORCHVISION:
+        raise ValueError(f"unknown backbone '{name}' (expected one of {', '.join(BACKBONES)})")
+    factory, _, channels = _TORCHVISION[name]
+    net = factory(weights=None)
+    if pretrained == "imagenet":
+        net.load_state_dict(_imagenet_state(name))
+    elif pretrained not in ("none", ""):
+        path = Path(pretrained)
+        if not path.exists():
+            raise PretrainedWeightsError(f"pretrained weights file not found: {path}")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith(("layer4", "fc"))]
+        if missing:
+            raise PretrainedWeightsError(f"{path}: not a {name} state dict (missing {missing[:5]} ...)")
+    return TruncatedResNet(net, channels)

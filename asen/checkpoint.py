@@ -1,0 +1,179 @@
+"""Checkpoints: ours, and the authors' released ASEN++ checkpoints (``pretrained_asen.zip``).
+
+The authors' model keeps both branches under ``choices.{global,local}`` with the sub-modules ``attrnet``
+(the shared attribute embedding, stored once per branch), ``basenet`` (the truncated ResNet) and
+``attnnet`` (spatial + channel attention + ``feature_fc``); files are dicts with ``model`` (the
+state_dict), ``epoch`` and ``mAP``. :data:`OFFICIAL_TO_OURS` maps those names onto this project's modules,
+so an official file loads strictly (no missing, no unexpected weights) and ours can be exported back.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import torch
+
+from .config import Config, ModelConfig, load_config
+from .model import ASEN
+
+# (pattern over the official key, replacement in ours)
+OFFICIAL_TO_OURS: list[tuple[str, str]] = [
+    (r"^choices\.(global|local)\.attrnet\.attr_embedding\.", "attr_embedding."),
+    (r"^choices\.(global|local)\.basenet\.", r"\1_branch.backbone."),
+    (r"^choices\.(global|local)\.attnnet\.conv\.", r"\1_branch.spatial.conv."),
+    (r"^choices\.(global|local)\.attnnet\.attr_transform1\.", r"\1_branch.spatial.attr_transform."),
+    (r"^choices\.(global|local)\.attnnet\.attr_transform2\.", r"\1_branch.channel.attr_transform."),
+    (r"^choices\.(global|local)\.attnnet\.fc([12])\.", r"\1_branch.channel.fc\2."),
+    (r"^choices\.(global|local)\.attnnet\.feature_fc\.", r"\1_branch.feature_fc."),
+]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint does not match the model; the message lists the offending keys."""
+
+
+def is_official(state: Mapping[str, Any]) -> bool:
+    return any(k.startswith("choices.") for k in state)
+
+
+def official_to_ours(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename an official state dict to this project's names (the duplicated embedding must agree)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        for pattern, repl in OFFICIAL_TO_OURS:
+            if re.match(pattern, key):
+                new = re.sub(pattern, repl, key)
+                break
+        else:
+            raise CheckpointError(f"unexpected key in the official checkpoint: '{key}'")
+        if new in out and not torch.equal(out[new], value):
+            raise CheckpointError(f"'{key}' differs from the other copy of the shared attribute embedding")
+        out[new] = value
+    return out
+
+
+def ours_to_official(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Export this project's state dict in the authors' layout (for their code, or a round trip)."""
+    reverse = [
+        (r"^(global|local)_branch\.backbone\.", r"choices.\1.basenet."),
+        (r"^(global|local)_branch\.spatial\.conv\.", r"choices.\1.attnnet.conv."),
+        (r"^(global|local)_branch\.spatial\.attr_transform\.", r"choices.\1.attnnet.attr_transform1."),
+        (r"^(global|local)_branch\.channel\.attr_transform\.", r"choices.\1.attnnet.attr_transform2."),
+        (r"^(global|local)_branch\.channel\.fc([12])\.", r"choices.\1.attnnet.fc\2."),
+        (r"^(global|local)_branch\.feature_fc\.", r"choices.\1.attnnet.feature_fc."),
+    ]
+    branches = sorted({k.split("_branch.")[0] for k in state if "_branch." in k}, key=["global", "local"].index)
+    out: dict[str, torch.Tensor] = {}
+    for branch in branches:
+        out[f"choices.{branch}.attrnet.attr_embedding.weight"] = state["attr_embedding.weight"]
+        for key, value in state.items():
+            if not key.startswith(f"{branch}_branch."):
+                continue
+            for pattern, repl in reverse:
+                if re.match(pattern, key):
+                    out[re.sub(pattern, repl, key)] = value
+                    break
+            else:
+                raise CheckpointError(f"'{key}' has no counterpart in the official layout")
+    return out
+
+
+def _backbone_from_state(state: Mapping[str, torch.Tensor], prefix: str) -> str:
+    blocks = {int(m.group(1)) for k in state if (m := re.match(rf"^{re.escape(prefix)}layer3\.(\d+)\.", k))}
+    bottleneck = any(k.startswith(f"{prefix}layer1.0.conv3.") for k in state)
+    if bottleneck:
+        return "resnet50"
+    return "resnet34" if len(blocks) == 6 else "resnet18"
+
+
+def model_config_from_state(state: Mapping[str, torch.Tensor], base: ModelConfig | None = None) -> tuple[ModelConfig, int]:
+    """Infer the architecture (backbones, sizes, switches) from an official state dict's keys and shapes."""
+    base = base or ModelConfig()
+    g = "choices.global."
+    has_local = any(k.startswith("choices.local.") for k in state)
+    num_attributes, attr_dim = state[f"{g}attrnet.attr_embedding.weight"].shape
+    fields: dict[str, Any] = dict(
+        backbone=_backbone_from_state(state, f"{g}basenet."),
+        attr_embed_size=int(attr_dim),
+        embed_size=int(state[f"{g}attnnet.feature_fc.weight"].shape[0]),
+        spatial_attention=f"{g}attnnet.conv.weight" in state,
+        channel_attention=f"{g}attnnet.fc1.weight" in state,
+        local_branch=has_local,
+        pretrained="none",
+        local_pretrained="none",
+        embed_norm="none",
+        head="asen",
+    )
+    if fields["spatial_attention"]:
+        fields["spatial_dim"] = int(state[f"{g}attnnet.conv.weight"].shape[0])
+    if fields["channel_attention"]:
+        fields["reduction"] = int(state[f"{g}attnnet.fc2.weight"].shape[0] // state[f"{g}attnnet.fc1.weight"].shape[0])
+    if has_local:
+        fields["local_backbone"] = _backbone_from_state(state, "choices.local.basenet.")
+        if "choices.local.attnnet.conv.weight" in state:
+            fields["local_spatial_dim"] = int(state["choices.local.attnnet.conv.weight"].shape[0])
+    return ModelConfig(**{**base.__dict__, **fields}), int(num_attributes)
+
+
+def load_asenpp(checkpoint: str | Path | Mapping[str, Any], config_paths: Iterable[str | Path] = ()) -> ASEN:
+    """Load one of the authors' released checkpoints into :class:`ASEN`, in eval mode.
+
+    Args:
+        checkpoint: a path to a ``.pth``/``.pth.tar`` file or the loaded dict (``model``, ``epoch``, ``mAP``);
+            a bare state dict is accepted too.
+        config_paths: the authors' YAML files the checkpoint was trained with (e.g. ``FashionAI.yaml`` and
+            ``s2.yaml``). The architecture is read from the checkpoint's shapes; where the YAML files say
+            otherwise (a different backbone or local-branch switch) that is an error naming both.
+    Returns:
+        The model (CPU, eval mode) with ``model.checkpoint_info = {"epoch", "mAP", "config"}``.
+    Raises:
+        CheckpointError: missing or unexpected weights, or a disagreement with the YAML files.
+    """
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False) if isinstance(checkpoint, (str, Path)) else checkpoint
+    state = ckpt.get("model", ckpt) if isinstance(ckpt, Mapping) else ckpt
+    if "state_dict" in state and isinstance(state["state_dict"], Mapping):
+        state = state["state_dict"]
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    cfg = load_config(list(config_paths)) if config_paths else Config()
+    if not is_official(state):
+        raise CheckpointError("not an official ASEN++ checkpoint (no 'choices.' keys); use asen.checkpoint.load_model")
+    mcfg, num_attributes = model_config_from_state(state, cfg.model)
+    if config_paths:
+        for name in ("backbone", "local_branch") + (("local_backbone",) if mcfg.local_branch else ()):
+            said, found = getattr(cfg.model, name), getattr(mcfg, name)
+            if said != found:
+                raise CheckpointError(f"the config files say model.{name}={said!r} but the checkpoint holds {found!r}")
+    model = ASEN(mcfg, num_attributes)
+    ours = official_to_ours(state)
+    missing, unexpected = model.load_state_dict(ours, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"checkpoint does not fit the model: missing {missing}, unexpected {unexpected}")
+    model.checkpoint_info = {
+        "epoch": ckpt.get("epoch") if isinstance(ckpt, Mapping) else None,
+        "mAP": ckpt.get("mAP") if isinstance(ckpt, Mapping) else None,
+        "config": Config(name=cfg.name, data=cfg.data, model=mcfg, train=cfg.train, eval=cfg.eval),
+    }
+    return model.eval()
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[ASEN, Config, dict]:
+    """Load a checkpoint written by ``asen train`` (or an official one). Returns (model in eval mode, config, info)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    state = ckpt.get("model", ckpt)
+    if is_official(state):
+        model = load_asenpp(ckpt)
+        return model.to(device), model.checkpoint_info["config"], {"epoch": ckpt.get("epoch"), "mAP": ckpt.get("mAP")}
+    if "config" not in ckpt:
+        raise CheckpointError(f"{path}: no 'config' in the checkpoint (not written by asen train?)")
+    from .config import from_dict
+
+    cfg = from_dict(ckpt["config"], source=str(path))
+    mcfg = ModelConfig(**{**cfg.model.__dict__, "pretrained": "none", "local_pretrained": "none"})
+    model = ASEN(mcfg, ckpt["num_attributes"])
+    model.load_state_dict(state)
+    return model.to(device).eval(), cfg, {k: ckpt.get(k) for k in ("epoch", "mAP", "stage")}

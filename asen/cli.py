@@ -1,0 +1,163 @@
+"""The ``asen`` command: train, evaluate, generate SynthFashion, check a dataset.
+
+Run ``asen <command> --help`` for the options of each command; recommended values are in the help strings.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", action="append", default=[], metavar="YAML",
+                   help="config file or shipped config name, merged left to right; e.g. `-c fashionai_s1` "
+                        "(paper, GPU) or `-c synthfashion_cpu_asen` (CPU). The authors' YAML files work too.")
+    p.add_argument("--set", "-s", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override one value, e.g. `--set train.lr=1e-4 --set data.root=data/FashionAI`; "
+                        "an unknown key is an error")
+    p.add_argument("--device", default="auto",
+                   help="`auto` (CUDA when available, else CPU), `cpu`, `cuda`, `cuda:1`; default auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _load_cfg(args: argparse.Namespace):
+    from .config import load_config
+
+    if not args.config:
+        raise SystemExit("error: give at least one --config (e.g. -c fashionai_s1, or -c synthfashion_cpu_asen)")
+    return load_config(args.config, args.overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .runs import resolve_device
+    from .train import train
+
+    cfg = _load_cfg(args)
+    device = resolve_device(args.device)
+    run_dir = Path(args.run_dir or Path("runs") / cfg.name)
+    print(f"training {cfg.name} (stage {cfg.train.stage}) on {device}; run folder {run_dir}")
+    result = train(cfg, run_dir, device, resume=args.resume, progress=not args.quiet)
+    print(f"done: best validation MAP {result.best_map:.2f} at epoch {result.best_epoch}; "
+          f"checkpoints in {run_dir / 'checkpoints'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from .checkpoint import load_asenpp, load_model
+    from .config import load_config
+    from .data import load_split_files
+    from .evaluate import evaluate
+    from .runs import resolve_device, write_json
+
+    device = resolve_device(args.device)
+    if args.asenpp_config:
+        model = load_asenpp(args.checkpoint, args.asenpp_config).to(device)
+        cfg = model.checkpoint_info["config"]
+    else:
+        model, cfg, _ = load_model(args.checkpoint, device)
+    if args.config:  # e.g. to evaluate on another dataset folder
+        cfg = load_config(args.config)
+    cfg = cfg.with_overrides(args.overrides)
+    split = args.split or cfg.eval.split
+    files = load_split_files(cfg.data.root, (split,))
+    with torch.inference_mode():
+        res = evaluate(model, files, cfg, device, split=split, progress=not args.quiet)
+    out = {"checkpoint": str(args.checkpoint), "dataset": cfg.data.dataset, "split": split,
+           "main": res["main"].to_dict(), "global": res["global"].to_dict()}
+    print(res["global"].format(f"{cfg.data.dataset} {split}: global branch MAP (%)"))
+    if "fused" in res:
+        out["local"], out["fused"], out["beta"] = res["local"].to_dict(), res["fused"].to_dict(), cfg.eval.beta
+        print()
+        print(res["local"].format("local branch MAP (%)"))
+        print()
+        print(res["fused"].format(f"ASEN++ (global + local, beta={cfg.eval.beta}) MAP (%)"))
+    out_path = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(f".{split}.json")
+    write_json(out_path, out)
+    print(f"\nwrote {out_path}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from . import synth
+
+    if args.preview:
+        path = synth.save_preview(args.preview, seed=args.seed)
+        print(f"wrote sample grid {path}")
+        return 0
+    path = synth.generate_dataset(args.out, size=args.size, seed=args.seed, workers=args.workers,
+                                  progress=not args.quiet)
+    print(f"SynthFashion ({args.size}, seed {args.seed}) in {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asen",
+        description="Attribute-specific fashion similarity (ASEN / ASEN++): train, evaluate, generate data.",
+    )
+    parser.add_argument("--version", action="version", version=f"asen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train one stage (stage 1: global branch; stage 2: + local branch)",
+                       description="Train one stage. Paper: `asen train -c fashionai_s1` then "
+                                   "`asen train -c fashionai_s2 --set train.init_from=runs/fashionai_s1/checkpoints/best.pt`.")
+    _add_config_args(p)
+    p.add_argument("--run-dir", help="run folder (default runs/<config name>); holds config, log.jsonl, checkpoints")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from <run-dir>/checkpoints/last.pt (same config required)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="per-attribute MAP of a checkpoint (prints a table, writes JSON)",
+                       description="Evaluate a checkpoint written by `asen train`, or one of the authors' "
+                                   "checkpoints with --asenpp-config (their YAML files).")
+    _add_config_args(p)
+    p.add_argument("--checkpoint", required=True, help="a best.pt/last.pt from `asen train`, or an official .pth.tar")
+    p.add_argument("--asenpp-config", action="append", default=[], metavar="YAML",
+                   help="the authors' config files for an official checkpoint, e.g. "
+                        "--asenpp-config config/FashionAI/FashionAI.yaml --asenpp-config config/FashionAI/s2.yaml")
+    p.add_argument("--split", choices=["valid", "test"], help="default: eval.split of the config (test)")
+    p.add_argument("--out", help="JSON output path (default: next to the checkpoint)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("synth", help="generate the SynthFashion dataset (or a preview grid)",
+                       description="Generate SynthFashion in the split-file layout of the real datasets.")
+    p.add_argument("--out", default="data/SynthFashion", help="output folder (default data/SynthFashion)")
+    p.add_argument("--size", default="small", help="tiny (seconds, tests), small (CPU default), fashionai (FashionAI's counts)")
+    p.add_argument("--seed", type=int, default=0, help="generator seed; same seed + version = identical files")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--preview", metavar="PNG", help="only write a sample grid (one row per attribute, one column per value)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_synth)
+
+    try:
+        from . import doctor
+
+        p = sub.add_parser("doctor", help="check a dataset folder (files, labels, images, splits)")
+        doctor.add_arguments(p)
+        p.set_defaults(func=doctor.run)
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``asen`` command."""
+    from .config import ConfigError
+    from .data import DataError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, DataError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

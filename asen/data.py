@@ -1,0 +1,418 @@
+"""Datasets in the split-file layout shared by FashionAI, DARN, DeepFashion and SynthFashion.
+
+Implements the data side of the paper's protocol (ASEN++ Sec. IV-A/B): the split files, image loading
+with "resize the short side, centre crop, ImageNet normalisation", and the two triplet samplers:
+
+* :class:`RandomTripletSampler` - the published one: attribute uniformly at random, two distinct values,
+  anchor and positive two distinct images with the first value, the negative with the second.
+* :class:`InBatchSampler` - a CPU-budget departure: batches grouped by attribute (a few attributes, many
+  images each), every valid triplet inside the batch is used by the loss.
+
+Layout (all ids 0-based line numbers of that split's ``filenames_<split>.txt``)::
+
+    filenames_{train,valid,test}.txt   image path per line, relative to the dataset folder
+    label_train.txt                    image_id attr value [attr value ...]
+    {query,candidate}_{valid,test}.txt image_id attr value
+    meta.json                          attribute names, number of values, value names
+"""
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+DATA_HELP = {
+    "FashionAI": "prepare it with `python data_scripts/prepare_fashionai.py` (see the README, 'Real datasets')",
+    "DARN": "prepare it with `python data_scripts/prepare_darn.py` (see the README, 'Real datasets')",
+    "DeepFashion": "prepare it with `python data_scripts/prepare_deepfashion.py` (see the README, 'Real datasets')",
+    "SynthFashion": "generate it with `asen synth --out data/SynthFashion --size small`",
+}
+
+
+class DataError(ValueError):
+    """Bad or missing data; the message names the file (and line) and what was expected."""
+
+
+def _missing(path: Path, dataset: str | None = None) -> DataError:
+    hint = DATA_HELP.get(dataset or "", "see the README, 'Real datasets', or run `asen synth` for synthetic data")
+    return DataError(f"missing file: {path} ({hint})")
+
+
+# ----------------------------------------------------------------------------------------------- meta
+@dataclass(frozen=True)
+class Meta:
+    """Attribute names, number of values per attribute, and value names."""
+
+    name: str
+    attributes: tuple[str, ...]
+    num_values: tuple[int, ...]
+    value_names: tuple[tuple[str, ...], ...]
+
+    @property
+    def num_attributes(self) -> int:
+        return len(self.attributes)
+
+    def attribute_index(self, name_or_index: str | int) -> int:
+        """Index of an attribute given by name or index, with a clear error otherwise."""
+        if isinstance(name_or_index, int) or str(name_or_index).isdigit():
+            idx = int(name_or_index)
+            if not 0 <= idx < self.num_attributes:
+                raise DataError(f"attribute index {idx} out of range 0..{self.num_attributes - 1}")
+            return idx
+        if name_or_index not in self.attributes:
+            raise DataError(f"unknown attribute '{name_or_index}' (known: {', '.join(self.attributes)})")
+        return self.attributes.index(name_or_index)
+
+
+def load_meta(root: str | Path) -> Meta:
+    """Read ``meta.json`` from the dataset folder (or one level up).
+
+    Accepted schema: ``{"name", "attributes": [names], "num_values": [ints], "value_names": [[names]]}``;
+    ``attributes`` may also be a list of ``{"name": ..., "values": [...]}`` objects.
+    """
+    root = Path(root)
+    for path in (root / "meta.json", root.parent / "meta.json"):
+        if path.exists():
+            break
+    else:
+        raise _missing(root / "meta.json", root.name)
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+    if isinstance(raw, dict) and root.name in raw and isinstance(raw[root.name], dict):
+        raw = raw[root.name]  # one meta.json for several datasets
+    try:
+        attrs = raw["attributes"]
+        if attrs and isinstance(attrs[0], dict):
+            names = [a["name"] for a in attrs]
+            value_names = [list(a["values"]) for a in attrs]
+            num_values = [len(v) for v in value_names]
+        else:
+            names = list(attrs)
+            num_values = [int(n) for n in raw["num_values"]]
+            value_names = raw.get("value_names") or [[str(v) for v in range(n)] for n in num_values]
+    except (KeyError, TypeError, IndexError) as exc:
+        raise DataError(
+            f"{path}: expected {{'attributes': [...], 'num_values': [...], 'value_names': [[...]]}} ({exc!r})"
+        ) from exc
+    if len(num_values) != len(names) or len(value_names) != len(names):
+        raise DataError(f"{path}: attributes, num_values and value_names must have the same length")
+    for name, n, vals in zip(names, num_values, value_names):
+        if len(vals) != n:
+            raise DataError(f"{path}: attribute '{name}' has num_values {n} but {len(vals)} value names")
+    return Meta(
+        name=str(raw.get("name", root.name)),
+        attributes=tuple(names),
+        num_values=tuple(num_values),
+        value_names=tuple(tuple(v) for v in value_names),
+    )
+
+
+# ---------------------------------------------------------------------------------------- split files
+def read_filenames(path: str | Path, dataset: str | None = None) -> list[str]:
+    """One relative image path per line; blank lines are an error (they would shift every id)."""
+    path = Path(path)
+    if not path.exists():
+        raise _missing(path, dataset)
+    names = path.read_text().splitlines()
+    for lineno, name in enumerate(names, 1):
+        if not name.strip():
+            raise DataError(f"{path}, line {lineno}: empty line (every line must name an image)")
+    return [n.strip() for n in names]
+
+
+def _parse_ints(path: Path, lineno: int, line: str, expect_pairs: bool) -> list[int]:
+    try:
+        nums = [int(tok) for tok in line.split()]
+    except ValueError:
+        raise DataError(f"{path}, line {lineno}: expected integers, got {line!r}") from None
+    if expect_pairs:
+        ok = len(nums) >= 3 and len(nums) % 2 == 1
+        shape = "image_id attr value [attr value ...]"
+    else:
+        ok = len(nums) == 3
+        shape = "image_id attr value"
+    if not ok:
+        raise DataError(f"{path}, line {lineno}: expected '{shape}', got {line!r}")
+    return nums
+
+
+def _check_label(path: Path, lineno: int, meta: Meta, n_images: int, img: int, attr: int, value: int) -> None:
+    if not 0 <= img < n_images:
+        raise DataError(f"{path}, line {lineno}: image id {img} out of range 0..{n_images - 1}")
+    if not 0 <= attr < meta.num_attributes:
+        raise DataError(f"{path}, line {lineno}: attribute {attr} out of range 0..{meta.num_attributes - 1}")
+    if not 0 <= value < meta.num_values[attr]:
+        raise DataError(
+            f"{path}, line {lineno}: value {value} out of range for attribute {attr} "
+            f"'{meta.attributes[attr]}' (0..{meta.num_values[attr] - 1})"
+        )
+
+
+def read_items(
+    path: str | Path, meta: Meta, n_images: int, multi: bool = False, dataset: str | None = None
+) -> np.ndarray:
+    """Read label/query/candidate lines into an ``(N, 3)`` int64 array of ``(image_id, attr, value)``.
+
+    Args:
+        path: the text file.
+        meta: attribute and value counts to validate against.
+        n_images: number of images in the split (ids must be below it).
+        multi: lines may hold several ``attr value`` pairs (``label_train.txt``).
+    Raises:
+        DataError: naming the file, line number and offending text.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise _missing(path, dataset)
+    rows: list[tuple[int, int, int]] = []
+    with open(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            nums = _parse_ints(path, lineno, line.rstrip("\n"), expect_pairs=multi)
+            img = nums[0]
+            for attr, value in zip(nums[1::2], nums[2::2]):
+                _check_label(path, lineno, meta, n_images, img, attr, value)
+                rows.append((img, attr, value))
+    if not rows:
+        raise DataError(f"{path}: no items (expected lines of 'image_id attr value')")
+    return np.asarray(rows, dtype=np.int64)
+
+
+@dataclass
+class SplitFiles:
+    """The parsed text files of one dataset folder."""
+
+    root: Path
+    meta: Meta
+    filenames: dict[str, list[str]]  # split -> relative paths
+    train_labels: np.ndarray  # (N, 3) image_id, attr, value
+    queries: dict[str, np.ndarray]  # split -> (Q, 3)
+    candidates: dict[str, np.ndarray]  # split -> (C, 3)
+
+
+def load_split_files(root: str | Path, splits: Sequence[str] = ("train", "valid", "test")) -> SplitFiles:
+    """Read and validate every text file of a dataset folder (images are not opened here)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(
+            f"dataset folder not found: {root} "
+            f"({DATA_HELP.get(root.name, 'generate SynthFashion with `asen synth` or see the README, Real datasets')})"
+        )
+    meta = load_meta(root)
+    filenames = {s: read_filenames(root / f"filenames_{s}.txt", root.name) for s in splits}
+    labels = np.zeros((0, 3), np.int64)
+    if "train" in splits:
+        labels = read_items(root / "label_train.txt", meta, len(filenames["train"]), multi=True, dataset=root.name)
+    queries, candidates = {}, {}
+    for s in splits:
+        if s == "train":
+            continue
+        queries[s] = read_items(root / f"query_{s}.txt", meta, len(filenames[s]), dataset=root.name)
+        candidates[s] = read_items(root / f"candidate_{s}.txt", meta, len(filenames[s]), dataset=root.name)
+    return SplitFiles(root, meta, filenames, labels, queries, candidates)
+
+
+# ----------------------------------------------------------------------------------------------- images
+def open_image(path: str | Path) -> Image.Image:
+    """Open an image as RGB, with an error naming the path when it is missing or unreadable."""
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except FileNotFoundError:
+        raise DataError(f"image not found: {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from exc
+
+
+def global_view(img: Image.Image, size: int) -> Image.Image:
+    """Resize the short side to ``size`` (bilinear) and centre-crop ``size x size`` (the paper's input)."""
+    w, h = img.size
+    scale = size / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    img = img.resize((nw, nh), Image.BILINEAR)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
+def to_tensor(img: Image.Image) -> torch.Tensor:
+    """PIL RGB -> float tensor (3, H, W) in [0, 1]."""
+    arr = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """ImageNet mean/std normalisation of a (..., 3, H, W) tensor in [0, 1]."""
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(3, 1, 1)
+    return (x - mean) / std
+
+
+class ImageSet(Dataset):
+    """Images of one split, returned as the global-branch input (and optionally the original).
+
+    Each item is a dict: ``image`` (3, G, G) normalised, ``index`` (int), and with ``keep_original``
+    ``original`` (3, H, W) uint8 - the full-resolution picture the local branch crops from.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        filenames: Sequence[str],
+        global_size: int,
+        keep_original: bool = False,
+        skip_bad_images: bool = False,
+    ) -> None:
+        self.root = Path(root)
+        self.filenames = list(filenames)
+        self.global_size = global_size
+        self.keep_original = keep_original
+        self.skip_bad_images = skip_bad_images
+        self.bad: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+    def load(self, index: int) -> Image.Image:
+        path = self.root / self.filenames[index]
+        try:
+            return open_image(path)
+        except DataError as exc:
+            if not self.skip_bad_images:
+                raise
+            self.bad.append(f"{path}: {exc}")
+            warnings.warn(f"skipping unreadable image (replaced by a grey image): {exc}")
+            return Image.new("RGB", (self.global_size, self.global_size), (128, 128, 128))
+
+    def __getitem__(self, index: int) -> dict:
+        img = self.load(index)
+        item = {"image": normalize(to_tensor(global_view(img, self.global_size))), "index": index}
+        if self.keep_original:
+            item["original"] = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
+        return item
+
+
+def collate_images(batch: list[dict]) -> dict:
+    """Stack global inputs; pad originals of different sizes into one uint8 batch (with their sizes)."""
+    out = {
+        "image": torch.stack([b["image"] for b in batch]),
+        "index": torch.tensor([b["index"] for b in batch], dtype=torch.long),
+    }
+    if "original" in batch[0]:
+        hs = [b["original"].shape[1] for b in batch]
+        ws = [b["original"].shape[2] for b in batch]
+        orig = torch.zeros(len(batch), 3, max(hs), max(ws), dtype=torch.uint8)
+        for i, b in enumerate(batch):
+            orig[i, :, : hs[i], : ws[i]] = b["original"]
+        out["original"] = orig
+        out["size"] = torch.tensor(list(zip(ws, hs)), dtype=torch.long)  # (B, 2) width, height
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- samplers
+def group_by_value(labels: np.ndarray, meta: Meta, warn: bool = True) -> dict[int, dict[int, np.ndarray]]:
+    """attr -> value -> image ids, keeping only values with at least two images (one warning names the rest)."""
+    groups: dict[int, dict[int, np.ndarray]] = {}
+    dropped = []
+    for attr in range(meta.num_attributes):
+        sel = labels[labels[:, 1] == attr]
+        groups[attr] = {}
+        for value in range(meta.num_values[attr]):
+            ids = np.unique(sel[sel[:, 2] == value, 0])
+            if len(ids) >= 2:
+                groups[attr][value] = ids
+            elif len(ids) == 1:
+                dropped.append(f"{meta.attributes[attr]}={meta.value_names[attr][value]} (1 image)")
+        if len(groups[attr]) < 2:
+            if groups[attr]:
+                dropped.append(f"attribute {meta.attributes[attr]} (fewer than two usable values)")
+            groups.pop(attr)
+    if dropped and warn:
+        warnings.warn(
+            "excluded from triplet sampling (a value needs at least two training images): " + ", ".join(dropped)
+        )
+    if not groups:
+        raise DataError("no attribute has two values with two images each: cannot form any triplet")
+    return groups
+
+
+class RandomTripletSampler:
+    """The paper's sampler: ``num_triplets`` random (anchor, positive, negative, attribute) per epoch.
+
+    Deterministic given ``(seed, epoch)``, so a resumed run sees the same triplets.
+    """
+
+    def __init__(self, labels: np.ndarray, meta: Meta, num_triplets: int, batch_size: int, seed: int) -> None:
+        self.groups = group_by_value(labels, meta)
+        self.attrs = np.array(sorted(self.groups))
+        self.num_triplets, self.batch_size, self.seed = num_triplets, batch_size, seed
+
+    def __len__(self) -> int:
+        return math.ceil(self.num_triplets / self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, np.ndarray]]:
+        """Yield batches with ``images`` (3B,) ids ordered anchors|positives|negatives and ``attributes`` (B,)."""
+        rng = np.random.default_rng([self.seed, epoch])
+        triplets = np.empty((self.num_triplets, 4), np.int64)
+        for t in range(self.num_triplets):
+            attr = int(rng.choice(self.attrs))
+            values = list(self.groups[attr])
+            pos_v, neg_v = rng.choice(len(values), size=2, replace=False)
+            a, p = rng.choice(self.groups[attr][values[pos_v]], size=2, replace=False)
+            n = rng.choice(self.groups[attr][values[neg_v]])
+            triplets[t] = (a, p, n, attr)
+        for start in range(0, self.num_triplets, self.batch_size):
+            chunk = triplets[start : start + self.batch_size]
+            yield {"images": np.concatenate([chunk[:, 0], chunk[:, 1], chunk[:, 2]]), "attributes": chunk[:, 3]}
+
+
+class InBatchSampler:
+    """CPU protocol: each step takes ``attributes_per_batch`` attributes and, for each, images spread over
+    its values (at least two per value where possible); the loss then uses every valid triplet in the batch.
+
+    Yields batches with ``images`` (N,) ids, ``attributes`` (N,) and ``values`` (N,) per image.
+    """
+
+    def __init__(
+        self, labels: np.ndarray, meta: Meta, images_per_batch: int, attributes_per_batch: int, steps: int, seed: int
+    ) -> None:
+        self.groups = group_by_value(labels, meta)
+        self.attrs = np.array(sorted(self.groups))
+        self.k = min(attributes_per_batch, len(self.attrs))
+        self.per_attr = max(4, images_per_batch // self.k)
+        self.steps, self.seed = steps, seed
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, np.ndarray]]:
+        rng = np.random.default_rng([self.seed, epoch, 1])
+        for _ in range(self.steps):
+            ids, attrs, vals = [], [], []
+            for attr in rng.choice(self.attrs, size=self.k, replace=False):
+                values = np.array(sorted(self.groups[int(attr)]))
+                n_vals = min(len(values), max(2, self.per_attr // 2))
+                chosen = rng.choice(values, size=n_vals, replace=False)
+                per_value = np.full(n_vals, self.per_attr // n_vals)
+                per_value[: self.per_attr - per_value.sum()] += 1
+                for value, count in zip(chosen, per_value):
+                    pool = self.groups[int(attr)][int(value)]
+                    pick = rng.choice(pool, size=min(int(count), len(pool)), replace=False)
+                    ids.extend(pick.tolist())
+                    attrs.extend([int(attr)] * len(pick))
+                    vals.extend([int(value)] * len(pick))
+            yield {"images": np.asarray(ids), "attributes": np.asarray(attrs), "values": np.asarray(vals)}

@@ -1,0 +1,48 @@
+"""Losses (ASEN++ Sec. III-D, Eq. 9-12).
+
+* :func:`triplet_loss`: margin ranking on cosine similarity, ``max(0, m - cos(a, p) + cos(a, n))``, batch mean.
+* :func:`in_batch_triplet_loss`: the same hinge over every valid triplet inside a batch grouped by
+  attribute (the CPU protocol's departure; averaged over the triplets that violate the margin).
+* :func:`alignment_loss`: ``mean(1 - cos(global, local))``, pulling the two branches' spaces together.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float) -> torch.Tensor:
+    """Mean margin ranking loss on cosine similarity of (B, D) embeddings."""
+    cos_ap = F.cosine_similarity(anchor, positive, dim=1)  # (B,)
+    cos_an = F.cosine_similarity(anchor, negative, dim=1)  # (B,)
+    return torch.relu(margin - cos_ap + cos_an).mean()
+
+
+def in_batch_triplet_loss(
+    emb: torch.Tensor, attributes: torch.Tensor, values: torch.Tensor, margin: float
+) -> tuple[torch.Tensor, int]:
+    """Hinge over all valid in-batch triplets.
+
+    A triplet (i, j, k) is valid when all three share the attribute, ``i != j`` have the same value and
+    ``k`` has another value. Returns the mean loss over the triplets with a positive loss (0 if none) and
+    the number of valid triplets.
+    """
+    z = F.normalize(emb, dim=1)
+    sim = z @ z.t()  # (N, N)
+    same_attr = attributes[:, None] == attributes[None, :]
+    same_val = values[:, None] == values[None, :]
+    eye = torch.eye(len(emb), dtype=torch.bool, device=emb.device)
+    pos = same_attr & same_val & ~eye  # (N, N) anchor-positive
+    neg = same_attr & ~same_val  # (N, N) anchor-negative
+    valid = pos[:, :, None] & neg[:, None, :]  # (N, N, N)
+    losses = torch.relu(margin - sim[:, :, None] + sim[:, None, :])  # (N, N, N)
+    losses = losses[valid]
+    active = losses > 0
+    if active.any():
+        return losses[active].mean(), int(valid.sum())
+    return emb.sum() * 0.0, int(valid.sum())
+
+
+def alignment_loss(global_emb: torch.Tensor, local_emb: torch.Tensor) -> torch.Tensor:
+    """Mean of ``1 - cos(global, local)`` over the batch."""
+    return (1.0 - F.cosine_similarity(global_emb, local_emb, dim=1)).mean()

@@ -1,0 +1,148 @@
+"""The ASEN / ASEN++ model (ASEN++ Sec. III, Fig. 2) and the baselines of its main comparison.
+
+``ASEN`` holds one attribute embedding shared by a global branch (the whole image) and, for ASEN++, a
+local branch (a zoomed crop chosen by the global branch's spatial attention, see :mod:`asen.roi`).
+Each branch is: backbone cut after layer3 -> attribute-aware spatial attention (or average pooling) ->
+attribute-aware channel attention (optional) -> ``feature_fc`` to the embedding.
+
+Baselines share the same code path with switches (``ModelConfig``):
+
+* Triplet network: both attentions off and ``head="asen"`` -> the attribute is ignored, one embedding space.
+* CSN (Veit et al. 2017): both attentions off and ``head="csn"`` -> a learned non-negative mask per
+  attribute multiplies the one embedding.
+
+Usage::
+
+    embeddings, maps = model(images, attributes, branch="global")   # (B, D) not normalised, (B, h, w)
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .attention import ChannelAttention, SpatialAttention
+from .backbones import build_backbone
+from .config import ModelConfig
+
+
+class Branch(nn.Module):
+    """Backbone + attribute-aware attentions + projection to the embedding space."""
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        attr_dim: int,
+        spatial_dim: int,
+        embed_size: int,
+        reduction: int,
+        spatial_attention: bool,
+        channel_attention: bool,
+        embed_norm: str,
+    ) -> None:
+        super().__init__()
+        channels = backbone.out_channels
+        self.backbone = backbone
+        self.spatial = SpatialAttention(channels, attr_dim, spatial_dim) if spatial_attention else None
+        self.channel = ChannelAttention(channels, attr_dim, reduction) if channel_attention else None
+        self.feature_fc = nn.Linear(channels, embed_size)
+        if embed_norm == "batchnorm":
+            self.norm: nn.Module = nn.BatchNorm1d(embed_size)
+        elif embed_norm == "none":
+            self.norm = nn.Identity()
+        else:
+            raise ValueError(f"model.embed_norm must be 'none' or 'batchnorm', got {embed_norm!r}")
+
+    def forward(self, images: torch.Tensor, attr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feat = self.backbone(images)  # (B, C, h, w)
+        if self.spatial is not None:
+            pooled, maps = self.spatial(feat, attr)  # (B, C), (B, h, w)
+        else:
+            b, _, h, w = feat.shape
+            pooled = feat.mean(dim=(2, 3))  # (B, C)
+            maps = feat.new_full((b, h, w), 1.0 / (h * w))
+        if self.channel is not None:
+            pooled = self.channel(pooled, attr)  # (B, C)
+        return self.norm(self.feature_fc(pooled)), maps  # (B, D), (B, h, w)
+
+
+class ASEN(nn.Module):
+    """Attribute-Specific Embedding Network with an optional local branch (ASEN++)."""
+
+    def __init__(self, cfg: ModelConfig, num_attributes: int) -> None:
+        super().__init__()
+        if cfg.head not in ("asen", "csn"):
+            raise ValueError(f"model.head must be 'asen' or 'csn', got {cfg.head!r}")
+        self.cfg = cfg
+        self.num_attributes = num_attributes
+        self.attr_embedding = nn.Embedding(num_attributes, cfg.attr_embed_size)
+        common = dict(
+            attr_dim=cfg.attr_embed_size,
+            embed_size=cfg.embed_size,
+            reduction=cfg.reduction,
+            spatial_attention=cfg.spatial_attention,
+            channel_attention=cfg.channel_attention,
+            embed_norm=cfg.embed_norm,
+        )
+        self.global_branch = Branch(
+            build_backbone(cfg.backbone, cfg.pretrained, cfg.tiny_width), spatial_dim=cfg.spatial_dim, **common
+        )
+        self.local_branch = None
+        if cfg.local_branch:
+            self.local_branch = Branch(
+                build_backbone(cfg.local_backbone, cfg.local_pretrained, cfg.tiny_width),
+                spatial_dim=cfg.local_spatial_dim,
+                **common,
+            )
+        self.csn_masks = None
+        if cfg.head == "csn":
+            # Veit et al. initialise the masks around 0.9 and keep them non-negative with a ReLU.
+            self.csn_masks = nn.Parameter(torch.empty(num_attributes, cfg.embed_size).normal_(0.9, 0.7))
+        if cfg.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    @property
+    def attribute_aware(self) -> bool:
+        """False for the Triplet-network baseline, whose embedding ignores the attribute."""
+        return self.cfg.spatial_attention or self.cfg.channel_attention or self.csn_masks is not None
+
+    def forward(
+        self, images: torch.Tensor, attributes: torch.Tensor, branch: str = "global"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embed images under attributes.
+
+        Args:
+            images: (B, 3, H, W) normalised images (the global view, or the local crops for ``"local"``).
+            attributes: (B,) attribute indices.
+            branch: ``"global"`` or ``"local"``.
+        Returns:
+            embeddings (B, D), not normalised, and spatial attention maps (B, h, w).
+        """
+        if branch == "global":
+            net = self.global_branch
+        elif branch == "local":
+            if self.local_branch is None:
+                raise ValueError("this model has no local branch (set model.local_branch: true)")
+            net = self.local_branch
+        else:
+            raise ValueError(f"branch must be 'global' or 'local', got {branch!r}")
+        if attributes.dim() != 1 or attributes.shape[0] != images.shape[0]:
+            raise ValueError(f"attributes must have shape ({images.shape[0]},), got {tuple(attributes.shape)}")
+        if self.cfg.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        attr = self.attr_embedding(attributes)  # (B, A)
+        emb, maps = net(images, attr)  # (B, D), (B, h, w)
+        if self.csn_masks is not None:
+            emb = emb * torch.relu(self.csn_masks[attributes])  # (B, D)
+        return emb, maps
+
+    def branch_parameters(self, branch: str) -> list[nn.Parameter]:
+        """Parameters of one branch; the shared attribute embedding (and CSN masks) count as global."""
+        if branch == "local":
+            return list(self.local_branch.parameters()) if self.local_branch is not None else []
+        local = {id(p) for p in (self.local_branch.parameters() if self.local_branch is not None else [])}
+        return [p for p in self.parameters() if id(p) not in local]
+
+
+def build_model(cfg: ModelConfig, num_attributes: int, device: torch.device | str = "cpu") -> ASEN:
+    """Build an :class:`ASEN` and move it to ``device``."""
+    return ASEN(cfg, num_attributes).to(device)

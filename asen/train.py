@@ -1,0 +1,269 @@
+"""Training: the two-stage schedule of ASEN++ (Sec. III-D, IV-B).
+
+Stage 1 trains the global branch with the triplet ranking loss. Stage 2 starts from stage 1's weights and
+trains both branches (global lr 1e-5, local lr 1e-4 in the paper) with
+``1.0 * global triplet + 0.1 * local triplet + 0.1 * alignment``; the local input is the zoom-in crop
+chosen by the global branch's attention (:mod:`asen.roi`).
+
+Every epoch ends with an atomic checkpoint (``last.pt``); the best by validation MAP is kept (``best.pt``).
+``resume=True`` continues from ``last.pt`` and ends with the same weights as an uninterrupted run: the
+triplets of an epoch depend only on (seed, epoch), and the model, optimiser, scheduler and RNG states are
+restored. A non-finite loss stops the run (:class:`TrainingDiverged`) and leaves the last good checkpoint.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .checkpoint import is_official, official_to_ours
+from .config import Config
+from .data import DataError, ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images, load_split_files
+from .evaluate import evaluate
+from .losses import alignment_loss, in_batch_triplet_loss, triplet_loss
+from .model import ASEN, build_model
+from .roi import local_inputs
+from .runs import RunDir, atomic_torch_save, seed_everything
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_map: float
+    best_epoch: int
+    last_epoch: int
+    model: ASEN
+
+
+def make_sampler(cfg: Config, files: SplitFiles) -> RandomTripletSampler | InBatchSampler:
+    """The triplet sampler the config asks for (``random``: the paper's; ``in_batch``: the CPU protocol)."""
+    d = cfg.data
+    if d.sampler == "random":
+        return RandomTripletSampler(files.train_labels, files.meta, d.num_triplets, d.batch_size, cfg.train.seed)
+    if d.sampler == "in_batch":
+        steps = d.steps_per_epoch or max(1, d.num_triplets // d.batch_size)
+        return InBatchSampler(files.train_labels, files.meta, d.images_per_batch, d.attributes_per_batch, steps,
+                              cfg.train.seed)
+    raise ValueError(f"data.sampler must be 'random' or 'in_batch', got {d.sampler!r}")
+
+
+def make_optimizer(model: ASEN, cfg: Config) -> torch.optim.Optimizer:
+    """Adam with one parameter group per branch (separate learning rates in stage 2)."""
+    groups = [{"params": model.branch_parameters("global"), "lr": cfg.train.lr, "name": "global"}]
+    if model.local_branch is not None:
+        groups.append({"params": model.branch_parameters("local"), "lr": cfg.train.local_lr, "name": "local"})
+    return torch.optim.Adam(groups, weight_decay=cfg.train.weight_decay)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: Config, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step LambdaLR: ``step`` decays by ``lr_decay`` every ``lr_step`` epochs; ``cosine`` anneals to 0."""
+    t = cfg.train
+    total = max(1, t.epochs * steps_per_epoch)
+    if t.scheduler == "step":
+        fn = lambda step: t.lr_decay ** ((step // steps_per_epoch) // t.lr_step)  # noqa: E731
+    elif t.scheduler == "cosine":
+        fn = lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))  # noqa: E731
+    else:
+        raise ValueError(f"train.scheduler must be 'step' or 'cosine', got {t.scheduler!r}")
+    return torch.optim.lr_scheduler.LambdaLR(opt, [fn] * len(opt.param_groups))
+
+
+def load_stage1(model: ASEN, path: str | Path) -> None:
+    """Initialise the global branch (and attribute embedding) from a stage-1 checkpoint."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"stage-1 checkpoint not found: {path} (set train.init_from to a stage-1 best.pt)")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    state = ckpt.get("model", ckpt)
+    if is_official(state):
+        state = official_to_ours(state)
+    state = {k: v for k, v in state.items() if not k.startswith("local_branch.")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("local_branch.")]
+    if missing or unexpected:
+        raise ValueError(f"{path}: stage-1 weights do not fit this model: missing {missing}, unexpected {unexpected}")
+
+
+def _autocast(device: torch.device, amp: str):
+    if amp == "none" or device.type != "cuda":
+        return torch.autocast(device_type=device.type, enabled=False)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    if dtype is None:
+        raise ValueError(f"train.amp must be none, bf16 or fp16, got {amp!r}")
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torch.device) -> tuple[torch.Tensor, dict]:
+    """One step's loss for either sampler and either stage. Returns (loss, parts for logging)."""
+    t = cfg.train
+    images = batch["image"].to(device, non_blocking=True)
+    attrs = torch.as_tensor(meta["attributes"], device=device)
+    in_batch = "values" in meta
+    if not in_batch:
+        attrs = attrs.repeat(3)  # anchors | positives | negatives
+    g, maps = model(images, attrs, branch="global")  # (N, D), (N, h, w)
+
+    def ranking(emb: torch.Tensor) -> torch.Tensor:
+        if in_batch:
+            return in_batch_triplet_loss(emb, attrs, torch.as_tensor(meta["values"], device=device), t.margin)[0]
+        a, p, n = emb.chunk(3)
+        return triplet_loss(a, p, n, t.margin)
+
+    loss_g = ranking(g)
+    parts = {"global": float(loss_g.detach())}
+    if model.local_branch is None:
+        return loss_g, parts
+    crops, _ = local_inputs(maps, batch["original"].to(device, non_blocking=True), batch["size"],
+                            t.crop_threshold, cfg.data.global_size, cfg.data.local_size)
+    loc, _ = model(crops, attrs, branch="local")
+    loss_l = ranking(loc)
+    if in_batch:
+        loss_a = alignment_loss(g, loc)
+    else:  # the paper sums the alignment over anchor, positive and negative
+        loss_a = sum(alignment_loss(gp, lp) for gp, lp in zip(g.chunk(3), loc.chunk(3)))
+    parts.update(local=float(loss_l.detach()), align=float(loss_a.detach()))
+    return t.global_weight * loss_g + t.local_weight * loss_l + t.align_weight * loss_a, parts
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def train(
+    cfg: Config,
+    run_dir: str | Path,
+    device: torch.device | str,
+    resume: bool = False,
+    progress: bool = True,
+    files: SplitFiles | None = None,
+    max_epochs: int | None = None,
+) -> TrainResult:
+    """Train one stage as configured, writing the run folder.
+
+    Args:
+        cfg: the resolved configuration (stage, data, model, schedule).
+        run_dir: the run folder (created; with ``resume`` it must hold ``checkpoints/last.pt``).
+        device: where to train; nothing else in the code picks a device.
+        resume: continue an interrupted run from its last checkpoint.
+        progress: show tqdm bars.
+        files: already-loaded split files (else read from ``cfg.data.root``).
+        max_epochs: stop after this many epochs *of this call* (to simulate an interruption in tests).
+    Returns:
+        :class:`TrainResult` with the best validation MAP and the model holding the *last* weights.
+    """
+    device = torch.device(device)
+    seed_everything(cfg.train.seed, cfg.train.deterministic)
+    files = files or load_split_files(cfg.data.root)
+    if cfg.model.local_branch and cfg.train.stage != 2:
+        raise ValueError("model.local_branch is on but train.stage is 1 (the local branch is trained in stage 2)")
+    if cfg.train.stage == 2 and not cfg.model.local_branch:
+        raise ValueError("train.stage is 2 but model.local_branch is off")
+    model = build_model(cfg.model, files.meta.num_attributes, device)
+    if cfg.train.stage == 2 and cfg.train.init_from:
+        load_stage1(model, cfg.train.init_from)
+    opt = make_optimizer(model, cfg)
+    sampler = make_sampler(cfg, files)
+    sched = make_scheduler(opt, cfg, len(sampler))
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp == "fp16" and device.type == "cuda")
+    run = RunDir(run_dir, cfg, device, write_env=not resume)
+    start_epoch, best_map, best_epoch = 0, -1.0, -1
+    if resume:
+        if not run.last.exists():
+            raise FileNotFoundError(f"cannot resume: {run.last} does not exist (start the run without --resume)")
+        ckpt = torch.load(run.last, map_location="cpu", weights_only=False)
+        if ckpt["config"] != cfg.to_dict():
+            raise ValueError(f"cannot resume {run.path}: its config differs from the one given")
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        _set_rng_state(ckpt["rng"])
+        start_epoch, best_map, best_epoch = ckpt["epoch"] + 1, ckpt["best_map"], ckpt["best_epoch"]
+        run.log(event="resume", epoch=start_epoch)
+
+    images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size,
+                      keep_original=model.local_branch is not None, skip_bad_images=cfg.data.skip_bad_images)
+    has_valid = "valid" in files.queries
+    end_epoch = cfg.train.epochs if max_epochs is None else min(cfg.train.epochs, start_epoch + max_epochs)
+    epoch = start_epoch - 1
+    for epoch in range(start_epoch, end_epoch):
+        model.train()
+        metas = list(sampler.epoch(epoch))
+        loader = DataLoader(images, batch_sampler=[m["images"].tolist() for m in metas], collate_fn=collate_images,
+                            num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda",
+                            persistent_workers=False)
+        t0, total, n_images = time.time(), 0.0, 0
+        bar = tqdm(zip(loader, metas), total=len(metas), desc=f"stage {cfg.train.stage} epoch {epoch + 1}/{cfg.train.epochs}",
+                   disable=not progress, leave=False)
+        for step, (batch, meta) in enumerate(bar):
+            with _autocast(device, cfg.train.amp):
+                loss, parts = compute_loss(model, batch, meta, cfg, device)
+            if not torch.isfinite(loss):
+                kept = f"the last good checkpoint is {run.last}" if run.last.exists() else "no checkpoint was written yet"
+                run.log(event="diverged", epoch=epoch, step=step, loss=float(loss))
+                raise TrainingDiverged(
+                    f"loss is {float(loss)} at epoch {epoch + 1}, step {step + 1} ({parts}); {kept}. "
+                    f"Lower train.lr, or set train.grad_clip / train.amp=none."
+                )
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if cfg.train.grad_clip > 0:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            total += float(loss.detach())
+            n_images += len(batch["image"])
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        seconds = time.time() - t0
+        record: dict[str, Any] = {"epoch": epoch + 1, "loss": total / max(1, len(metas)), "seconds": round(seconds, 2),
+                                  "images_per_second": round(n_images / max(seconds, 1e-9), 1),
+                                  "lr": [g["lr"] for g in opt.param_groups]}
+        val_map = None
+        if has_valid and ((epoch + 1) % cfg.train.eval_every == 0 or epoch + 1 == cfg.train.epochs):
+            res = evaluate(model, files, cfg, device, split="valid", progress=progress)
+            val_map = res["main"].overall
+            record["valid_map"] = val_map
+            if res.get("local") is not None:
+                record["valid_map_global"] = res["global"].overall
+                record["valid_map_local"] = res["local"].overall
+        improved = val_map is not None and val_map > best_map
+        if improved:
+            best_map, best_epoch = val_map, epoch + 1
+        state = {
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "rng": _rng_state(), "epoch": epoch, "mAP": val_map, "best_map": best_map, "best_epoch": best_epoch,
+            "config": cfg.to_dict(), "num_attributes": files.meta.num_attributes, "stage": cfg.train.stage,
+        }
+        atomic_torch_save(state, run.last)
+        if improved or not has_valid:
+            tmp = run.best.with_suffix(".pt.tmp")
+            shutil.copyfile(run.last, tmp)
+            tmp.replace(run.best)
+        run.log(**record, best_map=best_map)
+        if progress:
+            msg = f"epoch {epoch + 1}: loss {record['loss']:.4f}, {record['images_per_second']} img/s"
+            tqdm.write(msg + (f", valid MAP {val_map:.2f}" if val_map is not None else ""))
+    return TrainResult(run.path, best_map, best_epoch, epoch + 1, model)

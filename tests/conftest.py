@@ -1,0 +1,16 @@
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from toydata import make_toy_dataset  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def toy_root(tmp_path_factory) -> Path:
+    """A small read-only toy dataset shared by the tests (copy it before modifying)."""
+    return make_toy_dataset(tmp_path_factory.mktemp("toy") / "Toy")

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score
+
+from asen.metrics import average_precisions, map_per_attribute, mean_average_precision
+
+
+def ap_loop(scores, relevant):
+    """AP from the specification, with plain loops: mean over relevant ranks r of (hits in top r) / r."""
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    hits, total = 0, 0.0
+    for rank, i in enumerate(order, 1):
+        if relevant[i]:
+            hits += 1
+            total += hits / rank
+    return total / hits if hits else 0.0
+
+
+def test_hand_worked_example():
+    # one query along x; candidates ranked by x: labels 1, 0, 1, 0 -> AP = (1/1 + 2/3) / 2
+    q = np.array([[1.0, 0.0]])
+    c = np.array([[0.9, 0.1], [0.8, 0.2], [0.5, 0.5], [0.1, 0.9]])
+    assert mean_average_precision(q, c, np.array([1]), np.array([1, 0, 1, 0])) == pytest.approx((1 + 2 / 3) / 2)
+    # perfect ranking -> 1; no relevant candidate -> 0 and it still counts
+    assert mean_average_precision(q, c, np.array([1]), np.array([1, 1, 0, 0])) == pytest.approx(1.0)
+    two = np.array([[1.0, 0.0], [1.0, 0.0]])
+    assert mean_average_precision(two, c, np.array([1, 7]), np.array([1, 1, 0, 0])) == pytest.approx(0.5)
+
+
+def test_matches_sklearn_and_loop():
+    rng = np.random.default_rng(0)
+    q, c = rng.normal(size=(40, 16)), rng.normal(size=(300, 16))
+    ql, cl = rng.integers(0, 5, 40), rng.integers(0, 5, 300)
+    aps = average_precisions(q, c, ql, cl)
+    scores = q @ c.T
+    for i in range(len(q)):
+        assert aps[i] == pytest.approx(average_precision_score(cl == ql[i], scores[i]))
+        assert aps[i] == pytest.approx(ap_loop(scores[i], cl == ql[i]))
+
+
+def test_per_attribute_is_query_weighted():
+    rng = np.random.default_rng(1)
+    q, c = rng.normal(size=(30, 8)), rng.normal(size=(90, 8))
+    ql = np.stack([np.r_[np.zeros(10), np.ones(20)], rng.integers(0, 3, 30)], 1).astype(int)
+    cl = np.stack([np.r_[np.zeros(30), np.ones(60)], rng.integers(0, 3, 90)], 1).astype(int)
+    per = map_per_attribute(q, c, ql, cl)
+    assert per[0][1] == 10 and per[1][1] == 20
+    # each attribute ranks only its own candidates
+    a0 = average_precisions(q[:10], c[:30], ql[:10, 1], cl[:30, 1]).mean()
+    assert per[0][0] == pytest.approx(a0)
+    overall = mean_average_precision(q, c, ql, cl)
+    assert overall == pytest.approx((per[0][0] * 10 + per[1][0] * 20) / 30)
+    assert overall != pytest.approx((per[0][0] + per[1][0]) / 2)
+    # excluding a value drops its queries only
+    ex = map_per_attribute(q, c, ql, cl, exclude_values={1: {0}})
+    assert ex[1][1] == int((ql[:, 0] == 1).sum() - ((ql[:, 0] == 1) & (ql[:, 1] == 0)).sum())
+
+
+def test_random_embeddings_match_value_counts():
+    # random features: the expected AP of a query is about the share of relevant candidates
+    rng = np.random.default_rng(2)
+    cl = rng.integers(0, 4, 2000)
+    ql = rng.integers(0, 4, 400)
+    m = mean_average_precision(rng.normal(size=(400, 32)), rng.normal(size=(2000, 32)), ql, cl)
+    assert 0.22 < m < 0.28
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError):
+        average_precisions(np.zeros((2, 3)), np.zeros((4, 5)), np.zeros(2), np.zeros(4))

@@ -1,0 +1,124 @@
+import pytest
+import torch
+
+from asen.attention import ChannelAttention, SpatialAttention
+from asen.backbones import PretrainedWeightsError, build_backbone
+from asen.config import ModelConfig
+from asen.model import ASEN
+
+TINY = ModelConfig(backbone="resnet_tiny", local_backbone="resnet_tiny", pretrained="none", local_pretrained="none",
+                   attr_embed_size=16, spatial_dim=16, local_spatial_dim=8, embed_size=24, tiny_width=8)
+
+
+def test_spatial_attention_matches_formula():
+    torch.manual_seed(0)
+    asa = SpatialAttention(6, 4, 5)
+    feat, attr = torch.randn(2, 6, 3, 4), torch.randn(2, 4)
+    pooled, maps = asa(feat, attr)
+    logits = (torch.tanh(asa.conv(feat)) * torch.tanh(asa.attr_transform(attr))[:, :, None, None]).sum(1) / 5 ** 0.5
+    expected = torch.softmax(logits.flatten(1), 1).view(2, 3, 4)
+    torch.testing.assert_close(maps, expected)
+    torch.testing.assert_close(maps.sum((1, 2)), torch.ones(2))
+    torch.testing.assert_close(pooled, (feat * maps[:, None]).sum((2, 3)))  # weighted sum, not a mean
+
+
+def test_channel_attention_matches_formula():
+    torch.manual_seed(0)
+    aca = ChannelAttention(8, 4, reduction=2)
+    assert aca.fc1.out_features == 4
+    pooled, attr = torch.randn(3, 8), torch.randn(3, 4)
+    mask = torch.sigmoid(aca.fc2(torch.relu(aca.fc1(torch.cat([pooled, torch.relu(aca.attr_transform(attr))], 1)))))
+    torch.testing.assert_close(aca(pooled, attr), pooled * mask)
+
+
+@pytest.mark.parametrize("branch", ["global", "local"])
+def test_shapes_batch_of_one_and_gradients(branch):
+    torch.manual_seed(0)
+    model = ASEN(ModelConfig(**{**TINY.__dict__, "local_branch": True}), num_attributes=3)
+    x = torch.randn(1, 3, 48, 48)
+    emb, maps = model(x, torch.tensor([2]), branch=branch)
+    assert emb.shape == (1, 24) and maps.shape == (1, 6, 6)  # stride 8
+    model.train()
+    x = torch.randn(4, 3, 48, 48)
+    emb, _ = model(x, torch.tensor([0, 1, 2, 0]), branch=branch)
+    assert torch.isfinite(emb).all()
+    emb.pow(2).sum().backward()
+    net = model.global_branch if branch == "global" else model.local_branch
+    for name, p in list(net.named_parameters()) + [("attr_embedding", model.attr_embedding.weight)]:
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_attribute_changes_embedding_and_ablations():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 48, 48)
+    model = ASEN(TINY, 3).eval()
+    e0, m0 = model(x, torch.tensor([0, 0]))
+    e1, m1 = model(x, torch.tensor([1, 1]))
+    assert not torch.allclose(e0, e1) and not torch.allclose(m0, m1)
+    # no ASA: the map is uniform (global average pooling)
+    no_asa = ASEN(ModelConfig(**{**TINY.__dict__, "spatial_attention": False}), 3).eval()
+    assert no_asa.global_branch.spatial is None
+    _, m = no_asa(x, torch.tensor([0, 1]))
+    torch.testing.assert_close(m, torch.full_like(m, 1 / 36))
+    # no ASA and no ACA: the Triplet-network baseline ignores the attribute
+    triplet = ASEN(ModelConfig(**{**TINY.__dict__, "spatial_attention": False, "channel_attention": False}), 3).eval()
+    assert not triplet.attribute_aware
+    torch.testing.assert_close(triplet(x, torch.tensor([0, 0]))[0], triplet(x, torch.tensor([2, 1]))[0])
+    # CSN: one embedding, masked per attribute
+    csn = ASEN(ModelConfig(**{**TINY.__dict__, "spatial_attention": False, "channel_attention": False,
+                              "head": "csn"}), 3).eval()
+    a, b = csn(x, torch.tensor([0, 0]))[0], csn(x, torch.tensor([1, 1]))[0]
+    assert not torch.allclose(a, b)
+
+
+def test_channels_last_same_result():
+    torch.manual_seed(0)
+    model = ASEN(TINY, 3).eval()
+    cl = ASEN(ModelConfig(**{**TINY.__dict__, "channels_last": True}), 3).eval()
+    cl.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 48, 48)
+    torch.testing.assert_close(model(x, torch.tensor([0, 1]))[0], cl(x, torch.tensor([0, 1]))[0], rtol=1e-4, atol=1e-4)
+
+
+def test_errors():
+    model = ASEN(TINY, 3)
+    with pytest.raises(ValueError, match="no local branch"):
+        model(torch.randn(1, 3, 48, 48), torch.tensor([0]), branch="local")
+    with pytest.raises(ValueError, match="branch must be"):
+        model(torch.randn(1, 3, 48, 48), torch.tensor([0]), branch="middle")
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build_backbone("vgg16", "none")
+
+
+@pytest.mark.parametrize("name,channels", [("resnet18", 256), ("resnet34", 256), ("resnet50", 1024)])
+def test_torchvision_backbones_cut_after_layer3(name, channels):
+    net = build_backbone(name, "none").eval()
+    with torch.no_grad():
+        out = net(torch.randn(1, 3, 112, 112))
+    assert out.shape == (1, channels, 7, 7) and net.out_channels == channels
+    assert not hasattr(net, "layer4") and not hasattr(net, "fc")
+
+
+def test_imagenet_weights_offline_message(monkeypatch, tmp_path):
+    import torchvision
+
+    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path))
+
+    def offline(self, *a, **k):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torchvision.models.WeightsEnum, "get_state_dict", offline)
+    with pytest.raises(PretrainedWeightsError, match=r"(?s)resnet18.*resnet18-.*\.pth.*pretrained=none"):
+        build_backbone("resnet18", "imagenet")
+
+
+def test_imagenet_weights_from_local_file(tmp_path):
+    import torchvision
+
+    ref = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "r18.pth"
+    torch.save(ref.state_dict(), path)
+    net = build_backbone("resnet18", str(path))
+    torch.testing.assert_close(net.conv1.weight, ref.conv1.weight)
+    with pytest.raises(PretrainedWeightsError, match="not found"):
+        build_backbone("resnet18", str(tmp_path / "missing.pth"))
