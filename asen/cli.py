@@ -135,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_synth)
 
+    from . import reproduce
+
+    p = sub.add_parser("reproduce", help="the paper's main table (and ablations) on SynthFashion, on a CPU",
+                       description="Generate SynthFashion (cached), train every method of the main comparison "
+                                   "(runs cached by config hash), evaluate, and write results/synthfashion/*.json|md.")
+    reproduce.add_arguments(p)
+    p.set_defaults(func=reproduce.main_cli)
+
     try:
         from . import doctor
 

@@ -54,6 +54,7 @@ def extract_features(
     local: bool = False,
     crop_threshold: float = 0.1,
     local_size: int = 112,
+    crop_mode: str = "batched",
     progress: bool = True,
     desc: str = "features",
 ) -> dict[str, np.ndarray]:
@@ -73,8 +74,8 @@ def extract_features(
         g, maps = model(x, attrs, branch="global")  # (B, D), (B, h, w)
         out["global"].append(F.normalize(g.float(), dim=1).cpu().numpy())
         if local:
-            crops, boxes = local_inputs(maps, batch["original"].to(device), batch["size"], crop_threshold,
-                                        images.global_size, local_size)
+            crops, boxes = local_inputs(maps, batch["original"], batch["size"], crop_threshold,
+                                        images.global_size, local_size, mode=crop_mode)
             loc, _ = model(crops, attrs, branch="local")
             out["local"].append(F.normalize(loc.float(), dim=1).cpu().numpy())
             out["boxes"].append(boxes.cpu().numpy())
@@ -177,7 +178,8 @@ def evaluate(
     q_items = _limit(files.queries[split], cfg.data.max_eval_queries)
     c_items = files.candidates[split]
     kw = dict(device=device, batch_size=cfg.data.eval_batch_size, num_workers=cfg.data.num_workers, local=has_local,
-              crop_threshold=cfg.eval.crop_threshold, local_size=cfg.data.local_size, progress=progress)
+              crop_threshold=cfg.eval.crop_threshold, local_size=cfg.data.local_size,
+              crop_mode=cfg.data.crop_mode, progress=progress)
     qf = extract_features(model, images, q_items, desc=f"{split} queries", **kw)
     cf = extract_features(model, images, c_items, desc=f"{split} candidates", **kw)
     result: dict[str, Any] = {"split": split, "features": {"query": qf, "candidate": cf},

@@ -138,7 +138,19 @@ def local_inputs(
     threshold: float,
     global_size: int,
     local_size: int,
+    mode: str = "batched",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention maps -> boxes -> local-branch inputs, batched on the device. Returns (crops, boxes)."""
+    """Attention maps -> boxes -> local-branch inputs. Returns (crops on the maps' device, boxes).
+
+    ``mode="batched"`` crops the whole batch on the device with roi_align; ``"per_image"`` is the
+    reference's path (boxes to the CPU, PIL crop and resize image by image, back to the device).
+    """
     boxes = crop_boxes(maps.detach(), sizes, threshold, global_size)
-    return zoom(originals, boxes, local_size), boxes
+    if mode == "batched":
+        return zoom(originals.to(maps.device, non_blocking=True), boxes, local_size), boxes
+    if mode != "per_image":
+        raise ValueError(f"crop mode must be 'batched' or 'per_image', got {mode!r}")
+    cpu_boxes, cpu_sizes = boxes.cpu().tolist(), sizes.cpu().tolist()
+    pics = [Image.fromarray(originals[i, :, :h, :w].permute(1, 2, 0).cpu().numpy())
+            for i, (w, h) in enumerate(cpu_sizes)]
+    return zoom_per_image(pics, cpu_boxes, local_size).to(maps.device), boxes

@@ -125,8 +125,8 @@ def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torc
     parts = {"global": float(loss_g.detach())}
     if model.local_branch is None:
         return loss_g, parts
-    crops, _ = local_inputs(maps, batch["original"].to(device, non_blocking=True), batch["size"],
-                            t.crop_threshold, cfg.data.global_size, cfg.data.local_size)
+    crops, _ = local_inputs(maps, batch["original"], batch["size"], t.crop_threshold, cfg.data.global_size,
+                            cfg.data.local_size, mode=cfg.data.crop_mode)
     loc, _ = model(crops, attrs, branch="local")
     loss_l = ranking(loc)
     if in_batch:

@@ -1,0 +1,333 @@
+"""Reproduce the shape of the paper's main comparison and ablations (ASEN++ Tables III-VII) on SynthFashion.
+
+Methods of the main table: Random embeddings, Triplet network, CSN, ASEN (global branch, the AAAI model),
+ASEN++ (global + local). Each is trained with shipped configs (``synthfashion_cpu`` + a method overlay),
+``seeds`` times; the table reports mean +- std of test MAP per attribute and overall, with and without the
+"Invisible" values. Trained runs are cached by config hash under ``runs_root`` (load-or-train), so the book
+and ``make ablations`` reuse what ``make reproduce`` trained.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .checkpoint import load_model
+from .config import Config, load_config
+from .data import SplitFiles, load_split_files
+from .evaluate import MapTable, evaluate, map_table, random_features
+from .runs import write_json
+from .train import train
+
+MAIN_METHODS = ("random", "triplet", "csn", "asen", "asenpp")
+METHOD_LABELS = {
+    "random": "Random embeddings", "triplet": "Triplet network", "csn": "CSN", "asen": "ASEN (global)",
+    "asenpp": "ASEN++ (global + local)", "no_asa": "ASEN++ w/o ASA", "no_aca": "ASEN++ w/o ACA",
+    "global_only": "ASEN++ global branch only", "local_only": "ASEN++ local branch only",
+}
+# stage-1 overlays per method; ASEN++ continues ASEN's stage-1 run with the stage-2 config
+STAGE1_OVERLAYS = {"triplet": ["method_triplet"], "csn": ["method_csn"], "asen": [], "no_asa": ["ablation_no_asa"],
+                   "no_aca": ["ablation_no_aca"]}
+
+# Profiles: how much to train. "smoke" is for tests and the book's smoke build (minutes on a laptop).
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {"size": "tiny", "seeds": (0,), "overrides": [
+        "data.steps_per_epoch=4", "data.images_per_batch=32", "train.epochs=1", "model.tiny_width=8",
+        "data.eval_batch_size=64"], "s2_overrides": ["train.epochs=1"]},
+    "cpu": {"size": "small", "seeds": (0, 1, 2), "overrides": [], "s2_overrides": []},
+    "gpu": {"size": "fashionai", "seeds": (0, 1, 2), "overrides": [
+        "data.num_workers=8", "model.tiny_width=64", "train.epochs=10", "data.steps_per_epoch=500"],
+        "s2_overrides": ["train.epochs=5"]},
+}
+
+
+@dataclass
+class Protocol:
+    """Where the data is, where runs go, what to train and on which device."""
+
+    data_root: Path
+    runs_root: Path
+    device: torch.device
+    profile: str = "cpu"
+    base_configs: tuple[str, ...] = ("synthfashion_cpu",)
+    stage2_configs: tuple[str, ...] = ("synthfashion_cpu_s2",)
+    extra_overrides: tuple[str, ...] = ()
+    progress: bool = True
+
+    def stage1_config(self, method: str, seed: int) -> Config:
+        prof = PROFILES[self.profile]
+        over = [f"data.root={self.data_root}", f"train.seed={seed}", *prof["overrides"], *self.extra_overrides]
+        cfg = load_config([*self.base_configs, *(f for f in STAGE1_OVERLAYS[method])], over)
+        return cfg.replace(name=f"{method}_s1_seed{seed}")
+
+    def stage2_config(self, method: str, seed: int, stage1_ckpt: Path) -> Config:
+        prof = PROFILES[self.profile]
+        over = [f"data.root={self.data_root}", f"train.seed={seed}", *prof["overrides"], *prof["s2_overrides"],
+                *self.extra_overrides, f"train.init_from={stage1_ckpt}"]
+        cfg = load_config([*self.base_configs, *STAGE1_OVERLAYS[method], *self.stage2_configs], over)
+        return cfg.replace(name=f"{method}_s2_seed{seed}")
+
+
+def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: SplitFiles | None = None,
+                   progress: bool = True) -> Path:
+    """Load-or-train: reuse ``runs_root/<name>-<config hash>`` when it finished, resume it when it did not.
+
+    Returns:
+        Path of the run's ``best.pt``.
+    """
+    run = Path(runs_root) / f"{cfg.name}-{cfg.hash()}"
+    last = run / "checkpoints" / "last.pt"
+    if last.exists():
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        if ckpt["epoch"] + 1 >= cfg.train.epochs:
+            if progress:
+                print(f"reusing {run}")
+            return run / "checkpoints" / "best.pt"
+        train(cfg, run, device, resume=True, progress=progress, files=files)
+    else:
+        train(cfg, run, device, progress=progress, files=files)
+    return run / "checkpoints" / "best.pt"
+
+
+def _stats(values: Sequence[float]) -> dict[str, Any]:
+    arr = np.asarray(values, dtype=float)
+    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0,
+            "values": [float(v) for v in arr]}
+
+
+def aggregate(tables: Sequence[MapTable]) -> dict[str, Any]:
+    """Mean +- std over seeds of overall and per-attribute MAP (with and without Invisible)."""
+    attrs = [a for a in tables[0].attributes if a in tables[0].per_attribute]
+    out = {
+        "overall": _stats([t.overall for t in tables]),
+        "per_attribute": {a: _stats([t.per_attribute[a] for t in tables]) for a in attrs},
+        "queries": tables[0].queries,
+    }
+    if tables[0].overall_visible is not None:
+        out["overall_without_invisible"] = _stats([t.overall_visible for t in tables])
+        out["per_attribute_without_invisible"] = {
+            a: _stats([t.per_attribute_visible[a] for t in tables]) for a in attrs if a in tables[0].per_attribute_visible}
+    return out
+
+
+def evaluate_checkpoint(ckpt: Path, files: SplitFiles, device: torch.device, split: str = "test",
+                        progress: bool = True, overrides: Sequence[str] = (), betas: tuple[float, ...] = ()) -> dict:
+    """Evaluate a trained run's best checkpoint on a split (eval-time overrides such as eval.beta allowed)."""
+    model, cfg, _ = load_model(ckpt, device)
+    cfg = cfg.with_overrides(overrides)
+    with torch.inference_mode():
+        return evaluate(model, files, cfg, device, split=split, progress=progress, betas=betas)
+
+
+def random_table(files: SplitFiles, seed: int, split: str = "test", dim: int = 128) -> MapTable:
+    """The Random-embeddings baseline on a split."""
+    q, c = files.queries[split], files.candidates[split]
+    return map_table(files.meta, random_features(len(q), dim, 2 * seed), random_features(len(c), dim, 2 * seed + 1), q, c)
+
+
+def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[str] = MAIN_METHODS) -> dict[str, Any]:
+    """Train (or reuse) and evaluate every method for every seed. Returns the results dict."""
+    files = load_split_files(protocol.data_root)
+    per_method: dict[str, list[MapTable]] = {m: [] for m in methods}
+    timings: dict[str, float] = {}
+    for seed in seeds:
+        stage1: dict[str, Path] = {}
+        for method in methods:
+            t0 = time.time()
+            if method == "random":
+                per_method[method].append(random_table(files, seed))
+                continue
+            base = "asen" if method == "asenpp" else method
+            if base not in stage1:
+                stage1[base] = ensure_trained(protocol.stage1_config(base, seed), protocol.runs_root, protocol.device,
+                                              files, protocol.progress)
+            ckpt = stage1[base]
+            if method == "asenpp":
+                ckpt = ensure_trained(protocol.stage2_config("asen", seed, stage1[base]), protocol.runs_root,
+                                      protocol.device, files, protocol.progress)
+            per_method[method].append(evaluate_checkpoint(ckpt, files, protocol.device, progress=protocol.progress)["main"])
+            timings[method] = timings.get(method, 0.0) + time.time() - t0
+    return {
+        "dataset": files.meta.name, "split": "test", "seeds": list(seeds), "profile": protocol.profile,
+        "attributes": list(files.meta.attributes),
+        "methods": {m: {"label": METHOD_LABELS[m], **aggregate(per_method[m])} for m in methods},
+        "seconds": timings,
+        "protocol": protocol_caption(protocol),
+    }
+
+
+def protocol_caption(protocol: Protocol) -> str:
+    """One paragraph naming every departure from the paper's protocol (from the resolved config)."""
+    cfg = protocol.stage1_config("asen", 0)
+    s2 = load_config([*protocol.base_configs, *protocol.stage2_configs], PROFILES[protocol.profile]["overrides"])
+    d, m, t = cfg.data, cfg.model, cfg.train
+    return (
+        f"Protocol ({protocol.profile} profile): {m.backbone} backbones (width {m.tiny_width}, from scratch, "
+        f"model.pretrained={m.pretrained}) instead of ImageNet ResNet-50/34; embeddings {m.embed_size}-d with "
+        f"model.embed_norm={m.embed_norm}; global input {d.global_size} px, local crops {d.local_size} px cut from "
+        f"the full-resolution renders; data.sampler={d.sampler} ({d.images_per_batch} images of "
+        f"{d.attributes_per_batch} attributes a step, all valid triplets) instead of 16 random triplets; "
+        f"Adam {t.lr:g} with {t.scheduler} decay, {t.epochs} x {d.steps_per_epoch} steps in stage 1 and "
+        f"{s2.train.epochs} x {d.steps_per_epoch} in stage 2 (local lr {s2.train.local_lr:g}, global lr "
+        f"{s2.train.lr:g}, loss weights {s2.train.global_weight:g}/{s2.train.local_weight:g}/"
+        f"{s2.train.align_weight:g}, crop threshold {s2.train.crop_threshold:g}); test beta {cfg.eval.beta:g}."
+    )
+
+
+def _fmt(stat: dict[str, Any] | None) -> str:
+    if stat is None:
+        return "–"
+    return f"{stat['mean']:.2f} ± {stat['std']:.2f}" if len(stat["values"]) > 1 else f"{stat['mean']:.2f}"
+
+
+def markdown_table(results: dict[str, Any], title: str) -> str:
+    """The main table as markdown: methods x (attributes, overall, overall w/o Invisible)."""
+    attrs = results["attributes"]
+    head = ["method", *attrs, "overall", "overall w/o Invisible"]
+    lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, res in results["methods"].items():
+        cells = [res["label"], *(_fmt(res["per_attribute"].get(a)) for a in attrs), _fmt(res["overall"]),
+                 _fmt(res.get("overall_without_invisible"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    seeds = results["seeds"]
+    lines += ["", f"MAP (%) on the {results['split']} split of {results['dataset']}, mean ± std over "
+              f"{len(seeds)} seed(s) {seeds}. {results['protocol']}"]
+    return "\n".join(lines)
+
+
+def write_results(results: dict[str, Any], out_dir: Path, stem: str, title: str) -> tuple[Path, Path]:
+    """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / f"{stem}.json", results)
+    md = out_dir / f"{stem}.md"
+    md.write_text(markdown_table(results, title) + "\n")
+    return out_dir / f"{stem}.json", md
+
+
+def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+                  thresholds: Sequence[float] = (0.0, 0.1, 0.3, 0.5, 0.7)) -> dict[str, Any]:
+    """ASEN++ without ASA, without ACA, global only, local only, and sweeps of beta and the crop threshold.
+
+    The sweeps are evaluation-time (the same trained ASEN++, other beta / test crop threshold).
+    """
+    files = load_split_files(protocol.data_root)
+    tables: dict[str, list[MapTable]] = {k: [] for k in ("asenpp", "no_asa", "no_aca", "global_only", "local_only")}
+    beta_curve: dict[float, list[float]] = {b: [] for b in betas}
+    thr_curve: dict[float, list[float]] = {t: [] for t in thresholds}
+    for seed in seeds:
+        ckpts = {}
+        for method in ("asen", "no_asa", "no_aca"):
+            s1 = ensure_trained(protocol.stage1_config(method, seed), protocol.runs_root, protocol.device, files,
+                                protocol.progress)
+            ckpts[method] = ensure_trained(protocol.stage2_config(method, seed, s1), protocol.runs_root,
+                                           protocol.device, files, protocol.progress)
+        res = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress, betas=tuple(betas))
+        tables["asenpp"].append(res["fused"])
+        tables["global_only"].append(res["global"])
+        tables["local_only"].append(res["local"])
+        for b in betas:
+            beta_curve[b].append(res["beta"][b])
+        for method in ("no_asa", "no_aca"):
+            tables[method].append(evaluate_checkpoint(ckpts[method], files, protocol.device,
+                                                      progress=protocol.progress)["main"])
+        for thr in thresholds:
+            r = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress,
+                                    overrides=[f"eval.crop_threshold={thr}"])
+            thr_curve[thr].append(r["main"].overall)
+    return {
+        "dataset": files.meta.name, "split": "test", "seeds": list(seeds), "profile": protocol.profile,
+        "attributes": list(files.meta.attributes),
+        "methods": {k: {"label": METHOD_LABELS[k], **aggregate(v)} for k, v in tables.items()},
+        "beta_sweep": {str(b): _stats(v) for b, v in beta_curve.items()},
+        "threshold_sweep": {str(t): _stats(v) for t, v in thr_curve.items()},
+        "protocol": protocol_caption(protocol) + " Sweeps vary beta and the test-time crop threshold of the same "
+                                                 "trained ASEN++.",
+    }
+
+
+def plot_ablations(results: dict[str, Any], path: Path) -> Path:
+    """Two panels: MAP against beta, MAP against the crop threshold (mean +- std over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, key, xlabel in ((axes[0], "beta_sweep", "β (weight of the global branch)"),
+                            (axes[1], "threshold_sweep", "crop threshold (test time)")):
+        xs = [float(k) for k in results[key]]
+        mean = np.array([v["mean"] for v in results[key].values()])
+        std = np.array([v["std"] for v in results[key].values()])
+        ax.plot(xs, mean, marker="o", label="ASEN++")
+        ax.fill_between(xs, mean - std, mean + std, alpha=0.2)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("test MAP (%)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0].set_title("Fusion weight β")
+    axes[1].set_title("Zoom-in crop threshold")
+    fig.suptitle(f"ASEN++ ablations on {results['dataset']} ({len(results['seeds'])} seed(s))")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main_cli(args) -> int:
+    """``asen reproduce``: generate SynthFashion if needed, train, evaluate, write tables."""
+    from .runs import resolve_device
+
+    prof = PROFILES[args.profile]
+    data_root = Path(args.data or f"data/SynthFashion-{prof['size']}")
+    if not (data_root / "meta.json").exists() or args.generate:
+        from . import synth
+
+        synth.generate_dataset(data_root, size=prof["size"], seed=args.data_seed, progress=not args.quiet)
+    seeds = tuple(args.seeds) if args.seeds else prof["seeds"]
+    protocol = Protocol(data_root=data_root, runs_root=Path(args.runs), device=resolve_device(args.device),
+                        profile=args.profile, extra_overrides=tuple(args.overrides), progress=not args.quiet)
+    out = Path(args.out)
+    t0 = time.time()
+    if not args.ablations_only:
+        res = run_main_table(protocol, seeds)
+        res["wall_seconds"] = round(time.time() - t0, 1)
+        j, md = write_results(res, out, "main_table", f"Main comparison on {res['dataset']}")
+        print(md.read_text())
+        print(f"wrote {j} and {md}")
+    if args.ablations or args.ablations_only:
+        t1 = time.time()
+        abl = run_ablations(protocol, seeds)
+        abl["wall_seconds"] = round(time.time() - t1, 1)
+        j, md = write_results(abl, out, "ablations", f"Ablations on {abl['dataset']}")
+        png = plot_ablations(abl, out / "ablations.png")
+        print(md.read_text())
+        print("β sweep:", {k: round(v["mean"], 2) for k, v in abl["beta_sweep"].items()})
+        print("threshold sweep:", {k: round(v["mean"], 2) for k, v in abl["threshold_sweep"].items()})
+        print(f"wrote {j}, {md} and {png}")
+    print(f"total {time.time() - t0:.0f} s")
+    return 0
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--profile", choices=sorted(PROFILES), default="cpu",
+                   help="smoke (tiny data, 1 seed, minutes), cpu (small data, 3 seeds, <= 30 min on 2 cores; "
+                        "recommended), gpu (FashionAI-sized SynthFashion)")
+    p.add_argument("--data", help="SynthFashion folder (default data/SynthFashion-<size of the profile>); "
+                                  "generated when missing")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated dataset (default 0)")
+    p.add_argument("--generate", action="store_true", help="(re)generate the dataset even if present")
+    p.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: the profile's, 0 1 2 for cpu)")
+    p.add_argument("--runs", default="runs/synthfashion", help="run folders; finished runs are reused by config hash")
+    p.add_argument("--out", default="results/synthfashion", help="where the tables (.json, .md) go")
+    p.add_argument("--ablations", action="store_true", help="also run the ablations (w/o ASA, w/o ACA, β, threshold)")
+    p.add_argument("--ablations-only", action="store_true", help="only the ablations")
+    p.add_argument("--set", "-s", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                   help="override a config value for every run, e.g. --set data.num_workers=2")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")

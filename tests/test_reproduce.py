@@ -1,0 +1,58 @@
+"""The reproduce pipeline end to end on the toy dataset (smoke profile), and its caching."""
+import json
+
+import pytest
+
+from asen.cli import main
+from asen.reproduce import PROFILES, Protocol, aggregate, ensure_trained, markdown_table, random_table
+from asen.data import load_split_files
+
+TINY = ["model.attr_embed_size=16", "model.spatial_dim=16", "model.local_spatial_dim=16", "model.embed_size=32",
+        "data.global_size=32", "data.local_size=32"]
+
+
+def test_main_table_and_ablations_smoke(toy_root, tmp_path, capsys):
+    args = ["reproduce", "--profile", "smoke", "--data", str(toy_root), "--runs", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "results"), "--device", "cpu", "--quiet", "--ablations"]
+    for o in TINY:
+        args += ["--set", o]
+    assert main(args) == 0
+    res = json.loads((tmp_path / "results" / "main_table.json").read_text())
+    assert list(res["methods"]) == ["random", "triplet", "csn", "asen", "asenpp"]
+    for m in res["methods"].values():
+        assert 0 <= m["overall"]["mean"] <= 100 and len(m["overall"]["values"]) == 1
+        assert set(m["per_attribute"]) == {"colour", "position"}
+    md = (tmp_path / "results" / "main_table.md").read_text()
+    assert "| ASEN++ (global + local) |" in md and "in_batch" in md and "resnet_tiny" in md
+    abl = json.loads((tmp_path / "results" / "ablations.json").read_text())
+    assert set(abl["methods"]) == {"asenpp", "no_asa", "no_aca", "global_only", "local_only"}
+    assert abl["beta_sweep"]["1.0"]["mean"] == pytest.approx(abl["methods"]["global_only"]["overall"]["mean"])
+    assert abl["beta_sweep"]["0.0"]["mean"] == pytest.approx(abl["methods"]["local_only"]["overall"]["mean"])
+    assert (tmp_path / "results" / "ablations.png").stat().st_size > 10_000
+    # the ablation run reused the ASEN/ASEN++ runs of the main table (same config hash)
+    runs = sorted(p.name.split("-")[0] for p in (tmp_path / "runs").iterdir())
+    assert runs.count("asen_s1_seed0") == 1 and runs.count("asen_s2_seed0") == 1
+
+
+def test_load_or_train_reuses_finished_runs(toy_root, tmp_path, capsys):
+    protocol = Protocol(toy_root, tmp_path / "runs", device=__import__("torch").device("cpu"), profile="smoke",
+                        extra_overrides=tuple(TINY), progress=True)
+    cfg = protocol.stage1_config("triplet", 0)
+    first = ensure_trained(cfg, protocol.runs_root, protocol.device)
+    mtime = first.stat().st_mtime_ns
+    assert ensure_trained(cfg, protocol.runs_root, protocol.device) == first
+    assert first.stat().st_mtime_ns == mtime and "reusing" in capsys.readouterr().out
+    other = protocol.stage1_config("triplet", 1)
+    assert other.hash() != cfg.hash()
+
+
+def test_random_baseline_and_table_format(toy_root):
+    files = load_split_files(toy_root)
+    tables = [random_table(files, s) for s in range(3)]
+    agg = aggregate(tables)
+    assert len(agg["overall"]["values"]) == 3 and agg["overall"]["std"] > 0
+    res = {"attributes": ["colour", "position"], "methods": {"random": {"label": "Random", **agg}},
+           "seeds": [0, 1, 2], "split": "test", "dataset": "Toy", "protocol": "P."}
+    md = markdown_table(res, "T")
+    assert "± " in md and "| Random |" in md
+    assert set(PROFILES) == {"smoke", "cpu", "gpu"}
