@@ -36,13 +36,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .runs import resolve_device
     from .train import train
 
+    from .distributed import dist_info, init_from_env
+
     cfg = _load_cfg(args)
-    device = resolve_device(args.device)
+    device = init_from_env(resolve_device(args.device))  # joins torchrun's process group, if any
+    rank, world = dist_info()
     run_dir = Path(args.run_dir or Path("runs") / cfg.name)
-    print(f"training {cfg.name} (stage {cfg.train.stage}) on {device}; run folder {run_dir}")
+    if rank == 0:
+        print(f"training {cfg.name} (stage {cfg.train.stage}) on {device} x {world} process(es); run folder {run_dir}")
     result = train(cfg, run_dir, device, resume=args.resume, progress=not args.quiet)
-    print(f"done: best validation MAP {result.best_map:.2f} at epoch {result.best_epoch}; "
-          f"checkpoints in {run_dir / 'checkpoints'}")
+    if rank == 0:
+        print(f"done: best validation MAP {result.best_map:.2f} at epoch {result.best_epoch}; "
+              f"checkpoints in {run_dir / 'checkpoints'}")
     return 0
 
 

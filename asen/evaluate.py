@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .config import Config
 from .data import ImageSet, Meta, SplitFiles, collate_images
+from .distributed import dist_info, gather_rows
 from .metrics import map_per_attribute
 from .roi import local_inputs
 
@@ -65,6 +66,10 @@ def extract_features(
     """
     model.eval()
     images.keep_original = local
+    rank, world = dist_info()
+    bounds = np.linspace(0, len(items), world + 1).astype(int)  # contiguous shards, gathered in rank order
+    all_items, items = items, items[bounds[rank]:bounds[rank + 1]]
+    progress = progress and rank == 0
     loader = DataLoader(ItemSet(images, items), batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, collate_fn=_collate_items)
     out: dict[str, list[np.ndarray]] = {"global": [], "local": [], "boxes": []}
@@ -79,7 +84,12 @@ def extract_features(
             loc, _ = model(crops, attrs, branch="local")
             out["local"].append(F.normalize(loc.float(), dim=1).cpu().numpy())
             out["boxes"].append(boxes.cpu().numpy())
-    return {k: np.concatenate(v) for k, v in out.items() if v}
+    result = {k: np.concatenate(v) for k, v in out.items() if v}
+    if world > 1:
+        result = gather_rows(result)
+        if len(result["global"]) != len(all_items):
+            raise RuntimeError(f"gathered {len(result['global'])} features for {len(all_items)} items")
+    return result
 
 
 def fuse(global_feat: np.ndarray, local_feat: np.ndarray, beta: float) -> np.ndarray:

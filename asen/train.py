@@ -25,8 +25,9 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .checkpoint import is_official, official_to_ours
+from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
 from .config import Config
-from .data import DataError, ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images, load_split_files
+from .data import ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images, load_split_files
 from .evaluate import evaluate
 from .losses import alignment_loss, in_batch_triplet_loss, triplet_loss
 from .model import ASEN, build_model
@@ -174,6 +175,8 @@ def train(
         :class:`TrainResult` with the best validation MAP and the model holding the *last* weights.
     """
     device = torch.device(device)
+    rank, world = dist_info()
+    progress = progress and rank == 0
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     files = files or load_split_files(cfg.data.root)
     if cfg.model.local_branch and cfg.train.stage != 2:
@@ -183,24 +186,27 @@ def train(
     model = build_model(cfg.model, files.meta.num_attributes, device)
     if cfg.train.stage == 2 and cfg.train.init_from:
         load_stage1(model, cfg.train.init_from)
+    sync_model(model)
     opt = make_optimizer(model, cfg)
     sampler = make_sampler(cfg, files)
     sched = make_scheduler(opt, cfg, len(sampler))
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp == "fp16" and device.type == "cuda")
-    run = RunDir(run_dir, cfg, device, write_env=not resume)
+    last = Path(run_dir) / "checkpoints" / "last.pt"
+    if resume and not last.exists():
+        raise FileNotFoundError(f"cannot resume: {last} does not exist (start the run without --resume)")
+    run = RunDir(run_dir, cfg, device, write_env=not resume) if rank == 0 else None  # rank 0 writes
     start_epoch, best_map, best_epoch = 0, -1.0, -1
     if resume:
-        if not run.last.exists():
-            raise FileNotFoundError(f"cannot resume: {run.last} does not exist (start the run without --resume)")
-        ckpt = torch.load(run.last, map_location="cpu", weights_only=False)
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
         if ckpt["config"] != cfg.to_dict():
-            raise ValueError(f"cannot resume {run.path}: its config differs from the one given")
+            raise ValueError(f"cannot resume {run_dir}: its config differs from the one given")
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         _set_rng_state(ckpt["rng"])
         start_epoch, best_map, best_epoch = ckpt["epoch"] + 1, ckpt["best_map"], ckpt["best_epoch"]
-        run.log(event="resume", epoch=start_epoch)
+        if run:
+            run.log(event="resume", epoch=start_epoch)
 
     images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size,
                       keep_original=model.local_branch is not None, skip_bad_images=cfg.data.skip_bad_images)
@@ -209,7 +215,7 @@ def train(
     epoch = start_epoch - 1
     for epoch in range(start_epoch, end_epoch):
         model.train()
-        metas = list(sampler.epoch(epoch))
+        metas = [shard_batch(m, rank, world) for m in sampler.epoch(epoch)]
         loader = DataLoader(images, batch_sampler=[m["images"].tolist() for m in metas], collate_fn=collate_images,
                             num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda",
                             persistent_workers=False)
@@ -219,24 +225,28 @@ def train(
         for step, (batch, meta) in enumerate(bar):
             with _autocast(device, cfg.train.amp):
                 loss, parts = compute_loss(model, batch, meta, cfg, device)
-            if not torch.isfinite(loss):
-                kept = f"the last good checkpoint is {run.last}" if run.last.exists() else "no checkpoint was written yet"
-                run.log(event="diverged", epoch=epoch, step=step, loss=float(loss))
+            mean_loss = average_tensor(loss)  # the same on every rank, so all stop together
+            if not torch.isfinite(mean_loss):
+                kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
+                if run:
+                    run.log(event="diverged", epoch=epoch, step=step, loss=float(mean_loss))
                 raise TrainingDiverged(
-                    f"loss is {float(loss)} at epoch {epoch + 1}, step {step + 1} ({parts}); {kept}. "
+                    f"loss is {float(mean_loss)} at epoch {epoch + 1}, step {step + 1} ({parts}); {kept}. "
                     f"Lower train.lr, or set train.grad_clip / train.amp=none."
                 )
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            average_gradients(model)
             if cfg.train.grad_clip > 0:
                 scaler.unscale_(opt)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
             scaler.step(opt)
             scaler.update()
             sched.step()
-            total += float(loss.detach())
-            n_images += len(batch["image"])
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+            total += float(mean_loss)
+            n_images += len(batch["image"]) * world
+            bar.set_postfix(loss=f"{float(mean_loss):.4f}")
+        sync_model(model, average_buffers=True)  # BatchNorm running statistics are per rank
         seconds = time.time() - t0
         record: dict[str, Any] = {"epoch": epoch + 1, "loss": total / max(1, len(metas)), "seconds": round(seconds, 2),
                                   "images_per_second": round(n_images / max(seconds, 1e-9), 1),
@@ -257,13 +267,15 @@ def train(
             "rng": _rng_state(), "epoch": epoch, "mAP": val_map, "best_map": best_map, "best_epoch": best_epoch,
             "config": cfg.to_dict(), "num_attributes": files.meta.num_attributes, "stage": cfg.train.stage,
         }
-        atomic_torch_save(state, run.last)
-        if improved or not has_valid:
-            tmp = run.best.with_suffix(".pt.tmp")
-            shutil.copyfile(run.last, tmp)
-            tmp.replace(run.best)
-        run.log(**record, best_map=best_map)
+        if run:
+            atomic_torch_save(state, run.last)
+            if improved or not has_valid:
+                tmp = run.best.with_suffix(".pt.tmp")
+                shutil.copyfile(run.last, tmp)
+                tmp.replace(run.best)
+            run.log(**record, best_map=best_map)
+        barrier()
         if progress:
             msg = f"epoch {epoch + 1}: loss {record['loss']:.4f}, {record['images_per_second']} img/s"
             tqdm.write(msg + (f", valid MAP {val_map:.2f}" if val_map is not None else ""))
-    return TrainResult(run.path, best_map, best_epoch, epoch + 1, model)
+    return TrainResult(Path(run_dir), best_map, best_epoch, epoch + 1, model)
