@@ -1,0 +1,105 @@
+"""Notebook support: one ``setup()`` call turns a chapter's ``parameters`` cell into paths, data and a device.
+
+Every chapter of the book starts with::
+
+    ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
+                          runs_root=runs_root)
+
+which seeds everything, picks the device (CUDA when present and asked for), makes sure the data exists
+(SynthFashion is generated, cached, at the size of the profile) and returns a :class:`BookContext`, whose
+:meth:`BookContext.trained` is the load-or-train entry point: a model is trained once for the whole book,
+keyed by its configuration hash, and every later chapter loads it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .data import SplitFiles, load_split_files
+from .reproduce import PROFILES, Protocol, ensure_trained
+from .runs import resolve_device, seed_everything
+
+SYNTH_SIZE = {"smoke": "tiny", "cpu": "small", "gpu": "fashionai"}
+
+
+def on_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def default_profile() -> str:
+    """``gpu`` when CUDA is present, else ``cpu`` (``ASEN_PROFILE`` in the environment wins)."""
+    return os.environ.get("ASEN_PROFILE") or ("gpu" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class BookContext:
+    """Everything a chapter derives from its parameters."""
+
+    profile: str
+    dataset: str
+    data_root: Path
+    device: torch.device
+    seed: int
+    runs_root: Path
+    results_dir: Path
+    files: SplitFiles = field(repr=False)
+    progress: bool = False
+
+    @property
+    def protocol(self) -> Protocol:
+        return Protocol(self.data_root, self.runs_root, self.device, profile=self.profile, progress=self.progress)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """Training seeds of the profile (the book's tables use them all)."""
+        return tuple(PROFILES[self.profile]["seeds"])
+
+    def trained(self, method: str = "asen", stage: int = 1, seed: int | None = None) -> Path:
+        """Load-or-train a method (``triplet``, ``csn``, ``asen``, ``no_asa``, ``no_aca``); stage 2 adds the
+        local branch on top of that method's stage-1 run. Returns the ``best.pt`` path."""
+        seed = self.seed if seed is None else seed
+        p = self.protocol
+        ckpt = ensure_trained(p.stage1_config(method, seed), self.runs_root, self.device, self.files, self.progress)
+        if stage == 2:
+            ckpt = ensure_trained(p.stage2_config(method, seed, ckpt), self.runs_root, self.device, self.files,
+                                  self.progress)
+        return ckpt
+
+
+def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | None = None, device: str = "auto",
+          seed: int = 0, runs_root: str = "runs/synthfashion", results_dir: str = "results/book",
+          progress: bool = False) -> BookContext:
+    """Seed, choose the device, make sure the data exists, and return the chapter's context.
+
+    Args:
+        profile: ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (larger).
+        dataset: ``SynthFashion`` (generated when missing) or a real dataset prepared with ``data_scripts/``.
+        data_root: the dataset folder (default ``data/SynthFashion-<size>`` for SynthFashion).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        seed: seeds Python, NumPy and torch, and the training runs.
+        runs_root: where trained runs are cached (shared by all chapters).
+        results_dir: where chapters write their numbers.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    seed_everything(seed)
+    dev = resolve_device(device)
+    if dataset == "SynthFashion":
+        size = SYNTH_SIZE[profile]
+        root = Path(data_root or f"data/SynthFashion-{size}")
+        from . import synth
+
+        synth.generate_dataset(root, size=size, seed=0, progress=progress)
+    else:
+        if not data_root:
+            raise ValueError(f"data_root is required for {dataset} (prepare it with data_scripts/, see chapter 12)")
+        root = Path(data_root)
+    files = load_split_files(root)
+    results = Path(results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    return BookContext(profile, dataset, root, dev, seed, Path(runs_root), results, files, progress)
