@@ -1,0 +1,351 @@
+"""Prepare DeepFashion (Category and Attribute Prediction benchmark) in the split-file layout.
+
+Input: the benchmark folder, holding
+
+* ``Anno/list_attr_cloth.txt``: line 1 the number N of attributes, line 2 a header
+  (``attribute_name  attribute_type``), then N lines ``<attribute name, may contain spaces> <type>`` with
+  the type an integer 1..5 at the end of the line (1 texture, 2 fabric, 3 shape, 4 part, 5 style);
+* ``Anno/list_attr_img.txt``: line 1 the number M of images, line 2 a header, then M lines
+  ``img/<folder>/<file>.jpg`` followed by N values in {-1, 1} (older releases use 0 for absent); 1 means
+  the attribute is present;
+* the images under ``img/``.
+
+The N attributes are grouped into ASEN's five attributes, the types: the values of a type are the
+attribute names of that type in file order (156, 218, 180, 216, 230 in the published release). Every image
+is labelled with every (type, value) it has; images without any attribute are left out (counted).
+
+Output (``--out``, default ``data/DeepFashion``): the split files, ``meta.json`` and ``counts.json``,
+readable by :func:`asen.data.load_split_files`. Two modes:
+
+* default: a seeded split by image, 80/10/10 % (``--ratio``); a training line lists every pair of its
+  image (``image_id attr value attr value ...``); in valid and test every (image, type) the image has is
+  one evaluation item, queries:candidates = 1:4 per type (``--query-ratio``), stratified by value (a
+  value with a single item in a split is a candidate, so that no query lacks a relevant candidate). An
+  evaluation item has one value, so when an image has several values of a type one of them is chosen at
+  random (seeded) - the layout's limitation, as in the reference.
+* ``--splits FILE_OR_FOLDER``: the authors' split files are copied and their images checked.
+
+Bad input: in ``list_attr_img.txt`` a line with the wrong number of values, a value not in {-1, 0, 1},
+a header count that does not match, or a missing image is an error naming the file and line; with
+``--skip-bad`` it is skipped and counted. Problems in ``list_attr_cloth.txt`` are always errors (a skipped
+attribute line would shift every column of ``list_attr_img.txt``).
+
+Example::
+
+    python data_scripts/prepare_deepfashion.py data/raw/DeepFashion/Category_and_Attribute --out data/DeepFashion
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+if __package__ in (None, ""):  # run as a script: make `data_scripts` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+from tqdm import tqdm
+
+from data_scripts._common import (
+    SPLITS,
+    ImageIndex,
+    Layout,
+    PrepareError,
+    Problems,
+    add_common_arguments,
+    authors_value_names,
+    check_images,
+    count_table,
+    format_counts,
+    format_excluded,
+    install_split_files,
+    meta_dict,
+    parse_ratio,
+    pattern_from_ratio,
+    place_image,
+    read_split_source,
+    resolve_split_images,
+    run_cli,
+    safe_relpath,
+    stratified_cycle,
+    write_counts,
+    write_layout,
+)
+
+DATASET = "DeepFashion"
+TYPES = {1: "texture", 2: "fabric", 3: "shape", 4: "part", 5: "style"}
+ATTRIBUTES = tuple(TYPES.values())
+PUBLISHED_NUM_VALUES = (156, 218, 180, 216, 230)
+ALLOWED = frozenset({"-1", "0", "1"})
+
+
+def _short(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _read_count(path: Path, first: str) -> int:
+    try:
+        return int(first.split()[0])
+    except (ValueError, IndexError):
+        raise PrepareError(f"{path}, line 1: expected the number of entries, got {_short(first)!r}") from None
+
+
+def read_attr_cloth(path: str | Path) -> list[tuple[str, int]]:
+    """``list_attr_cloth.txt`` -> ``[(attribute name, type 1..5)]`` in column order. Every problem is an
+    error (file + line): the column positions of ``list_attr_img.txt`` depend on every line."""
+    path = Path(path)
+    if not path.is_file():
+        raise PrepareError(f"missing file: {path} (expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder)")
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    if not lines:
+        raise PrepareError(f"{path}: empty file")
+    n = _read_count(path, lines[0])
+    start = 2 if len(lines) > 1 and lines[1].strip().lower().startswith("attribute_name") else 1
+    attrs: list[tuple[str, int]] = []
+    for lineno, line in enumerate(lines[start:], start + 1):
+        if not line.strip():
+            continue
+        parts = line.rstrip().rsplit(None, 1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise PrepareError(f"{path}, line {lineno}: expected '<attribute name> <type 1..5>', got {_short(line)!r}")
+        name, typ = parts[0].strip(), int(parts[1])
+        if typ not in TYPES:
+            raise PrepareError(f"{path}, line {lineno}: attribute type {typ} not in 1..5 ({', '.join(f'{k}={v}' for k, v in TYPES.items())}): {_short(line)!r}")
+        attrs.append((name, typ))
+    if len(attrs) != n:
+        raise PrepareError(f"{path}, line 1: header says {n} attributes but {len(attrs)} attribute lines follow")
+    return attrs
+
+
+def type_maps(attrs: Sequence[tuple[str, int]]) -> tuple[list[tuple[int, int]], list[list[str]]]:
+    """Column -> (type index 0..4, value index within the type), and the value names of each type."""
+    names: list[list[str]] = [[] for _ in TYPES]
+    col_map = []
+    for name, typ in attrs:
+        t = typ - 1
+        col_map.append((t, len(names[t])))
+        names[t].append(name)
+    return col_map, names
+
+
+def read_attr_img(
+    path: str | Path, n_attrs: int, problems: Problems, progress: bool = True
+) -> list[tuple[str, list[int], int]]:
+    """``list_attr_img.txt`` -> ``[(image path, present columns, line number)]``. Bad lines (wrong number
+    of values, a value not in {-1, 0, 1}, a bad path) and a header count mismatch raise or are counted."""
+    path = Path(path)
+    if not path.is_file():
+        raise PrepareError(f"missing file: {path} (expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder)")
+    rows: list[tuple[str, list[int], int]] = []
+    n_lines = 0
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        first = fh.readline()
+        m = _read_count(path, first)
+        lineno = 1
+        for line in tqdm(fh, total=m + 1, desc=f"reading {path.name}", unit=" lines", disable=not progress):
+            lineno += 1
+            toks = line.split()
+            if not toks:
+                continue
+            if lineno == 2 and toks[0].lower().startswith("image_name"):
+                continue
+            n_lines += 1
+            where = f"{path}, line {lineno}"
+            rel, vals = toks[0], toks[1:]
+            if len(vals) != n_attrs:
+                problems.bad("wrong number of values", f"{where}: expected {n_attrs} values after the image path, got {len(vals)}: {_short(line.strip())!r}")
+                continue
+            odd = set(vals) - ALLOWED
+            if odd:
+                problems.bad("bad value", f"{where}: value(s) {', '.join(sorted(odd)[:3])} not in {{-1, 0, 1}}: {_short(line.strip())!r}")
+                continue
+            try:
+                rel = safe_relpath(rel, where)
+            except PrepareError as exc:
+                problems.bad("bad image path", str(exc))
+                continue
+            rows.append((rel, [i for i, v in enumerate(vals) if v == "1"], lineno))
+    if n_lines != m:
+        problems.bad("header count mismatch", f"{path}, line 1: header says {m} images but {n_lines} image lines follow")
+    return rows
+
+
+def build_layout(
+    images: Sequence[tuple[str, list[tuple[int, int]]]],
+    seed: int,
+    ratio: Sequence[int] = (8, 1, 1),
+    query_ratio: Sequence[int] = (1, 4),
+) -> Layout:
+    """Seeded split by image; train lines carry every pair; per type, one (random) value per image is an
+    evaluation item, split query/candidate by ``query_ratio`` stratified by value."""
+    rng = np.random.default_rng(seed)
+    ordered = sorted(images)
+    parts = stratified_cycle(ordered, lambda _: 0, pattern_from_ratio(SPLITS, ratio), rng)
+    qc_pattern = pattern_from_ratio(("query", "candidate"), query_ratio)
+    layout = Layout()
+    for split in SPLITS:
+        per_type: dict[int, list[tuple[int, int, int]]] = {t: [] for t in range(len(TYPES))}
+        for name, pairs in parts.get(split, []):
+            img = len(layout.filenames[split])
+            layout.filenames[split].append(name)
+            if split == "train":
+                layout.train_labels.append((img, list(pairs)))
+                continue
+            by_type: dict[int, list[int]] = {}
+            for t, v in pairs:
+                by_type.setdefault(t, []).append(v)
+            for t, values in sorted(by_type.items()):
+                v = values[0] if len(values) == 1 else int(rng.choice(values))
+                per_type[t].append((img, t, v))
+        if split == "train":
+            continue
+        for t, items in per_type.items():
+            if items:
+                qc = stratified_cycle(items, lambda it: it[2], qc_pattern, rng, singletons_to="candidate")
+                layout.queries[split].extend(qc.get("query", []))
+                layout.candidates[split].extend(qc.get("candidate", []))
+        layout.queries[split].sort()
+        layout.candidates[split].sort()
+    return layout
+
+
+def deepfashion_meta(value_names: Sequence[Sequence[str]]) -> dict:
+    """``meta.json``: the five types with their attribute names as values."""
+    return meta_dict(DATASET, ATTRIBUTES, [len(v) for v in value_names], value_names)
+
+
+def prepare(
+    root: str | Path,
+    out: str | Path,
+    *,
+    splits: str | Path | None = None,
+    link: str = "symlink",
+    seed: int = 0,
+    ratio: Sequence[int] = (8, 1, 1),
+    query_ratio: Sequence[int] = (1, 4),
+    skip_bad: bool = False,
+    verify_images: bool = False,
+    workers: int = 4,
+    progress: bool = True,
+) -> dict:
+    """Write the DeepFashion layout into ``out``; returns ``{"counts", "problems", "excluded"}``."""
+    root, out = Path(root), Path(out)
+    if not root.is_dir():
+        raise PrepareError(f"DeepFashion folder not found: {root}")
+    out.mkdir(parents=True, exist_ok=True)
+    problems = Problems(skip_bad)
+    cloth = root / "Anno" / "list_attr_cloth.txt"
+    excluded: dict[str, int] = {}
+    if splits is not None:
+        extra: dict = {}
+        texts, origin = read_split_source(splits, DATASET, extra)
+        if cloth.is_file():
+            value_names = type_maps(read_attr_cloth(cloth))[1]
+        else:
+            value_names = authors_value_names(extra.get("meta"), DATASET, PUBLISHED_NUM_VALUES) or [
+                [str(v) for v in range(n)] for n in PUBLISHED_NUM_VALUES
+            ]
+            problems.note(f"{cloth} not found: value names taken from the authors' meta.json or numbered")
+        meta = deepfashion_meta(value_names)
+        sf = install_split_files(texts, out, meta, origin)
+        index = ImageIndex([root], depth=2)
+        roots = [out, root]
+
+        def resolve(name: str) -> Path | None:
+            for r in roots:
+                if (r / name).is_file():
+                    return r / name
+            return index.find(name)
+
+        sf, excluded = resolve_split_images(
+            sf, resolve, out, meta, problems, link=link, verify=verify_images, workers=workers, progress=progress
+        )
+    else:
+        attrs = read_attr_cloth(cloth)
+        col_map, value_names = type_maps(attrs)
+        empty = [ATTRIBUTES[t] for t, v in enumerate(value_names) if not v]
+        if empty:
+            raise PrepareError(f"{cloth}: no attribute of type(s) {', '.join(empty)}")
+        meta = deepfashion_meta(value_names)
+        if tuple(len(v) for v in value_names) != PUBLISHED_NUM_VALUES:
+            problems.note(
+                f"values per type {[len(v) for v in value_names]} differ from the published "
+                f"{list(PUBLISHED_NUM_VALUES)} (texture, fabric, shape, part, style)"
+            )
+        rows = read_attr_img(root / "Anno" / "list_attr_img.txt", len(attrs), problems, progress)
+        no_attr = sum(1 for _, cols, _ in rows if not cols)
+        if no_attr:
+            problems.note(f"{no_attr} image(s) without any attribute left out")
+        rows = [r for r in rows if r[1]]
+        found = []
+        for rel, cols, lineno in rows:
+            if (root / rel).is_file():
+                found.append((rel, cols, lineno))
+            else:
+                problems.defer("missing image", f"{root / 'Anno' / 'list_attr_img.txt'}, line {lineno}: image not found: {root / rel}")
+        if verify_images:
+            reasons = check_images([root / rel for rel, _, _ in found], workers, progress)
+            for (rel, _, lineno), reason in zip(found, reasons):
+                if reason is not None:
+                    problems.defer("corrupt image", f"{root / 'Anno' / 'list_attr_img.txt'}, line {lineno}: {root / rel}: {reason}")
+            found = [f for f, reason in zip(found, reasons) if reason is None]
+        problems.flush()
+        if not found:
+            raise PrepareError("no usable labelled images (every line was skipped or has no attribute)")
+        images = []
+        for rel, cols, _ in tqdm(found, desc=f"placing images ({link})", disable=not progress):
+            name = place_image(root / rel, out, rel, link)
+            images.append((name, sorted(col_map[c] for c in cols)))
+        sf = write_layout(out, build_layout(images, seed, ratio, query_ratio), meta)
+    counts = count_table(sf)
+    write_counts(out, counts, {"problems": problems.to_dict(), "excluded": excluded, "mode": "splits" if splits else f"seed {seed}"})
+    return {"counts": counts, "problems": problems, "excluded": excluded}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prepare_deepfashion.py",
+        description="Write DeepFashion (Category and Attribute Prediction) in the split-file layout read by asen.data.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("root", type=Path, help="benchmark folder holding Anno/list_attr_cloth.txt, Anno/list_attr_img.txt and img/")
+    parser.add_argument("--out", type=Path, default=Path("data/DeepFashion"), help="output dataset folder")
+    parser.add_argument("--splits", type=Path, default=None, help="the authors' split files (folder, .zip or .tar.gz)")
+    parser.add_argument("--print-values", action="store_true", help="print the count table per value too (1000 rows)")
+    add_common_arguments(parser)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    result = prepare(
+        args.root,
+        args.out,
+        splits=args.splits,
+        link=args.link,
+        seed=args.seed,
+        ratio=parse_ratio(args.ratio, 3, "--ratio"),
+        query_ratio=parse_ratio(args.query_ratio, 2, "--query-ratio"),
+        skip_bad=args.skip_bad,
+        verify_images=args.verify_images,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
+    print(format_counts(result["counts"], per_value=args.print_values))
+    if args.splits is not None:
+        print(format_excluded(result["excluded"]))
+    report = result["problems"].report()
+    if report:
+        print(report)
+    print(f"wrote {args.out} (split files, meta.json, counts.json; per-value counts in counts.json)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (2 on bad input)."""
+    args = build_parser().parse_args(argv)
+    return run_cli(_run, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

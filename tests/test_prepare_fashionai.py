@@ -1,0 +1,329 @@
+"""data_scripts/prepare_fashionai.py on small releases in the real FashionAI format (label.csv + Images/)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections import Counter
+
+import numpy as np
+import pytest
+
+try:
+    from fixtures_real import ROOT, append_lines, make_fashionai_release, write_corrupt
+except ImportError:  # tests/ imported as a package
+    from tests.fixtures_real import ROOT, append_lines, make_fashionai_release, write_corrupt
+
+from asen.data import load_split_files
+from asen.doctor import doctor
+from data_scripts import prepare_fashionai as pf
+from data_scripts._common import count_table
+
+PER_VALUE = 20  # 16 train / 2 valid / 2 test per value with the 8:1:1 stratified split
+
+
+def run(argv, capsys):
+    rc = pf.main([str(a) for a in argv] + ["--no-progress"])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(scope="module")
+def full_release(tmp_path_factory):
+    """All eight attributes (1080 images); read-only: tests must not modify it."""
+    root = tmp_path_factory.mktemp("full") / "raw" / "base"
+    return root, make_fashionai_release(root, per_value=PER_VALUE)
+
+
+@pytest.fixture(scope="module")
+def _small_template(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small") / "base"
+    return root, make_fashionai_release(root, per_value=PER_VALUE, attributes=2)
+
+
+@pytest.fixture
+def release(tmp_path, _small_template):
+    """A fresh copy (tests modify it) of a release with images of two attributes, at tmp_path/raw/base."""
+    template, truth = _small_template
+    root = tmp_path / "raw" / "base"
+    shutil.copytree(template, root)
+    return root, truth
+
+
+def _all_items(sf):
+    """(split, filename, attr, value) for every label, query and candidate."""
+    rows = [("train", sf.filenames["train"][i], a, v) for i, a, v in sf.train_labels.tolist()]
+    for split in ("valid", "test"):
+        for arr in (sf.queries[split], sf.candidates[split]):
+            rows += [(split, sf.filenames[split][i], a, v) for i, a, v in arr.tolist()]
+    return rows
+
+
+def test_seeded_split_layout(full_release, tmp_path, capsys):
+    root, truth = full_release
+    out = tmp_path / "FashionAI"
+    rc, stdout, _ = run([root, "--out", out], capsys)
+    assert rc == 0
+    sf = load_split_files(out)
+    # meta: the eight attributes, their value counts and names
+    assert sf.meta.name == "FashionAI"
+    assert sf.meta.attributes == pf.ATTRIBUTES
+    assert sf.meta.num_values == (6, 9, 8, 6, 5, 5, 10, 5)
+    assert sf.meta.value_names[6][4] == "V Neckline" and sf.meta.value_names[7][2] == "Ruffle Semi-High Collar"
+    assert all(v[0] == "Invisible" for v in sf.meta.value_names)
+    # every image in exactly one split, all of them used, each once per split
+    names = [n for s in ("train", "valid", "test") for n in sf.filenames[s]]
+    assert sorted(names) == sorted(truth) and len(set(names)) == len(names)
+    # every label is the one of label.csv
+    for split, name, a, v in _all_items(sf):
+        assert truth[name] == (a, v), (split, name)
+    # 80/10/10 per attribute and value (stratified, exact here)
+    for a, n in enumerate(pf.NUM_VALUES):
+        for split, per in (("train", 16), ("valid", 2), ("test", 2)):
+            vals = Counter(truth[x][1] for x in sf.filenames[split] if truth[x][0] == a)
+            assert vals == {v: per for v in range(n)}, (a, split)
+    # query:candidate ~ 1:4 per attribute; no image both; every query has a candidate of its value
+    for split in ("valid", "test"):
+        q, c = sf.queries[split], sf.candidates[split]
+        assert not {(i, a) for i, a, _ in q.tolist()} & {(i, a) for i, a, _ in c.tolist()}
+        assert len(q) + len(c) == len(sf.filenames[split])
+        for a, n in enumerate(pf.NUM_VALUES):
+            nq, nc = int((q[:, 1] == a).sum()), int((c[:, 1] == a).sum())
+            assert abs(nq - (nq + nc) / 5) <= 1, (split, a, nq, nc)
+        cand_values = {(a, v) for _, a, v in c.tolist()}
+        assert all((a, v) in cand_values for _, a, v in q.tolist())
+    # images reached through symlinks to the release
+    link = out / sf.filenames["train"][0]
+    assert link.is_symlink() and link.resolve() == (root / sf.filenames["train"][0]).resolve()
+    # counts printed and written
+    counts = json.loads((out / "counts.json").read_text())
+    assert counts["attributes"] == count_table(sf)["attributes"]
+    assert counts["attributes"][0]["values"][0] == {
+        "value": "Invisible", "train": 16, "query_valid": counts["attributes"][0]["values"][0]["query_valid"],
+        "candidate_valid": counts["attributes"][0]["values"][0]["candidate_valid"],
+        "query_test": counts["attributes"][0]["values"][0]["query_test"],
+        "candidate_test": counts["attributes"][0]["values"][0]["candidate_test"],
+    }
+    assert "skirt_length (6 values)" in stdout and "Extra Long Sleeves" in stdout
+    assert counts["problems"]["skipped"] == {}
+    report = doctor(out, progress=False)
+    assert report.ok, report.format()
+
+
+def test_seed_determines_split(full_release, tmp_path, capsys):
+    root, _ = full_release
+    texts = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        assert run([root, "--out", tmp_path / name, "--seed", seed, "--link", "none"], capsys)[0] == 0
+        texts[name] = {f: (tmp_path / name / f).read_text() for f in ("filenames_train.txt", "query_test.txt")}
+    assert texts["a"] == texts["b"]
+    assert texts["a"] != texts["c"]
+
+
+def test_link_modes(release, tmp_path, capsys):
+    root, truth = release
+    out = tmp_path / "none"
+    assert run([root, "--out", out, "--link", "none"], capsys)[0] == 0
+    sf = load_split_files(out)
+    first = sf.filenames["train"][0]
+    assert first.startswith("../raw/base/Images/") and (out / first).is_file()
+    assert not (out / "Images").exists()
+    out = tmp_path / "copy"
+    assert run([root, "--out", out, "--link", "copy"], capsys)[0] == 0
+    first = load_split_files(out).filenames["test"][0]
+    assert (out / first).is_file() and not (out / first).is_symlink()
+    assert (out / first).read_bytes() == (root / first).read_bytes()
+    # a rerun into the same folder works (links/copies are reused or replaced)
+    assert run([root, "--out", out, "--link", "copy"], capsys)[0] == 0
+    # preparing in place (the release is the output folder): nothing to link, paths as in label.csv
+    assert run([root, "--out", root], capsys)[0] == 0
+    assert load_split_files(root).filenames["train"][0].startswith("Images/")
+    assert not any(p.is_symlink() for p in (root / "Images").rglob("*"))
+
+
+BAD_LINES = [
+    ("Images/skirt_length_labels/x.jpg,skirt_length_labels", "malformed line", "expected 3 comma-separated fields"),
+    ("Images/skirt_length_labels/x.jpg,skirt_length_labels,nnyn,extra", "malformed line", "got 4"),
+    ("Images/skirt_length_labels/x.jpg,skirt_length_labels,nnynn", "bad label string", "has 5 characters, skirt_length_labels has 6 values"),
+    ("Images/skirt_length_labels/x.jpg,skirt_length_labels,nnnnmn", "bad label string", "has no 'y'"),
+    ("Images/skirt_length_labels/x.jpg,skirt_length_labels,nynynn", "bad label string", "has 2 'y'"),
+    ("Images/skirt_length_labels/x.jpg,skirt_length_labels,nnxynn", "bad label string", "may only hold"),
+    ("Images/hat_labels/x.jpg,hat_length_labels,nnynnn", "unknown attribute", "unknown attribute key 'hat_length_labels'"),
+]
+
+
+@pytest.mark.parametrize("line, reason, message", BAD_LINES)
+def test_bad_line_is_an_error_naming_file_and_line(release, tmp_path, capsys, line, reason, message):
+    root, _ = release
+    csv_path = root / "Annotations" / "label.csv"
+    lineno = append_lines(csv_path, line)
+    rc, _, err = run([root, "--out", tmp_path / "out"], capsys)
+    assert rc == 2
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert f"{csv_path}, line {lineno}: " in err
+    assert message in err and repr(line) in err and "--skip-bad" in err
+    # --skip-bad: skipped, counted by reason, reported
+    rc, stdout, _ = run([root, "--out", tmp_path / "out", "--skip-bad"], capsys)
+    assert rc == 0
+    assert "skipped 1 bad entry (--skip-bad):" in stdout and f"  {reason}: 1" in stdout
+    assert f"line {lineno}" in stdout
+    counts = json.loads((tmp_path / "out" / "counts.json").read_text())
+    assert counts["problems"]["skipped"] == {reason: 1}
+
+
+def test_duplicate_image_line(release, tmp_path, capsys):
+    root, truth = release
+    rel = next(iter(truth))
+    a, v = truth[rel]
+    label = "".join("y" if i == v else "n" for i in range(pf.NUM_VALUES[a]))
+    lineno = append_lines(root / "Annotations" / "label.csv", f"{rel},{pf.ATTRIBUTE_KEYS[a]},{label}")
+    rc, _, err = run([root, "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and f"line {lineno}: image {rel} already listed on line" in err
+    rc, stdout, _ = run([root, "--out", tmp_path / "out", "--skip-bad"], capsys)
+    assert rc == 0 and "duplicate image: 1" in stdout
+
+
+def test_missing_image(release, tmp_path, capsys):
+    root, truth = release
+    rel = sorted(truth)[5]
+    (root / rel).unlink()
+    rc, _, err = run([root, "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and f"image not found: {root / rel}" in err and "label.csv, line " in err
+    rc, stdout, _ = run([root, "--out", tmp_path / "out", "--skip-bad"], capsys)
+    assert rc == 0 and "missing image: 1" in stdout
+    sf = load_split_files(tmp_path / "out")
+    assert rel not in [n for s in sf.filenames.values() for n in s]
+    assert sum(len(s) for s in sf.filenames.values()) == len(truth) - 1
+
+
+def test_corrupt_image_needs_verify_images(release, tmp_path, capsys):
+    root, truth = release
+    rel = sorted(truth)[7]
+    write_corrupt(root / rel)
+    assert run([root, "--out", tmp_path / "out"], capsys)[0] == 0  # not decoded without --verify-images
+    rc, _, err = run([root, "--out", tmp_path / "out", "--verify-images", "--workers", "2"], capsys)
+    assert rc == 2 and str(root / rel) in err and "cannot decode" in err and "label.csv, line " in err
+    rc, stdout, _ = run([root, "--out", tmp_path / "out", "--verify-images", "--skip-bad"], capsys)
+    assert rc == 0 and "corrupt image: 1" in stdout
+    sf = load_split_files(tmp_path / "out")
+    assert rel not in [n for s in sf.filenames.values() for n in s]
+
+
+def test_missing_label_csv(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    rc, _, err = run([tmp_path / "empty", "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and "Annotations/label.csv" in err
+
+
+def test_several_release_folders(tmp_path, capsys):
+    base = make_fashionai_release(tmp_path / "base", per_value=10, seed=1, attributes=2)
+    web = make_fashionai_release(tmp_path / "web", per_value=10, seed=2, attributes=2)
+    out = tmp_path / "FashionAI"
+    assert run([tmp_path / "base", tmp_path / "web", "--out", out], capsys)[0] == 0
+    sf = load_split_files(out)
+    names = {n for s in sf.filenames.values() for n in s}
+    assert names == {f"base/{r}" for r in base} | {f"web/{r}" for r in web}
+    assert all((out / n).is_file() for n in names)
+
+
+# ------------------------------------------------------------------------------- the authors' split files
+def _authors_split(release, tmp_path, capsys, prefix="train/"):
+    """Split files like the authors' (paths with another prefix than the local copy), from a seeded run."""
+    root, truth = release
+    src = tmp_path / "authors_src"
+    assert run([root, "--out", src, "--link", "none", "--seed", 3], capsys)[0] == 0
+    sf = load_split_files(src)
+    folder = tmp_path / "meta_data" / "FashionAI"
+    folder.mkdir(parents=True)
+    for name in os.listdir(src):
+        if name.endswith(".txt"):
+            text = (src / name).read_text()
+            if name.startswith("filenames_"):
+                text = "".join(prefix + line.split("raw/base/", 1)[1] + "\n" for line in text.splitlines())
+            (folder / name).write_text(text)
+    (folder / "meta.json").write_text(json.dumps({"ATTRIBUTES": list(pf.ATTRIBUTES)}))  # ASEN format: ignored
+    other = tmp_path / "meta_data" / "DARN"  # the authors' archive holds several datasets
+    other.mkdir()
+    for name in os.listdir(folder):
+        (other / name).write_text("junk\n")
+    return sf, tmp_path / "meta_data"
+
+
+def _truth_of(name, truth):
+    return truth["Images/" + name.split("Images/", 1)[1]]
+
+
+@pytest.mark.parametrize("kind", ["folder", "zip", "tar"])
+def test_splits_reused(release, tmp_path, capsys, kind):
+    root, truth = release
+    ref, folder = _authors_split(release, tmp_path, capsys)
+    if kind == "zip":
+        src = tmp_path / "meta_data.zip"
+        with zipfile.ZipFile(src, "w") as zf:
+            for p in sorted(folder.rglob("*")):
+                zf.write(p, p.relative_to(folder.parent).as_posix())
+    elif kind == "tar":
+        src = tmp_path / "meta_data.tar.gz"
+        with tarfile.open(src, "w:gz") as tf:
+            tf.add(folder, arcname="meta_data")
+    else:
+        src = folder
+    out = tmp_path / "FashionAI"
+    rc, stdout, _ = run([root, "--out", out, "--splits", src], capsys)
+    assert rc == 0, stdout
+    sf = load_split_files(out)
+    assert sf.filenames["train"][0].startswith("train/Images/")  # the authors' paths are kept
+    assert all((out / n).is_file() for s in sf.filenames.values() for n in s)  # linked by <attr>/<file>
+    np.testing.assert_array_equal(sf.train_labels, ref.train_labels)
+    for split in ("valid", "test"):
+        np.testing.assert_array_equal(sf.queries[split], ref.queries[split])
+        np.testing.assert_array_equal(sf.candidates[split], ref.candidates[split])
+    assert "excluded: nothing" in stdout
+    assert sf.meta.attributes == pf.ATTRIBUTES
+
+
+def test_splits_with_missing_images(release, tmp_path, capsys):
+    root, truth = release
+    ref, folder = _authors_split(release, tmp_path, capsys)
+    gone = ref.filenames["test"][3].split("raw/base/", 1)[1]
+    (root / gone).unlink()
+    out = tmp_path / "FashionAI"
+    rc, _, err = run([root, "--out", out, "--splits", folder], capsys)
+    assert rc == 2
+    assert f"{out / 'filenames_test.txt'}, line 4: image not found: train/{gone}" in err
+    rc, stdout, _ = run([root, "--out", out, "--splits", folder, "--skip-bad"], capsys)
+    assert rc == 0
+    assert "missing image: 1" in stdout and "filenames_test.txt: 1 line(s) excluded" in stdout
+    sf = load_split_files(out)
+    assert len(sf.filenames["test"]) == len(ref.filenames["test"]) - 1
+    n_eval = len(ref.queries["test"]) + len(ref.candidates["test"])
+    assert len(sf.queries["test"]) + len(sf.candidates["test"]) == n_eval - 1
+    for split, name, a, v in _all_items(sf):  # ids renumbered consistently
+        assert _truth_of(name, truth) == (a, v)
+    counts = json.loads((out / "counts.json").read_text())
+    assert counts["excluded"]["filenames_test.txt"] == 1 and counts["excluded"]["filenames_train.txt"] == 0
+
+
+def test_splits_source_errors(release, tmp_path, capsys):
+    root, _ = release
+    rc, _, err = run([root, "--out", tmp_path / "o", "--splits", tmp_path / "nope.zip"], capsys)
+    assert rc == 2 and "split files not found" in err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "filenames_train.txt").write_text("a.jpg\n")
+    rc, _, err = run([root, "--out", tmp_path / "o", "--splits", bad], capsys)
+    assert rc == 2 and "split files missing: filenames_valid.txt" in err
+
+
+def test_runs_as_a_script(tmp_path):
+    """`python data_scripts/prepare_fashionai.py` works from any directory and fails cleanly."""
+    script = ROOT / "data_scripts" / "prepare_fashionai.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--no-progress"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("error: release folder not found") and "Traceback" not in proc.stderr
