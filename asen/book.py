@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .data import SplitFiles, load_split_files
-from .reproduce import PROFILES, Protocol, ensure_trained
+from .reproduce import PROFILES, Protocol, default_data_root, ensure_trained
 from .runs import resolve_device, seed_everything
 
 SYNTH_SIZE = {"smoke": "tiny", "cpu": "small", "gpu": "fashionai"}
@@ -79,7 +79,7 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
     Args:
         profile: ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (larger).
         dataset: ``SynthFashion`` (generated when missing) or a real dataset prepared with ``data_scripts/``.
-        data_root: the dataset folder (default ``data/SynthFashion-<size>`` for SynthFashion).
+        data_root: the dataset folder (default ``data/SynthFashion`` for cpu, ``data/SynthFashion-<size>`` otherwise).
         device: ``auto``, ``cpu`` or ``cuda``.
         seed: seeds Python, NumPy and torch, and the training runs.
         runs_root: where trained runs are cached (shared by all chapters).
@@ -91,7 +91,7 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
     dev = resolve_device(device)
     if dataset == "SynthFashion":
         size = SYNTH_SIZE[profile]
-        root = Path(data_root or f"data/SynthFashion-{size}")
+        root = Path(data_root or default_data_root(profile))
         from . import synth
 
         synth.generate_dataset(root, size=size, seed=0, progress=progress)

@@ -46,6 +46,12 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+def default_data_root(profile: str) -> Path:
+    """``data/SynthFashion`` for the cpu profile (the README's dataset), ``data/SynthFashion-<size>`` otherwise."""
+    size = PROFILES[profile]["size"]
+    return Path("data/SynthFashion" if size == "small" else f"data/SynthFashion-{size}")
+
+
 @dataclass
 class Protocol:
     """Where the data is, where runs go, what to train and on which device."""
@@ -284,7 +290,7 @@ def main_cli(args) -> int:
     from .runs import resolve_device
 
     prof = PROFILES[args.profile]
-    data_root = Path(args.data or f"data/SynthFashion-{prof['size']}")
+    data_root = Path(args.data or default_data_root(args.profile))
     if not (data_root / "meta.json").exists() or args.generate:
         from . import synth
 
@@ -318,7 +324,7 @@ def add_arguments(p) -> None:
     p.add_argument("--profile", choices=sorted(PROFILES), default="cpu",
                    help="smoke (tiny data, 1 seed, minutes), cpu (small data, 3 seeds, <= 30 min on 2 cores; "
                         "recommended), gpu (FashionAI-sized SynthFashion)")
-    p.add_argument("--data", help="SynthFashion folder (default data/SynthFashion-<size of the profile>); "
+    p.add_argument("--data", help="SynthFashion folder (default data/SynthFashion for cpu, data/SynthFashion-<size> otherwise); "
                                   "generated when missing")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the generated dataset (default 0)")
     p.add_argument("--generate", action="store_true", help="(re)generate the dataset even if present")
