@@ -46,6 +46,7 @@ class DataConfig:
     num_workers: int = 0  # DataLoader worker processes (0: load in the main process)
     skip_bad_images: bool = False  # skip unreadable images (counted and reported) instead of failing
     max_eval_queries: int = 0  # evaluate on the first N queries per split file only (0: all)
+    cache_images: bool = False  # keep decoded images in memory (up to 4 GiB a process): for small CPU datasets
     crop_mode: str = "batched"  # local crops: "batched" on the device (roi_align) or "per_image" (PIL, the reference)
 
 

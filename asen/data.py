@@ -262,11 +262,34 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
+class DecodedCache:
+    """A process-wide cache of decoded images (uint8 arrays), bounded in bytes.
+
+    Decoding dominates a small CPU model's step; runs in one process (``asen reproduce``, the book) share it.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.bytes = max_bytes, 0
+        self.store: dict[str, np.ndarray] = {}
+
+    def get(self, key: str) -> np.ndarray | None:
+        return self.store.get(key)
+
+    def put(self, key: str, arr: np.ndarray) -> None:
+        if self.bytes + arr.nbytes <= self.max_bytes:
+            self.store[key] = arr
+            self.bytes += arr.nbytes
+
+
+IMAGE_CACHE = DecodedCache(max_bytes=4 << 30)
+
+
 class ImageSet(Dataset):
     """Images of one split, returned as the global-branch input (and optionally the original).
 
     Each item is a dict: ``image`` (3, G, G) normalised, ``index`` (int), and with ``keep_original``
     ``original`` (3, H, W) uint8 - the full-resolution picture the local branch crops from.
+    With ``cache`` decoded images are kept in :data:`IMAGE_CACHE` (up to 4 GiB per process).
     """
 
     def __init__(
@@ -276,12 +299,14 @@ class ImageSet(Dataset):
         global_size: int,
         keep_original: bool = False,
         skip_bad_images: bool = False,
+        cache: bool = False,
     ) -> None:
         self.root = Path(root)
         self.filenames = list(filenames)
         self.global_size = global_size
         self.keep_original = keep_original
         self.skip_bad_images = skip_bad_images
+        self.cache = cache
         self.bad: list[str] = []
 
     def __len__(self) -> int:
@@ -289,14 +314,19 @@ class ImageSet(Dataset):
 
     def load(self, index: int) -> Image.Image:
         path = self.root / self.filenames[index]
+        if self.cache and (arr := IMAGE_CACHE.get(str(path))) is not None:
+            return Image.fromarray(arr)
         try:
-            return open_image(path)
+            img = open_image(path)
         except DataError as exc:
             if not self.skip_bad_images:
                 raise
             self.bad.append(f"{path}: {exc}")
             warnings.warn(f"skipping unreadable image (replaced by a grey image): {exc}")
             return Image.new("RGB", (self.global_size, self.global_size), (128, 128, 128))
+        if self.cache:
+            IMAGE_CACHE.put(str(path), np.asarray(img))
+        return img
 
     def __getitem__(self, index: int) -> dict:
         img = self.load(index)

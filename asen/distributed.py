@@ -72,11 +72,12 @@ def average_gradients(model: torch.nn.Module) -> None:
 
 
 def average_tensor(value: torch.Tensor) -> torch.Tensor:
-    """Mean of a tensor across ranks."""
+    """Mean of a (detached) tensor across ranks."""
     _, world = dist_info()
+    value = value.detach()
     if world == 1:
         return value
-    value = value.detach().clone()
+    value = value.clone()
     dist.all_reduce(value)
     return value / world
 

@@ -183,7 +183,8 @@ def evaluate(
     split = split or cfg.eval.split
     if split not in files.queries:
         raise ValueError(f"split '{split}' not loaded (have {', '.join(files.queries)})")
-    images = ImageSet(files.root, files.filenames[split], cfg.data.global_size, skip_bad_images=cfg.data.skip_bad_images)
+    images = ImageSet(files.root, files.filenames[split], cfg.data.global_size, skip_bad_images=cfg.data.skip_bad_images,
+                      cache=cfg.data.cache_images)
     has_local = getattr(model, "local_branch", None) is not None
     q_items = _limit(files.queries[split], cfg.data.max_eval_queries)
     c_items = files.candidates[split]

@@ -209,7 +209,8 @@ def train(
             run.log(event="resume", epoch=start_epoch)
 
     images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size,
-                      keep_original=model.local_branch is not None, skip_bad_images=cfg.data.skip_bad_images)
+                      keep_original=model.local_branch is not None, skip_bad_images=cfg.data.skip_bad_images,
+                      cache=cfg.data.cache_images)
     has_valid = "valid" in files.queries
     end_epoch = cfg.train.epochs if max_epochs is None else min(cfg.train.epochs, start_epoch + max_epochs)
     epoch = start_epoch - 1
