@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: test install clean reproduce ablations
+.PHONY: test install clean reproduce ablations book book-smoke book-check notebooks-smoke
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,24 @@ reproduce: $(STAMP)  ## the main table on SynthFashion, CPU, 3 seeds (results/sy
 
 ablations: $(STAMP)  ## ablations on SynthFashion (results/synthfashion/ablations.{json,md,png})
 	$(VENV)/bin/asen reproduce --profile cpu --ablations-only
+
+# The book: tools/execute_notebooks.py runs the chapters (notebooks/NN_*.py) with papermill into notebooks/*.ipynb
+# (skipping those whose source, parameters and asen sources are unchanged), then Jupyter Book renders them;
+# warnings are errors. See book/CONTRIBUTING-chapters.md.
+JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+book: $(STAMP)  ## execute every chapter (cpu profile) and build the HTML book into _build/html
+	$(PY) tools/execute_notebooks.py --profile cpu --results-dir results/book
+	$(JB_BUILD)
+
+notebooks-smoke: $(STAMP)  ## execute every chapter with the smoke profile (tiny data, a few training steps)
+	$(PY) tools/execute_notebooks.py --profile smoke --results-dir results/book-smoke
+
+book-smoke: notebooks-smoke  ## the book with the smoke profile, in minutes
+	$(JB_BUILD)
+
+book-check: book-smoke  ## book-smoke, then every page opened in headless Chromium (installed with apt-get if missing)
+	$(PY) tools/check_book.py _build/html
 
 clean:
 	rm -rf _build book/_build runs results

@@ -46,6 +46,7 @@ class DataConfig:
     num_workers: int = 0  # DataLoader worker processes (0: load in the main process)
     skip_bad_images: bool = False  # skip unreadable images (counted and reported) instead of failing
     max_eval_queries: int = 0  # evaluate on the first N queries per split file only (0: all)
+    augment: bool = False  # random flip + crop of training images (CPU protocol; the paper uses none)
     cache_images: bool = False  # keep decoded images in memory (up to 4 GiB a process): for small CPU datasets
     crop_mode: str = "batched"  # local crops: "batched" on the device (roi_align) or "per_image" (PIL, the reference)
 
@@ -67,7 +68,8 @@ class ModelConfig:
     channel_attention: bool = True  # ACA; off: no channel re-weighting (ablation)
     head: str = "asen"  # "asen" (the paper) or "csn" (learned per-attribute masks over one embedding, a baseline)
     local_branch: bool = False  # ASEN++'s local branch (stage 2)
-    embed_norm: str = "none"  # "none" (paper) or "batchnorm": BatchNorm1d after the last layer (from scratch)
+    embed_norm: str = "none"  # "none" (paper); "batchnorm" / "attribute_batchnorm" (statistics per attribute)
+    #   after the last layer, against the start-up collapse when training from scratch
     tiny_width: int = 32  # width of the first stage of the "resnet_tiny" CPU backbone
     channels_last: bool = False  # use channels-last memory format (faster on CPU and recent GPUs)
 
@@ -90,6 +92,8 @@ class TrainConfig:
     align_weight: float = 0.1
     crop_threshold: float = 0.1  # attention threshold for the zoom-in crop during stage 2 (paper: 0.1)
     init_from: str = ""  # stage 2: path of the stage-1 checkpoint to start from
+    local_init: str = "pretrained"  # stage 2 local branch: "pretrained" (model.local_pretrained, the paper) or
+    #   "global": a copy of the stage-1 global branch (same architecture; for from-scratch CPU training)
     seed: int = 0
     eval_every: int = 1  # validate every N epochs (best checkpoint by validation MAP)
     amp: str = "none"  # "none", "bf16" or "fp16" mixed precision (CUDA only)

@@ -300,6 +300,7 @@ class ImageSet(Dataset):
         keep_original: bool = False,
         skip_bad_images: bool = False,
         cache: bool = False,
+        augment: bool = False,
     ) -> None:
         self.root = Path(root)
         self.filenames = list(filenames)
@@ -307,6 +308,7 @@ class ImageSet(Dataset):
         self.keep_original = keep_original
         self.skip_bad_images = skip_bad_images
         self.cache = cache
+        self.augment = augment
         self.bad: list[str] = []
 
     def __len__(self) -> int:
@@ -330,10 +332,25 @@ class ImageSet(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         img = self.load(index)
+        if self.augment:
+            img = jitter(img)
         item = {"image": normalize(to_tensor(global_view(img, self.global_size))), "index": index}
         if self.keep_original:
             item["original"] = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
         return item
+
+
+def jitter(img: Image.Image, min_scale: float = 0.85) -> Image.Image:
+    """Training augmentation (a CPU-protocol departure; the paper uses none): a random horizontal flip and a
+    random crop of 85-100% of each side, applied to the original so that global views and local crops agree.
+    Draws from torch's RNG (seeded per run and restored on resume)."""
+    if torch.rand(()) < 0.5:
+        img = img.transpose(Image.FLIP_LEFT_RIGHT)
+    w, h = img.size
+    scale = min_scale + (1.0 - min_scale) * float(torch.rand(()))
+    cw, ch = max(1, round(w * scale)), max(1, round(h * scale))
+    x, y = int(torch.randint(0, w - cw + 1, ())), int(torch.randint(0, h - ch + 1, ()))
+    return img.crop((x, y, x + cw, y + ch))
 
 
 def collate_images(batch: list[dict]) -> dict:

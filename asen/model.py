@@ -25,6 +25,24 @@ from .backbones import build_backbone
 from .config import ModelConfig
 
 
+class AttributeBatchNorm(nn.Module):
+    """BatchNorm1d with statistics kept per attribute: each attribute's embedding space is normalised on its
+    own (in training over that attribute's rows of the batch, at test time with that attribute's running
+    statistics). A global BatchNorm over a batch that mixes attributes lets an attribute-conditioned
+    embedding satisfy it with the attribute alone and collapse within each attribute."""
+
+    def __init__(self, num_attributes: int, dim: int) -> None:
+        super().__init__()
+        self.norms = nn.ModuleList(nn.BatchNorm1d(dim) for _ in range(num_attributes))
+
+    def forward(self, x: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros_like(x)
+        for attr in attributes.unique().tolist():
+            idx = (attributes == attr).nonzero().squeeze(1)
+            out = out.index_copy(0, idx, self.norms[attr](x[idx]))  # (B, D)
+        return out
+
+
 class Branch(nn.Module):
     """Backbone + attribute-aware attentions + projection to the embedding space."""
 
@@ -38,6 +56,7 @@ class Branch(nn.Module):
         spatial_attention: bool,
         channel_attention: bool,
         embed_norm: str,
+        num_attributes: int = 1,
     ) -> None:
         super().__init__()
         channels = backbone.out_channels
@@ -45,14 +64,18 @@ class Branch(nn.Module):
         self.spatial = SpatialAttention(channels, attr_dim, spatial_dim) if spatial_attention else None
         self.channel = ChannelAttention(channels, attr_dim, reduction) if channel_attention else None
         self.feature_fc = nn.Linear(channels, embed_size)
+        self.norm: nn.Module | None = None
         if embed_norm == "batchnorm":
-            self.norm: nn.Module = nn.BatchNorm1d(embed_size)
-        elif embed_norm == "none":
-            self.norm = nn.Identity()
-        else:
-            raise ValueError(f"model.embed_norm must be 'none' or 'batchnorm', got {embed_norm!r}")
+            self.norm = nn.BatchNorm1d(embed_size)
+        elif embed_norm == "attribute_batchnorm":
+            self.norm = AttributeBatchNorm(num_attributes, embed_size)
+        elif embed_norm != "none":
+            raise ValueError(f"model.embed_norm must be none, batchnorm or attribute_batchnorm, got {embed_norm!r}")
 
-    def forward(self, images: torch.Tensor, attr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, attr: torch.Tensor, attributes: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """images (B, 3, H, W), attribute embeddings (B, A), attribute indices (B,) -> (B, D), (B, h, w)."""
         feat = self.backbone(images)  # (B, C, h, w)
         if self.spatial is not None:
             pooled, maps = self.spatial(feat, attr)  # (B, C), (B, h, w)
@@ -62,7 +85,12 @@ class Branch(nn.Module):
             maps = feat.new_full((b, h, w), 1.0 / (h * w))
         if self.channel is not None:
             pooled = self.channel(pooled, attr)  # (B, C)
-        return self.norm(self.feature_fc(pooled)), maps  # (B, D), (B, h, w)
+        emb = self.feature_fc(pooled)  # (B, D)
+        if isinstance(self.norm, AttributeBatchNorm):
+            emb = self.norm(emb, attributes)
+        elif self.norm is not None:
+            emb = self.norm(emb)
+        return emb, maps
 
 
 class ASEN(nn.Module):
@@ -82,6 +110,7 @@ class ASEN(nn.Module):
             spatial_attention=cfg.spatial_attention,
             channel_attention=cfg.channel_attention,
             embed_norm=cfg.embed_norm,
+            num_attributes=num_attributes,
         )
         self.global_branch = Branch(
             build_backbone(cfg.backbone, cfg.pretrained, cfg.tiny_width), spatial_dim=cfg.spatial_dim, **common
@@ -130,7 +159,7 @@ class ASEN(nn.Module):
         if self.cfg.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         attr = self.attr_embedding(attributes)  # (B, A)
-        emb, maps = net(images, attr)  # (B, D), (B, h, w)
+        emb, maps = net(images, attr, attributes)  # (B, D), (B, h, w)
         if self.csn_masks is not None:
             emb = emb * torch.relu(self.csn_masks[attributes])  # (B, D)
         return emb, maps

@@ -97,6 +97,15 @@ def load_stage1(model: ASEN, path: str | Path) -> None:
         raise ValueError(f"{path}: stage-1 weights do not fit this model: missing {missing}, unexpected {unexpected}")
 
 
+def copy_global_to_local(model: ASEN) -> None:
+    """Start the local branch as a copy of the (stage-1) global branch; both must have the same architecture."""
+    g, loc = model.global_branch.state_dict(), model.local_branch.state_dict()
+    mismatch = [k for k in loc if k not in g or g[k].shape != loc[k].shape]
+    if mismatch:
+        raise ValueError(f"train.local_init=global needs identical branches; these differ: {mismatch[:5]}")
+    model.local_branch.load_state_dict(g)
+
+
 def _autocast(device: torch.device, amp: str):
     if amp == "none" or device.type != "cuda":
         return torch.autocast(device_type=device.type, enabled=False)
@@ -186,6 +195,10 @@ def train(
     model = build_model(cfg.model, files.meta.num_attributes, device)
     if cfg.train.stage == 2 and cfg.train.init_from:
         load_stage1(model, cfg.train.init_from)
+    if cfg.train.stage == 2 and cfg.train.local_init == "global":
+        copy_global_to_local(model)
+    elif cfg.train.local_init != "pretrained":
+        raise ValueError(f"train.local_init must be 'pretrained' or 'global', got {cfg.train.local_init!r}")
     sync_model(model)
     opt = make_optimizer(model, cfg)
     sampler = make_sampler(cfg, files)
@@ -210,7 +223,7 @@ def train(
 
     images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size,
                       keep_original=model.local_branch is not None, skip_bad_images=cfg.data.skip_bad_images,
-                      cache=cfg.data.cache_images)
+                      cache=cfg.data.cache_images, augment=cfg.data.augment)
     has_valid = "valid" in files.queries
     end_epoch = cfg.train.epochs if max_epochs is None else min(cfg.train.epochs, start_epoch + max_epochs)
     epoch = start_epoch - 1

@@ -122,3 +122,29 @@ def test_imagenet_weights_from_local_file(tmp_path):
     torch.testing.assert_close(net.conv1.weight, ref.conv1.weight)
     with pytest.raises(PretrainedWeightsError, match="not found"):
         build_backbone("resnet18", str(tmp_path / "missing.pth"))
+
+
+def test_attribute_batchnorm_normalises_each_attribute_on_its_own():
+    from asen.model import AttributeBatchNorm
+
+    torch.manual_seed(0)
+    norm = AttributeBatchNorm(3, 4).train()
+    x = torch.randn(10, 4)
+    attrs = torch.tensor([0, 0, 0, 1, 1, 1, 1, 2, 2, 2])
+    out = norm(x, attrs)
+    for a in range(3):
+        rows = out[attrs == a]
+        torch.testing.assert_close(rows.mean(0), torch.zeros(4), atol=1e-5, rtol=0)
+    # rows of attribute 0 do not depend on the other attributes' rows
+    x2 = x.clone()
+    x2[attrs != 0] += 100.0
+    torch.testing.assert_close(AttributeBatchNorm(3, 4).train()(x2, attrs)[attrs == 0], out[attrs == 0])
+    # at test time each attribute uses its own running statistics
+    norm.eval()
+    assert not torch.allclose(norm.norms[0].running_mean, norm.norms[1].running_mean)
+    y = norm(x[:2], torch.tensor([0, 1]))
+    torch.testing.assert_close(y[0], norm.norms[0](x[:1])[0])
+    model = ASEN(ModelConfig(**{**TINY.__dict__, "embed_norm": "attribute_batchnorm"}), 3)
+    emb, _ = model(torch.randn(4, 3, 48, 48), torch.tensor([0, 0, 2, 2]))
+    emb.sum().backward()
+    assert model.global_branch.norm.norms[1].weight.grad is None  # attribute 1 was not in the batch

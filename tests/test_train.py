@@ -101,3 +101,34 @@ def test_paper_sampler_runs(toy_root, tmp_path):
                                 "train.epochs": 1, "train.scheduler": "step"})
     result = train(cfg, tmp_path / "p", "cpu", progress=False)
     assert result.last_epoch == 1 and np.isfinite(result.best_map)
+
+
+def test_local_branch_can_start_as_a_copy_of_the_global_branch(stage1, toy_root, tmp_path):
+    _, run = stage1
+    cfg2 = tiny_cfg(toy_root, **{"model.local_branch": True, "train.stage": 2, "train.epochs": 1,
+                                 "data.steps_per_epoch": 1, "train.lr": 0.0, "train.local_lr": 0.0,
+                                 "train.local_init": "global",
+                                 "train.init_from": str(run / "checkpoints" / "best.pt")})
+    model = train(cfg2, tmp_path / "copy", "cpu", progress=False).model
+    g, loc = model.global_branch.state_dict(), model.local_branch.state_dict()
+    for k in g:
+        if "running" not in k and "num_batches" not in k:  # lr 0: weights stay; BN statistics move
+            torch.testing.assert_close(g[k], loc[k], msg=k)
+    bad = tiny_cfg(toy_root, **{"model.local_branch": True, "train.stage": 2, "train.local_init": "global",
+                                "model.local_spatial_dim": 8})
+    with pytest.raises(ValueError, match="identical branches"):
+        train(bad, tmp_path / "bad", "cpu", progress=False)
+
+
+def test_augmentation_is_seeded(toy_root):
+    from asen.data import ImageSet
+
+    files = load_split_files(toy_root)
+    images = ImageSet(toy_root, files.filenames["train"], 32, augment=True)
+    torch.manual_seed(5)
+    a = images[0]["image"]
+    torch.manual_seed(5)
+    b = images[0]["image"]
+    c = images[0]["image"]
+    torch.testing.assert_close(a, b)
+    assert a.shape == (3, 32, 32) and not torch.equal(b, c)

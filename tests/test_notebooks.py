@@ -1,0 +1,83 @@
+"""Every chapter of the book: its conventions (statically), and that it executes in the ``smoke`` profile.
+
+The chapters run through the same code path as ``make book`` (``tools/execute_notebooks.py``: jupytext ->
+papermill, in order), with data, runs, results and executed notebooks in one session-wide temporary folder, so
+each model is trained once for all chapters. A failure names the notebook, the cell and the exception.
+"""
+import ast
+import re
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tools import execute_notebooks  # noqa: E402
+
+CHAPTERS = execute_notebooks.chapter_sources()
+
+
+def test_the_book_has_its_chapters():
+    names = [p.stem[:2] for p in CHAPTERS]
+    assert names == sorted(set(names)), "two chapters share a number"
+    assert {f"{n:02d}" for n in range(1, 7)} <= set(names)
+
+
+def _cells(path: Path):
+    return jupytext.read(path, fmt="py:percent").cells
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_follows_the_conventions(path):
+    cells = _cells(path)
+    title, params, setup, last = cells[0], cells[1], cells[2], cells[-1]
+    assert title.cell_type == "markdown" and title.source.startswith("# "), "cell 1: markdown title (H1)"
+    assert sum(line.startswith("# ") for line in title.source.splitlines()) == 1, "cell 1: exactly one H1"
+    assert len(title.source.split("\n\n")) >= 2, "cell 1: a summary paragraph after the title"
+    h1_elsewhere = [c for c in cells[1:] if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M)]
+    assert not h1_elsewhere, "only the title is an H1"
+
+    assert params.cell_type == "code" and "parameters" in params.metadata.get("tags", []), "cell 2: tagged parameters"
+    assigned = {}
+    for node in ast.parse(params.source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, f"cell 2: only assignments ({ast.dump(node)})"
+        assigned[node.targets[0].id] = ast.literal_eval(node.value)
+    assert assigned == execute_notebooks.PARAMETER_DEFAULTS, "cell 2: exactly the book's parameters and defaults"
+    assert list(assigned) == list(execute_notebooks.PARAMETER_DEFAULTS), "cell 2: parameters in the book's order"
+
+    assert setup.cell_type == "code"
+    for needle in ('"google.colab" in sys.modules', execute_notebooks.URL_PLACEHOLDER, "asen.book.setup("):
+        assert needle in setup.source, f"cell 3 (set-up) lacks {needle!r}"
+
+    assert last.cell_type == "markdown" and last.source.startswith("## Exercises"), "last cell: ## Exercises"
+    exercises = re.findall(r"^\d+\. ", last.source, re.M)
+    assert 3 <= len(exercises) <= 5 or "PLACEHOLDER" in cells[0].source, "3-5 exercises"
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory):
+    """Execute every chapter once (smoke profile, temporary folders), in book order."""
+    root = tmp_path_factory.mktemp("book")
+    params = {**execute_notebooks.PARAMETER_DEFAULTS, "profile": "smoke", "device": "cpu",
+              "data_root": str(root / "data" / "SynthFashion-tiny"), "runs_root": str(root / "runs"),
+              "results_dir": str(root / "results")}
+    t0 = time.time()
+    outcomes = execute_notebooks.run_all(CHAPTERS, root / "notebooks", params, keep_going=True, force=True,
+                                         log=lambda line: print(line, flush=True))
+    print(f"all chapters: {time.time() - t0:.0f} s")
+    return {o.notebook.stem: o for o in outcomes}, root
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_executes_in_the_smoke_profile(executed, path):
+    outcomes, root = executed
+    outcome = outcomes[path.stem]
+    if outcome.status == "failed":
+        pytest.fail(outcome.message, pytrace=False)
+    assert outcome.status == "ran"
+    assert (root / "notebooks" / f"{path.stem}.ipynb").is_file()
+    assert (root / "results" / f"{path.stem}.json").is_file(), f"{path.stem} writes no results_dir/{path.stem}.json"
+    assert outcome.seconds < 120, f"{path.stem} took {outcome.seconds:.0f} s in the smoke profile"
