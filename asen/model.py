@@ -103,13 +103,16 @@ class ASEN(nn.Module):
         self.cfg = cfg
         self.num_attributes = num_attributes
         self.attr_embedding = nn.Embedding(num_attributes, cfg.attr_embed_size)
+        agnostic = not (cfg.spatial_attention or cfg.channel_attention or cfg.head == "csn")
+        # an attribute-agnostic model (the Triplet network) has one space: its normalisation cannot use the attribute
+        embed_norm = "batchnorm" if agnostic and cfg.embed_norm == "attribute_batchnorm" else cfg.embed_norm
         common = dict(
             attr_dim=cfg.attr_embed_size,
             embed_size=cfg.embed_size,
             reduction=cfg.reduction,
             spatial_attention=cfg.spatial_attention,
             channel_attention=cfg.channel_attention,
-            embed_norm=cfg.embed_norm,
+            embed_norm=embed_norm,
             num_attributes=num_attributes,
         )
         self.global_branch = Branch(

@@ -148,3 +148,17 @@ def test_attribute_batchnorm_normalises_each_attribute_on_its_own():
     emb, _ = model(torch.randn(4, 3, 48, 48), torch.tensor([0, 0, 2, 2]))
     emb.sum().backward()
     assert model.global_branch.norm.norms[1].weight.grad is None  # attribute 1 was not in the batch
+
+
+def test_attribute_agnostic_model_gets_one_batchnorm():
+    from asen.model import AttributeBatchNorm
+
+    cfg = ModelConfig(**{**TINY.__dict__, "spatial_attention": False, "channel_attention": False,
+                         "embed_norm": "attribute_batchnorm"})
+    model = ASEN(cfg, 3)
+    assert isinstance(model.global_branch.norm, torch.nn.BatchNorm1d)
+    x = torch.randn(4, 3, 48, 48)
+    model.eval()
+    torch.testing.assert_close(model(x, torch.tensor([0, 0, 0, 0]))[0], model(x, torch.tensor([1, 2, 0, 1]))[0])
+    aware = ASEN(ModelConfig(**{**TINY.__dict__, "embed_norm": "attribute_batchnorm"}), 3)
+    assert isinstance(aware.global_branch.norm, AttributeBatchNorm)
