@@ -133,7 +133,8 @@ def read_filenames(path: str | Path, dataset: str | None = None) -> list[str]:
     return [n.strip() for n in names]
 
 
-def _parse_ints(path: Path, lineno: int, line: str, expect_pairs: bool) -> list[int]:
+def parse_ints(path: Path, lineno: int, line: str, expect_pairs: bool) -> list[int]:
+    """Parse one label line into integers, with an error naming file, line and text when malformed."""
     try:
         nums = [int(tok) for tok in line.split()]
     except ValueError:
@@ -149,7 +150,8 @@ def _parse_ints(path: Path, lineno: int, line: str, expect_pairs: bool) -> list[
     return nums
 
 
-def _check_label(path: Path, lineno: int, meta: Meta, n_images: int, img: int, attr: int, value: int) -> None:
+def check_label(path: Path, lineno: int, meta: Meta, n_images: int, img: int, attr: int, value: int) -> None:
+    """Check an (image, attribute, value) triple against the split size and meta.json, naming what is wrong."""
     if not 0 <= img < n_images:
         raise DataError(f"{path}, line {lineno}: image id {img} out of range 0..{n_images - 1}")
     if not 0 <= attr < meta.num_attributes:
@@ -182,10 +184,10 @@ def read_items(
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            nums = _parse_ints(path, lineno, line.rstrip("\n"), expect_pairs=multi)
+            nums = parse_ints(path, lineno, line.rstrip("\n"), expect_pairs=multi)
             img = nums[0]
             for attr, value in zip(nums[1::2], nums[2::2]):
-                _check_label(path, lineno, meta, n_images, img, attr, value)
+                check_label(path, lineno, meta, n_images, img, attr, value)
                 rows.append((img, attr, value))
     if not rows:
         raise DataError(f"{path}: no items (expected lines of 'image_id attr value')")

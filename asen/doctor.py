@@ -31,12 +31,8 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from asen.data import DATA_HELP, DataError, Meta, load_meta, open_image, read_filenames, read_items
-
-try:  # the per-line rules of read_items, to report every bad line rather than the first
-    from asen.data import _check_label, _parse_ints
-except ImportError:  # pragma: no cover - only the first bad line of a file is reported then
-    _check_label = _parse_ints = None
+from asen.data import (DATA_HELP, DataError, Meta, check_label, load_meta, open_image, parse_ints, read_filenames,
+                       read_items)
 
 SPLITS = ("train", "valid", "test")
 EVAL_SPLITS = ("valid", "test")
@@ -147,9 +143,6 @@ def _read_items_all(path: Path, meta: Meta, n_images: int, multi: bool, report: 
     try:
         return read_items(path, meta, n_images, multi=multi)
     except DataError as first:
-        if _parse_ints is None or _check_label is None:
-            report.error(str(first))
-            return np.zeros((0, 3), np.int64)
         rows: list[tuple[int, int, int]] = []
         problems: list[str] = []
         with open(path) as fh:
@@ -157,10 +150,10 @@ def _read_items_all(path: Path, meta: Meta, n_images: int, multi: bool, report: 
                 if not line.strip():
                     continue
                 try:
-                    nums = _parse_ints(path, lineno, line.rstrip("\n"), expect_pairs=multi)
+                    nums = parse_ints(path, lineno, line.rstrip("\n"), expect_pairs=multi)
                     good = []
                     for attr, value in zip(nums[1::2], nums[2::2]):
-                        _check_label(path, lineno, meta, n_images, nums[0], attr, value)
+                        check_label(path, lineno, meta, n_images, nums[0], attr, value)
                         good.append((nums[0], attr, value))
                     rows.extend(good)
                 except DataError as exc:

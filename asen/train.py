@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .checkpoint import is_official, official_to_ours
 from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
