@@ -148,6 +148,22 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_arguments(p)
     p.set_defaults(func=reproduce.main_cli)
 
+    from . import search
+
+    p = sub.add_parser("index", help="attribute-specific FAISS indexes of a gallery (`asen index build ...`)")
+    search.add_index_arguments(p)
+    p.set_defaults(func=search.run_index)
+    p = sub.add_parser("search", help="nearest gallery images of a query under one attribute",
+                       description="Example: asen search --index indexes/x --checkpoint best.pt --image q.jpg "
+                                   "--attribute collar_design -k 10")
+    search.add_search_arguments(p)
+    p.set_defaults(func=search.run_search)
+    p = sub.add_parser("rerank", help="reorder a result list by attribute-specific similarity to a query",
+                       description="The paper's reranking application: reorder a general-similarity result list by "
+                                   "the similarity of an attribute-specific embedding.")
+    search.add_rerank_arguments(p)
+    p.set_defaults(func=search.run_rerank)
+
     try:
         from . import doctor
 
