@@ -1,0 +1,263 @@
+"""FAISS search and reranking (asen.search): exact index == brute-force NumPy, per attribute; ASEN++ fused
+features; rerank == manual attribute-specific cosine; errors; the CLI glue. Random-init tiny models."""
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("faiss")
+
+from asen import search as S  # noqa: E402
+from asen.config import load_config  # noqa: E402
+from asen.data import DataError, ImageSet, load_split_files  # noqa: E402
+from asen.evaluate import extract_features, fuse  # noqa: E402
+from asen.model import build_model  # noqa: E402
+
+TINY_MODEL = {
+    "model.backbone": "resnet_tiny", "model.local_backbone": "resnet_tiny", "model.pretrained": "none",
+    "model.local_pretrained": "none", "model.tiny_width": 8, "model.attr_embed_size": 16, "model.spatial_dim": 16,
+    "model.local_spatial_dim": 16, "model.embed_size": 32,
+}
+K = 5
+
+
+def tiny_cfg(root, **extra):
+    over = {**TINY_MODEL, "data.root": str(root), "data.global_size": 32, "data.local_size": 32, **extra}
+    return load_config(["fashionai_s1"], [f"{k}={v}" for k, v in over.items()])
+
+
+def make_model(cfg, seed=0):
+    torch.manual_seed(seed)
+    return build_model(cfg.model, 2, "cpu").eval()
+
+
+def reference_features(model, images, attr, local=False, beta=0.6):
+    """Features through asen.evaluate.extract_features (the full model.forward), the ground truth."""
+    items = np.array([[i, attr, 0] for i in range(len(images))])
+    f = extract_features(model, images, items, "cpu", batch_size=16, local=local, crop_threshold=0.1,
+                         local_size=32, progress=False)
+    return fuse(f["global"], f["local"], beta).astype(np.float32) if local else f["global"]
+
+
+def assert_same_topk(scores, ids, ref_scores, ref_ids, atol=1e-5):
+    np.testing.assert_allclose(scores, ref_scores, atol=atol)
+    differ = ids != ref_ids
+    # a different id is only allowed where two candidates tie
+    assert np.all(np.abs(scores - ref_scores)[differ] < atol), (ids, ref_ids)
+
+
+@pytest.fixture(scope="module")
+def gallery(toy_root):
+    files = load_split_files(toy_root, ("test",))
+    return ImageSet(toy_root, files.filenames["test"], 32)
+
+
+@pytest.fixture(scope="module")
+def built(toy_root, gallery, tmp_path_factory):
+    cfg = tiny_cfg(toy_root)
+    model = make_model(cfg)
+    out = S.build_index(model, gallery, "all", tmp_path_factory.mktemp("idx") / "flat", "cpu", batch_size=16,
+                        config=cfg, checkpoint="ckpt.pt", progress=False)
+    return cfg, model, S.load_index(out)
+
+
+@pytest.fixture(scope="module")
+def ref(built, gallery):
+    """{attribute: reference gallery features} of the built model."""
+    return {a: reference_features(built[1], gallery, a) for a in (0, 1)}
+
+
+def test_index_folder_contents(built, gallery):
+    cfg, _, idx = built
+    assert idx.attribute_names == ["colour", "position"] and idx.attributes == [0, 1]
+    assert idx.paths == [str(gallery.root / f) for f in gallery.filenames]
+    info = idx.info
+    assert info["index_type"] == "flat" and info["dim"] == 32 and info["num_items"] == len(gallery)
+    assert info["config_hash"] == cfg.hash() and info["checkpoint"] == "ckpt.pt"
+    assert info["settings"]["global_size"] == 32 and info["feature"] == "global"
+    assert all((idx.root / e["file"]).exists() for e in info["attributes"])
+    assert not list(idx.root.glob("features_*.npy"))  # removed unless keep_features
+
+
+@pytest.mark.parametrize("attr", [0, 1])
+def test_flat_index_equals_brute_force(built, ref, attr):
+    _, model, idx = built
+    feats = ref[attr]
+    queries = feats[::4]
+    # the NumPy reference written out in full: score every candidate, sort by -score (ties by id)
+    scores = queries @ feats.T
+    ref_ids = np.argsort(-scores, axis=1, kind="stable")[:, :K]
+    ref_scores = np.take_along_axis(scores, ref_ids, axis=1)
+    fs, fi = idx.search_vectors(attr, queries, K)
+    assert fi.shape == (len(queries), K) and fs.dtype == np.float32 and fi.dtype == np.int64
+    assert_same_topk(fs, fi, ref_scores, ref_ids)
+    es, ei = S.exact_search(feats, queries, K)
+    assert_same_topk(es, ei, ref_scores, ref_ids)
+    assert (fi[:, 0] == np.arange(0, len(feats), 4)).all()  # each gallery image finds itself first
+
+
+@pytest.mark.parametrize("variant", [
+    {},
+    {"model.channels_last": True},
+    {"model.head": "csn", "model.spatial_attention": False, "model.channel_attention": False},
+    {"model.embed_norm": "batchnorm", "model.channel_attention": False},
+])
+def test_shared_backbone_embedding_equals_model_forward(toy_root, gallery, variant):
+    # embed_images runs the global backbone once for all attributes; it must equal model.forward per attribute
+    cfg = tiny_cfg(toy_root, **variant)
+    model = make_model(cfg, seed=3)
+    feats = S.embed_images(model, gallery, [0, 1], "cpu", S.EmbedSettings(global_size=32), batch_size=16)
+    for a in (0, 1):
+        np.testing.assert_allclose(feats[a], reference_features(model, gallery, a), atol=1e-5)
+
+
+def test_attributes_give_different_neighbours(built, ref):
+    _, model, idx = built
+    q = {a: ref[a][:10] for a in (0, 1)}
+    ids = {a: idx.search_vectors(a, q[a], K)[1] for a in (0, 1)}
+    assert (ids[0] != ids[1]).any()
+
+
+def test_search_a_query_image(built, gallery, ref):
+    _, model, idx = built
+    query = str(gallery.root / gallery.filenames[3])
+    for attr, name in enumerate(["colour", "position"]):
+        results = S.search(idx.root, model, query, name, K, "cpu")
+        feats = ref[attr]
+        ref_scores, ref_ids = S.exact_search(feats, feats[3], K)
+        assert [p for p, _ in results] == [idx.paths[i] for i in ref_ids[0]]
+        np.testing.assert_allclose([s for _, s in results], ref_scores[0], atol=1e-5)
+        assert results[0][0] == query and results[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert len(S.search(idx, model, query, 1, 1000, "cpu")) == len(gallery)  # k capped at the gallery size
+
+
+def test_local_branch_index_holds_fused_features(toy_root, gallery, tmp_path):
+    cfg = tiny_cfg(toy_root, **{"model.local_branch": True, "train.stage": 2, "eval.beta": 0.7})
+    model = make_model(cfg, seed=1)
+    out = S.build_index(model, gallery, ["position"], tmp_path / "fused", "cpu", batch_size=16, config=cfg,
+                        keep_features=True, progress=False)
+    idx = S.load_index(out)
+    assert idx.attributes == [1] and idx.dim == 64 and idx.settings.beta == 0.7
+    ref = reference_features(model, gallery, 1, local=True, beta=0.7)
+    np.testing.assert_allclose(np.load(out / "features_1.npy"), ref, atol=1e-5)
+    fs, fi = idx.search_vectors("position", ref[:8], K)
+    assert_same_topk(fs, fi, *S.exact_search(ref, ref[:8], K))
+    with pytest.raises(DataError, match="not indexed.*indexed: position"):
+        idx.index("colour")
+    # a global-only model does not fit this 64-d fused index
+    with pytest.raises(DataError, match="64"):
+        S.search(idx, make_model(tiny_cfg(toy_root)), idx.paths[0], 1, K, "cpu")
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_approximate_indexes(kind, ref):
+    feats = ref[0]
+    index = S.make_index(feats, kind, nprobe=64)
+    ids = S.search_vectors(index, feats[:20], K)[1]
+    ref = S.exact_search(feats, feats[:20], K)[1]
+    recall = np.mean([len(set(a) & set(b)) / K for a, b in zip(ids, ref)])
+    assert recall >= 0.95
+
+
+def test_rerank_orders_by_attribute_specific_cosine(built, ref):
+    _, model, idx = built
+    query, results = idx.paths[0], idx.paths[10:30]
+    settings = idx.settings  # the gallery's input size (32 px), not the default 224
+    for attr in (0, 1):
+        feats = ref[attr]
+        cos = feats[10:30] @ feats[0]
+        order = np.argsort(-cos, kind="stable")
+        out = S.rerank(model, query, results, attr, "cpu", settings=settings)
+        assert [p for p, _ in out] == [results[i] for i in order]
+        np.testing.assert_allclose([s for _, s in out], cos[order], atol=1e-5)
+    # blended with original scores; attribute by name
+    original = np.linspace(1.0, 0.0, len(results))
+    out = S.rerank(model, query, results, "position", "cpu", alpha=0.3, original_scores=original,
+                   attribute_names=["colour", "position"], settings=settings)
+    blend = 0.3 * (ref[1][10:30] @ ref[1][0]) + 0.7 * original
+    order = np.argsort(-blend, kind="stable")
+    assert [p for p, _ in out] == [results[i] for i in order]
+    np.testing.assert_allclose([s for _, s in out], blend[order], atol=1e-5)
+    assert S.rerank(model, query, [], 0, "cpu") == []
+
+
+def test_errors(built, tmp_path):
+    _, model, idx = built
+    with pytest.raises(DataError, match=r"unknown attribute 'sleeve_length'.*colour.*position"):
+        idx.attribute_index("sleeve_length")
+    with pytest.raises(DataError, match="out of range"):
+        idx.attribute_index(7)
+    with pytest.raises(DataError, match="unknown attribute"):
+        S.search(idx, model, idx.paths[0], "collar_design", K, "cpu")
+    with pytest.raises(FileNotFoundError, match="index folder not found"):
+        S.load_index(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no index.json"):
+        S.search(tmp_path / "empty", model, idx.paths[0], 0, K, "cpu")
+    with pytest.raises(ValueError, match="original_scores"):
+        S.rerank(model, idx.paths[0], idx.paths[:3], 0, "cpu", alpha=0.5)
+    with pytest.raises(DataError, match="unknown attribute 'neck'"):
+        S.rerank(model, idx.paths[0], idx.paths[:3], "neck", "cpu")
+    with pytest.raises(ValueError, match="index type"):
+        S.make_index(np.zeros((4, 8), np.float32), "lsh")
+    bad = tmp_path / "results.txt"
+    bad.write_text("a.png\t0.5\nb.png\n")
+    with pytest.raises(DataError, match="some lines have a score"):
+        S.read_results(bad)
+
+
+def _cli():
+    parser = argparse.ArgumentParser(prog="asen")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, add, run in [("index", S.add_index_arguments, S.run_index),
+                           ("search", S.add_search_arguments, S.run_search),
+                           ("rerank", S.add_rerank_arguments, S.run_rerank)]:
+        p = sub.add_parser(name)
+        add(p)
+        p.set_defaults(func=run)
+
+    def call(*argv):
+        args = parser.parse_args([str(a) for a in argv])
+        return args.func(args)
+    return call
+
+
+def test_cli_index_search_rerank(toy_root, gallery, tmp_path, capsys):
+    cfg = tiny_cfg(toy_root)
+    model = make_model(cfg, seed=2)
+    ckpt = tmp_path / "best.pt"
+    torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "num_attributes": 2}, ckpt)
+    listing = tmp_path / "gallery.txt"
+    listing.write_text("\n".join(gallery.filenames[:24]) + "\n")
+    cli = _cli()
+    common = ["--checkpoint", ckpt, "--device", "cpu", "--quiet"]
+    assert cli("index", "build", *common, "--images", listing, "--root", toy_root, "--attributes", "colour",
+               "--out", tmp_path / "idx") == 0
+    info = json.loads((tmp_path / "idx" / "index.json").read_text())
+    assert info["num_items"] == 24 and [e["name"] for e in info["attributes"]] == ["colour"]
+    query = toy_root / gallery.filenames[5]
+    capsys.readouterr()
+    assert cli("search", "--index", tmp_path / "idx", *common, "--image", query, "--attribute", "colour", "-k", 4,
+               "--out", tmp_path / "res.txt") == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert "rank" in lines[1] and "score" in lines[1] and "path" in lines[1]
+    assert lines[3].split()[0] == "1" and lines[3].split()[2] == str(query) and len(lines) >= 3 + 4
+    res = (tmp_path / "res.txt").read_text().splitlines()
+    assert len(res) == 4 and res[0].split("\t")[0] == str(query)
+    with pytest.raises(DataError, match="not indexed"):
+        cli("search", "--index", tmp_path / "idx", *common, "--image", query, "--attribute", "position")
+    assert cli("rerank", *common, "--image", query, "--attribute", "1", "--results", tmp_path / "res.txt",
+               "--alpha", 0.5, "--out", tmp_path / "rr.txt") == 0
+    out = capsys.readouterr().out
+    assert "reranked by 'position'" in out and "was" in out
+    assert sorted((tmp_path / "rr.txt").read_text().split("\n")[:-1]) != [] and \
+        {r.split("\t")[0] for r in (tmp_path / "rr.txt").read_text().splitlines()} == \
+        {r.split("\t")[0] for r in res}
+    with pytest.raises(DataError, match=r"unknown attribute 'collar'.*colour"):
+        cli("rerank", *common, "--image", query, "--attribute", "collar", "--results", tmp_path / "res.txt")
+    assert cli("index", "build", *common, "--images", toy_root / "images", "--attributes", "all",
+               "--out", tmp_path / "dir_idx", "--index-type", "hnsw") == 0
+    assert json.loads((tmp_path / "dir_idx" / "index.json").read_text())["num_items"] == 240
