@@ -76,7 +76,13 @@ class Branch(nn.Module):
         self, images: torch.Tensor, attr: torch.Tensor, attributes: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """images (B, 3, H, W), attribute embeddings (B, A), attribute indices (B,) -> (B, D), (B, h, w)."""
-        feat = self.backbone(images)  # (B, C, h, w)
+        return self.head(self.backbone(images), attr, attributes)
+
+    def head(
+        self, feat: torch.Tensor, attr: torch.Tensor, attributes: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Everything after the backbone: (B, C, h, w) features -> (B, D) embeddings, (B, h, w) maps.
+        The backbone does not depend on the attribute, so its features can be reused across attributes."""
         if self.spatial is not None:
             pooled, maps = self.spatial(feat, attr)  # (B, C), (B, h, w)
         else:
@@ -161,8 +167,15 @@ class ASEN(nn.Module):
             raise ValueError(f"attributes must have shape ({images.shape[0]},), got {tuple(attributes.shape)}")
         if self.cfg.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
+        return self.embed_features(net.backbone(images), attributes, branch)
+
+    def embed_features(
+        self, feat: torch.Tensor, attributes: torch.Tensor, branch: str = "global"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The attribute-specific part of :meth:`forward` on backbone features (B, C, h, w) of ``branch``."""
+        net = self.global_branch if branch == "global" else self.local_branch
         attr = self.attr_embedding(attributes)  # (B, A)
-        emb, maps = net(images, attr, attributes)  # (B, D), (B, h, w)
+        emb, maps = net.head(feat, attr, attributes)  # (B, D), (B, h, w)
         if self.csn_masks is not None:
             emb = emb * torch.relu(self.csn_masks[attributes])  # (B, D)
         return emb, maps

@@ -359,20 +359,7 @@ def _shares_backbone(model: torch.nn.Module) -> bool:
 
 def _heads(model: torch.nn.Module, feat: torch.Tensor, attributes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The global branch of :meth:`ASEN.forward` after its backbone (same code path, backbone features given)."""
-    net = model.global_branch
-    attr = model.attr_embedding(attributes)  # (B, A)
-    if net.spatial is not None:
-        pooled, maps = net.spatial(feat, attr)  # (B, C), (B, h, w)
-    else:
-        b, _, h, w = feat.shape
-        pooled = feat.mean(dim=(2, 3))
-        maps = feat.new_full((b, h, w), 1.0 / (h * w))
-    if net.channel is not None:
-        pooled = net.channel(pooled, attr)
-    emb = net.norm(net.feature_fc(pooled))  # (B, D)
-    if model.csn_masks is not None:
-        emb = emb * torch.relu(model.csn_masks[attributes])
-    return emb, maps
+    return model.embed_features(feat, attributes, branch="global")
 
 
 @torch.no_grad()
