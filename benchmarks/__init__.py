@@ -1,0 +1,1 @@
+"""Benchmarks of the asen library: ``python benchmarks/run.py [--quick]`` (see benchmarks/run.py)."""

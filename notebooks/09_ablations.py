@@ -1,0 +1,258 @@
+# %% [markdown]
+# # 9. Ablations: which parts of ASEN++ matter
+#
+# ASEN++ has four ingredients: attribute-aware spatial attention (**ASA**), attribute-aware channel
+# attention (**ACA**), a global branch and a local branch, fused with a weight β. The local branch's
+# input is cut out by thresholding the spatial attention map. This chapter removes them one at a time, as
+# in the paper's ablation study (ASEN++ Sec. IV-D). We train ASEN++ without ASA and without ACA, evaluate
+# the trained ASEN++ with one branch only, and sweep β and the crop threshold at test time. We then read
+# off what each part contributes on SynthFashion.
+
+# %% tags=["parameters"]
+profile = "cpu"
+dataset = "SynthFashion"
+data_root = None
+device = "auto"
+seed = 0
+runs_root = "runs/synthfashion"
+results_dir = "results/book"
+
+# %%
+import sys
+
+if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
+                   check=True)
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Image, Markdown, display
+
+import asen.book
+import asen.published
+import asen.reproduce
+from asen.runs import write_json
+
+if asen.book.on_colab() and profile == "cpu":
+    profile = asen.book.default_profile()  # "gpu" when the Colab runtime has a CUDA device
+ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
+                      runs_root=runs_root, results_dir=results_dir)
+print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+
+# %% [markdown]
+# ## Where the numbers come from
+#
+# The ablations need four more trained runs per seed (ASEN++ without ASA and without ACA, each with two
+# stages). `make ablations` (`asen reproduce --ablations`) trains them for all three seeds of the `cpu`
+# profile and writes `results/synthfashion/ablations.json`. When that file exists, was made with this
+# profile and data, and covers three seeds, this chapter **loads and shows it**. Otherwise the chapter
+# runs the ablations itself, and in the `cpu` profile it does so **for the first seed only**, so that the
+# book stays within its time budget. Other profiles use all their seeds. The prose below says which
+# happened.
+
+# %% tags=["hide-output"]
+MAKE_ABLATIONS = Path("results/synthfashion/ablations.json")
+
+
+def usable(path: Path) -> dict | None:
+    """The ablations of `make ablations`, if they match this profile and data and have three seeds."""
+    if not path.exists():
+        return None
+    found = json.loads(path.read_text())
+    caption = asen.reproduce.protocol_caption(ctx.protocol)
+    ok = (found.get("profile") == ctx.profile and found.get("dataset") == ctx.files.meta.name
+          and len(found.get("seeds", [])) >= 3 and found.get("protocol", "").startswith(caption))
+    return found if ok else None
+
+
+loaded = usable(MAKE_ABLATIONS) if ctx.profile == "cpu" else None
+if loaded is not None:
+    abl, origin = loaded, "loaded"
+else:
+    seeds = ctx.seeds[:1] if ctx.profile == "cpu" else ctx.seeds
+    # the smoke build only checks that the chapter runs: two crop thresholds instead of five
+    sweep = {"thresholds": (0.1, 0.5)} if ctx.profile == "smoke" else {}
+    abl, origin = asen.reproduce.run_ablations(ctx.protocol, seeds, **sweep), "computed"
+n_seeds = len(abl["seeds"])
+json_path, md_path = asen.reproduce.write_results(abl, ctx.results_dir, "09_ablations",
+                                                  f"Ablations on {abl['dataset']}")
+
+# %%
+if origin == "loaded":
+    origin_text = (f"The numbers below were **loaded** from `{MAKE_ABLATIONS}` (written by `make ablations`): "
+                   f"{n_seeds} seeds {abl['seeds']}, mean ± standard deviation.")
+elif ctx.profile == "cpu":
+    origin_text = (f"`{MAKE_ABLATIONS}` from `make ablations` was not found (or not for this profile and data), "
+                   f"so the ablations were **computed here for the first seed only** ({abl['seeds']}) to keep the "
+                   f"book within its time budget. There is no spread over seeds, so read differences of a point or "
+                   f"two as noise. `make ablations` gives all three seeds.")
+else:
+    origin_text = (f"The ablations were **computed here** for the {n_seeds} seed(s) of the `{ctx.profile}` profile "
+                   f"({abl['seeds']}).")
+display(Markdown(origin_text))
+
+# %% [markdown]
+# ## Taking ASEN++ apart
+#
+# Five models, all evaluated on the test split:
+#
+# - **ASEN++**: the full model, global + local branch fused with β.
+# - **w/o ASA**: spatial attention replaced by global average pooling, trained from scratch (both stages).
+#   There is then no attention map to threshold. A flat map keeps the whole image, so the "zoom" shows the
+#   whole image too.
+# - **w/o ACA**: channel attention removed, trained from scratch (both stages).
+# - **global branch only** / **local branch only**: the trained ASEN++ evaluated with one branch (β = 1 or
+#   β = 0 of the fused similarity).
+
+# %%
+res = abl["methods"]
+full = res["asenpp"]["overall"]["mean"]
+
+
+def fmt(stat: dict | None) -> str:
+    if stat is None:
+        return "—"
+    return f"{stat['mean']:.2f} ± {stat['std']:.2f}" if len(stat["values"]) > 1 else f"{stat['mean']:.2f}"
+
+
+table = pd.DataFrame({
+    "model": [res[k]["label"] for k in res],
+    "overall": [fmt(res[k]["overall"]) for k in res],
+    "w/o Invisible": [fmt(res[k].get("overall_without_invisible")) for k in res],
+    "Δ vs ASEN++": [f"{res[k]['overall']['mean'] - full:+.2f}" if k != "asenpp" else "" for k in res],
+    "paper (FashionAI)": [asen.published.format_map(asen.published.ablation_slot(k)["overall"]) for k in res],
+}).set_index("model")
+display(table)
+display(Markdown(f"MAP (%), test split of {abl['dataset']}, {n_seeds} seed(s). Paper column: "
+                 f"*{asen.published.ABLATION_SOURCE}* (empty until verified)."))
+display(Markdown(md_path.read_text()))
+
+# %% [markdown]
+# β = 1 puts all the weight on the global branch and β = 0 all of it on the local branch. The two ends of
+# the β sweep must therefore equal the "global only" and "local only" rows. This is a check that the sweep
+# and the table come from the same features.
+
+# %%
+beta = {float(k): v for k, v in abl["beta_sweep"].items()}
+thr = {float(k): v for k, v in abl["threshold_sweep"].items()}
+if 1.0 in beta and 0.0 in beta:
+    assert np.isclose(beta[1.0]["mean"], res["global_only"]["overall"]["mean"], atol=1e-6)
+    assert np.isclose(beta[0.0]["mean"], res["local_only"]["overall"]["mean"], atol=1e-6)
+print({b: round(v["mean"], 2) for b, v in beta.items()})
+
+# %% tags=["hide-input"]
+keys = list(res)
+fig, ax = plt.subplots(figsize=(9, 3.8))
+means = [res[k]["overall"]["mean"] for k in keys]
+stds = [res[k]["overall"]["std"] for k in keys]
+colors = ["#2a6f97" if k == "asenpp" else "#a9a9a9" for k in keys]
+ax.bar(range(len(keys)), means, yerr=stds, capsize=4, color=colors)
+ax.axhline(full, color="#2a6f97", ls="--", lw=1, label="full ASEN++")
+ax.set_xticks(range(len(keys)), [res[k]["label"].replace("ASEN++ ", "").replace(" ", "\n", 1) for k in keys])
+ax.set_ylabel("test MAP (%)")
+ax.set_title(f"Removing one part of ASEN++ ({abl['dataset']}, {n_seeds} seed(s))")
+ax.legend()
+ax.grid(axis="y", alpha=0.3)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## β and the crop threshold
+#
+# Both sweeps use the *same* trained ASEN++ and change only how it is evaluated. β weights the two
+# branches' cosine similarities (the paper uses 0.6). The crop threshold decides which part of the
+# attention map the zoomed crop keeps (0.1 in training and at test in the paper). A threshold of 0 keeps
+# everything, and a high threshold keeps only the peak. The figure is written by
+# `asen.reproduce.plot_ablations`.
+
+# %% tags=["hide-input"]
+# plot_ablations switches matplotlib to its Agg backend, after which plt.show() no longer draws inline:
+# it comes after this chapter's own figures.
+png = asen.reproduce.plot_ablations(abl, ctx.results_dir / "09_ablations.png")
+display(Image(filename=str(png)))
+
+# %%
+length = [a for a in abl["attributes"] if a.endswith("_length")]
+design = [a for a in abl["attributes"] if a not in length]
+
+
+def group_delta(key: str, names: list[str]) -> float:
+    """Mean over `names` of (ablated - full) per-attribute MAP."""
+    return float(np.mean([res[key]["per_attribute"][n]["mean"] - res["asenpp"]["per_attribute"][n]["mean"]
+                          for n in names]))
+
+
+best_beta = max(beta, key=lambda b: beta[b]["mean"])
+best_thr = max(thr, key=lambda t: thr[t]["mean"])
+protocol_s2 = ctx.protocol.stage2_config("asen", ctx.seed, Path("stage1.pt"))  # only read for its settings
+paper_beta, train_thr = protocol_s2.eval.beta, protocol_s2.train.crop_threshold  # both the paper's values
+delta = {k: res[k]["overall"]["mean"] - full for k in res if k != "asenpp"}
+biggest = min(delta, key=delta.get)
+branches_sum = (res["global_only"]["overall"]["mean"], res["local_only"]["overall"]["mean"])
+fusion_gain = full - max(branches_sum)
+spread = max(v["mean"] for v in thr.values()) - min(v["mean"] for v in thr.values())
+smoke = ctx.profile == "smoke"
+display(Markdown(
+    (f"**Smoke build:** the models have trained for a few steps, so the differences below are noise; the "
+     f"sentences describe how to read them.\n\n" if smoke else "")
+    + f"The full ASEN++ scores **{full:.2f}**. "
+    + (f"The largest drop comes from **{res[biggest]['label']}** ({delta[biggest]:+.2f}). " if delta[biggest] < 0
+       else "No ablated model scores below the full model here. ")
+    + f"Removing ASA changes the overall MAP by "
+    f"{delta['no_asa']:+.2f} and removing ACA by {delta['no_aca']:+.2f}. On the design attributes, "
+    f"w/o ASA changes by {group_delta('no_asa', design):+.2f} on average, against "
+    f"{group_delta('no_asa', length):+.2f} on the lengths. Without ASA there is no map to zoom with, so the "
+    f"local branch loses its crop as well as the global branch losing its focus.\n\n"
+    f"The two branches alone score {branches_sum[0]:.2f} (global) and {branches_sum[1]:.2f} (local). "
+    f"Fusing them at β = {paper_beta} gives {fusion_gain:+.2f} over the better one. "
+    + ("They are complementary: each is right where the other is wrong often enough for the sum to win. "
+       if fusion_gain > 0 else
+       "Here the fusion does not beat the better branch, so the two branches are not (yet) complementary. ")
+    + f"Along the β sweep the best value is β = {best_beta:g} ({beta[best_beta]['mean']:.2f}), against "
+    f"{beta.get(paper_beta, {'mean': float('nan')})['mean']:.2f} at the paper's β = {paper_beta}.\n\n"
+    f"The test-time crop threshold moves the MAP by {spread:.2f} points over "
+    f"{', '.join(f'{t:g}' for t in thr)}. The best is {best_thr:g} ({thr[best_thr]['mean']:.2f}); training "
+    f"used {train_thr}. "
+    + ("The best test threshold is the training one: the local branch does best on crops like those it was "
+       "trained on. " if np.isclose(best_thr, train_thr) else
+       "A threshold other than the training one shows the local branch crops it was not trained on, yet here one "
+       "does better: with a spread this small, that is as likely to be noise as a real preference. "
+       if spread < 1.0 else
+       "A threshold other than the training one does better here: the crops the branch was trained on are not "
+       "the ones it uses best, worth a look at the attention maps ([chapter 6](06_local_branch.ipynb)). ")
+    + f"The paper's own "
+    f"ablation numbers are not verified here (*{asen.published.ABLATION_SOURCE}*), so we compare no "
+    f"magnitudes with it."
+))
+
+# %%
+abl["origin"] = {"how": origin, "make_ablations_file": str(MAKE_ABLATIONS), "seeds": abl["seeds"]}
+abl["published"] = {k: asen.published.ablation_slot(k) for k in res}
+abl["summary"] = {"delta_vs_full": delta, "best_beta": best_beta, "best_threshold": best_thr,
+                  "fusion_gain_over_best_branch": fusion_gain, "threshold_spread": spread,
+                  "no_asa_delta_design_vs_length": [group_delta("no_asa", design), group_delta("no_asa", length)]}
+write_json(json_path, abl)
+print(f"wrote {json_path}, {md_path} and {png}")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. The β sweep is evaluated on the *test* split. Choose β on the validation split instead
+#    (`asen.reproduce.evaluate_checkpoint(..., split="valid", betas=...)`) and report the test MAP at that β.
+#    How much of the "best β" above was selection on the test set?
+# 2. Train ASEN++ with crop threshold 0.3 (`--set train.crop_threshold=0.3`) and repeat the threshold sweep.
+#    Does the best test threshold follow the training threshold?
+# 3. Remove *both* attentions (`--set model.spatial_attention=false --set model.channel_attention=false`) and
+#    add the local branch. How does it compare with the Triplet network + local branch, and what does the
+#    local branch crop without a spatial map?
+# 4. The w/o ASA model pools globally. Replace the pooling with the *attribute-agnostic* spatial attention of
+#    a plain attention model (the map does not depend on the attribute) and argue, before training, which
+#    attributes should suffer most.
+# 5. With one seed, how large must a difference in this table be before you trust it? Use the seed spread of
+#    the main table ([chapter 8](08_main_table.ipynb)) to set a threshold and mark the rows above it.
