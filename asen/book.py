@@ -94,6 +94,14 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
         root = Path(data_root or default_data_root(profile))
         from . import synth
 
+        existing = root / "meta.json"
+        if existing.exists():
+            import json
+
+            found = json.loads(existing.read_text()).get("generator", {}).get("size")
+            if found != size:
+                raise ValueError(f"{root} holds SynthFashion of size {found!r} but profile {profile!r} needs "
+                                 f"{size!r}; pass another data_root (it is never overwritten)")
         synth.generate_dataset(root, size=size, seed=0, progress=progress)
     else:
         if not data_root:

@@ -15,7 +15,7 @@ from . import __version__
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", action="append", default=[], metavar="YAML",
                    help="config file or shipped config name, merged left to right; e.g. `-c fashionai_s1` "
-                        "(paper, GPU) or `-c synthfashion_cpu_asen` (CPU). The authors' YAML files work too.")
+                        "(paper, GPU) or `-c synthfashion_cpu` (CPU). The authors' YAML files work too.")
     p.add_argument("--set", "-s", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override one value, e.g. `--set train.lr=1e-4 --set data.root=data/FashionAI`; "
                         "an unknown key is an error")
@@ -28,7 +28,7 @@ def _load_cfg(args: argparse.Namespace):
     from .config import load_config
 
     if not args.config:
-        raise SystemExit("error: give at least one --config (e.g. -c fashionai_s1, or -c synthfashion_cpu_asen)")
+        raise SystemExit("error: give at least one --config (e.g. -c fashionai_s1, or -c synthfashion_cpu)")
     return load_config(args.config, args.overrides)
 
 

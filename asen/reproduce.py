@@ -1,4 +1,4 @@
-"""Reproduce the shape of the paper's main comparison and ablations (ASEN++ Tables III-VII) on SynthFashion.
+"""Reproduce the shape of the paper's main comparison and ablation tables (ASEN++ Sec. IV) on SynthFashion.
 
 Methods of the main table: Random embeddings, Triplet network, CSN, ASEN (global branch, the AAAI model),
 ASEN++ (global + local). Each is trained with shipped configs (``synthfashion_cpu`` + a method overlay),
@@ -258,12 +258,10 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
 
 def plot_ablations(results: dict[str, Any], path: Path) -> Path:
     """Two panels: MAP against beta, MAP against the crop threshold (mean +- std over seeds)."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend and figures alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    axes = fig.subplots(1, 2)
     for ax, key, xlabel in ((axes[0], "beta_sweep", "β (weight of the global branch)"),
                             (axes[1], "threshold_sweep", "crop threshold (test time)")):
         xs = [float(k) for k in results[key]]
@@ -281,7 +279,6 @@ def plot_ablations(results: dict[str, Any], path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
