@@ -51,3 +51,31 @@ def test_train_then_evaluate(toy_root, tmp_path, capsys):
     result = json.loads(out_json.read_text())
     assert 0 <= result["main"]["overall"] <= 100 and set(result["main"]["per_attribute"]) == {"colour", "position"}
     assert result["main"]["overall_without_invisible"] is not None
+
+
+def test_evaluate_an_official_checkpoint_with_the_authors_yaml(toy_root, tmp_path, capsys):
+    """`asen evaluate --asenpp-config ... --checkpoint ...` on a checkpoint in the official layout."""
+    import torch
+    import yaml
+
+    from test_checkpoint import official_state
+
+    state = official_state()
+    for branch in ("global", "local"):  # the toy dataset has 2 attributes, the official file 8
+        key = f"choices.{branch}.attrnet.attr_embedding.weight"
+        state[key] = state["choices.global.attrnet.attr_embedding.weight"][:2].clone()
+    ckpt = tmp_path / "model_best.pth.tar"
+    torch.save({"model": state, "epoch": 20, "mAP": 0.6}, ckpt)
+    base, s2 = tmp_path / "Toy.yaml", tmp_path / "s2.yaml"
+    base.write_text(yaml.safe_dump({"DATA": {"BASE_PATH": str(toy_root.parent), "DATASET": toy_root.name,
+                                             "GLOBAL_SIZE": 64, "LOCAL_SIZE": 32, "TEST_BATCHSIZE": 32},
+                                    "MODEL": {"GLOBAL": {"BACKBONE": {"NAME": "resnet50"}}}}))
+    s2.write_text(yaml.safe_dump({"MODEL": {"LOCAL": {"ENABLE": True, "BACKBONE": {"NAME": "resnet34"}}}}))
+    out = tmp_path / "official.json"
+    code = main(["evaluate", "--checkpoint", str(ckpt), "--asenpp-config", str(base), "--asenpp-config", str(s2),
+                 "--device", "cpu", "--quiet", "--out", str(out), "--set", "data.num_workers=0"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "ASEN++ (global + local, beta=0.6)" in printed and "local branch MAP" in printed
+    result = json.loads(out.read_text())
+    assert set(result["fused"]["per_attribute"]) == {"colour", "position"} and result["beta"] == 0.6
