@@ -18,7 +18,9 @@ counts are in the tables); comparisons take turns (A B A B ...) so that backgrou
 
 ``--quick`` shrinks repeats, the FAISS gallery (100k) and, for the paper's configuration, the batch (2 triplets =
 6 images instead of 16 = 48): about 4.5 CPU-minutes, i.e. about 3 minutes on an otherwise idle 2-core machine
-(it took 12 minutes here while other jobs kept the load average at 6-13). The full run needs about 6 times that.
+(measured here with other jobs on the machine: 4.8 minutes at load average 5, 12 minutes at 6-13). The full run
+took 53 minutes at load average 5-10 (the 1M-vector HNSW build alone 7 minutes). On a shared machine the
+timings move with the load; ``--threads 1`` gives steadier (and there, faster) figures.
 CUDA rows (bf16 autocast) are measured with ``--device cuda`` and reported as skipped on a CPU run.
 """
 from __future__ import annotations
@@ -299,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the models run (default cpu)")
     parser.add_argument("--out", help="JSON output (default benchmarks/results.json, or results_quick.json with "
                                       "--quick); the markdown goes next to it (.md)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch (and FAISS) threads; default 0 keeps torch's default (the core count). On a "
+                             "machine shared with other jobs, 1 thread gives steadier timings")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {', '.join(SECTIONS)} (default all)")
     args = parser.parse_args(argv)
@@ -308,6 +313,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown sections {sorted(unknown)} (choose from {', '.join(SECTIONS)})")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+        try:
+            import faiss
+
+            faiss.omp_set_num_threads(args.threads)
+        except ImportError:
+            pass
     device = torch.device(args.device)
     mode = "quick" if args.quick else "full"
     plan = PLANS[mode]

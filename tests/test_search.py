@@ -103,6 +103,7 @@ def test_flat_index_equals_brute_force(built, ref, attr):
     {"model.channels_last": True},
     {"model.head": "csn", "model.spatial_attention": False, "model.channel_attention": False},
     {"model.embed_norm": "batchnorm", "model.channel_attention": False},
+    {"model.embed_norm": "attribute_batchnorm"},
 ])
 def test_shared_backbone_embedding_equals_model_forward(toy_root, gallery, variant):
     # embed_images runs the global backbone once for all attributes; it must equal model.forward per attribute
