@@ -6,12 +6,12 @@ import yaml
 
 from asen.checkpoint import CheckpointError, load_asenpp, ours_to_official
 
-TSV = Path(__file__).resolve().parents[2] / "shared" / "reference" / "asenpp_checkpoint_keys_fashionai_s2.tsv"
-LOCAL_TSV = Path(__file__).parent / "data" / "asenpp_checkpoint_keys_fashionai_s2.tsv"
+# a copy of the official checkpoint layout (keys, shapes, dtypes) from the project's reference notes
+TSV = Path(__file__).parent / "data" / "asenpp_checkpoint_keys_fashionai_s2.tsv"
 
 
 def official_rows():
-    path = LOCAL_TSV if LOCAL_TSV.exists() else TSV
+    path = TSV
     rows = []
     for line in path.read_text().splitlines():
         if line.startswith("#") or not line.strip():
