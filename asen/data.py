@@ -164,7 +164,8 @@ def check_label(path: Path, lineno: int, meta: Meta, n_images: int, img: int, at
 
 
 def read_items(
-    path: str | Path, meta: Meta, n_images: int, multi: bool = False, dataset: str | None = None
+    path: str | Path, meta: Meta, n_images: int, multi: bool = False, dataset: str | None = None,
+    problems: list[str] | None = None,
 ) -> np.ndarray:
     """Read label/query/candidate lines into an ``(N, 3)`` int64 array of ``(image_id, attr, value)``.
 
@@ -173,8 +174,10 @@ def read_items(
         meta: attribute and value counts to validate against.
         n_images: number of images in the split (ids must be below it).
         multi: lines may hold several ``attr value`` pairs (``label_train.txt``).
+        problems: if given, a bad line is appended here (its message) and skipped instead of raising, so that
+            a checker can report every bad line (``asen doctor``); the good lines are returned.
     Raises:
-        DataError: naming the file, line number and offending text.
+        DataError: naming the file, line number and offending text; or a file with no items at all.
     """
     path = Path(path)
     if not path.exists():
@@ -184,14 +187,20 @@ def read_items(
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            nums = parse_ints(path, lineno, line.rstrip("\n"), expect_pairs=multi)
-            img = nums[0]
-            for attr, value in zip(nums[1::2], nums[2::2]):
-                check_label(path, lineno, meta, n_images, img, attr, value)
-                rows.append((img, attr, value))
-    if not rows:
+            try:
+                nums = parse_ints(path, lineno, line.rstrip("\n"), expect_pairs=multi)
+                img = nums[0]
+                for attr, value in zip(nums[1::2], nums[2::2]):
+                    check_label(path, lineno, meta, n_images, img, attr, value)
+            except DataError as exc:
+                if problems is None:
+                    raise
+                problems.append(str(exc))
+                continue
+            rows.extend((img, attr, value) for attr, value in zip(nums[1::2], nums[2::2]))
+    if not rows and not problems:
         raise DataError(f"{path}: no items (expected lines of 'image_id attr value')")
-    return np.asarray(rows, dtype=np.int64)
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
 
 
 @dataclass

@@ -31,8 +31,7 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from asen.data import (DATA_HELP, DataError, Meta, check_label, load_meta, open_image, parse_ints, read_filenames,
-                       read_items)
+from asen.data import DATA_HELP, DataError, Meta, load_meta, open_image, read_filenames, read_items
 
 SPLITS = ("train", "valid", "test")
 EVAL_SPLITS = ("valid", "test")
@@ -140,28 +139,15 @@ def _read_items_all(path: Path, meta: Meta, n_images: int, multi: bool, report: 
     lines are kept."""
     if not path.exists():
         return None
+    problems: list[str] = []
     try:
-        return read_items(path, meta, n_images, multi=multi)
-    except DataError as first:
-        rows: list[tuple[int, int, int]] = []
-        problems: list[str] = []
-        with open(path) as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    nums = parse_ints(path, lineno, line.rstrip("\n"), expect_pairs=multi)
-                    good = []
-                    for attr, value in zip(nums[1::2], nums[2::2]):
-                        check_label(path, lineno, meta, n_images, nums[0], attr, value)
-                        good.append((nums[0], attr, value))
-                    rows.extend(good)
-                except DataError as exc:
-                    problems.append(str(exc))
-        if not problems:  # e.g. "no items"
-            problems.append(str(first))
+        rows = read_items(path, meta, n_images, multi=multi, problems=problems)
+    except DataError as exc:  # a file with no items at all
+        problems.append(str(exc))
+        rows = np.zeros((0, 3), np.int64)
+    if problems:
         report.error(f"{path}: {len(problems)} bad line(s):" + _listing(problems))
-        return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------- images

@@ -126,3 +126,15 @@ def test_in_batch_sampler(toy_root):
             assert lab[(i, a)] == v
         for a in (0, 1):
             assert len(set(b["values"][b["attributes"] == a])) >= 2
+
+
+def test_read_items_can_collect_every_bad_line(toy_copy):
+    path = toy_copy / "label_train.txt"
+    path.write_text("0 0 1\n1 0 x\n2 1 0\n3 5 0\n4 1 9\n")
+    meta = load_meta(toy_copy)
+    problems: list[str] = []
+    rows = read_items(path, meta, 120, multi=True, problems=problems)
+    assert rows.tolist() == [[0, 0, 1], [2, 1, 0]]
+    assert [p.split(", ")[1].split(":")[0] for p in problems] == ["line 2", "line 4", "line 5"]
+    with pytest.raises(DataError, match="line 2"):
+        read_items(path, meta, 120, multi=True)
