@@ -647,6 +647,18 @@ def format_counts(counts: dict, per_value: bool = True) -> str:
     return "\n".join(lines)
 
 
+def print_summary(result: dict, out: Path, splits_given: bool, per_value: bool = True, note: str = "") -> None:
+    """What a prepare script prints at the end: the count table, what the authors' splits lost (when used),
+    every counted skip, and where the output went."""
+    print(format_counts(result["counts"], per_value=per_value))
+    if splits_given:
+        print(format_excluded(result["excluded"]))
+    report = result["problems"].report()
+    if report:
+        print(report)
+    print(f"wrote {out} (split files, meta.json, counts.json{note})")
+
+
 def write_counts(out: Path, counts: dict, extra: dict | None = None) -> Path:
     """Write ``counts.json`` (the table plus ``extra``, e.g. the skip report) into ``out``."""
     path = Path(out) / "counts.json"

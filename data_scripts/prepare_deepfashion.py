@@ -57,8 +57,6 @@ from data_scripts._common import (
     authors_value_names,
     check_images,
     count_table,
-    format_counts,
-    format_excluded,
     install_split_files,
     meta_dict,
     parse_ratio,
@@ -71,6 +69,7 @@ from data_scripts._common import (
     stratified_cycle,
     write_counts,
     write_layout,
+    print_summary,
 )
 
 DATASET = "DeepFashion"
@@ -331,13 +330,7 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.no_progress,
     )
-    print(format_counts(result["counts"], per_value=args.print_values))
-    if args.splits is not None:
-        print(format_excluded(result["excluded"]))
-    report = result["problems"].report()
-    if report:
-        print(report)
-    print(f"wrote {args.out} (split files, meta.json, counts.json; per-value counts in counts.json)")
+    print_summary(result, args.out, args.splits is not None, per_value=args.print_values, note="; per-value counts in counts.json")
     return 0
 
 

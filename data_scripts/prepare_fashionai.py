@@ -54,8 +54,6 @@ from data_scripts._common import (
     add_common_arguments,
     check_images,
     count_table,
-    format_counts,
-    format_excluded,
     install_split_files,
     meta_dict,
     parse_ratio,
@@ -68,6 +66,7 @@ from data_scripts._common import (
     stratified_cycle,
     write_counts,
     write_layout,
+    print_summary,
 )
 
 DATASET = "FashionAI"
@@ -357,13 +356,7 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.no_progress,
     )
-    print(format_counts(result["counts"]))
-    if args.splits is not None:
-        print(format_excluded(result["excluded"]))
-    report = result["problems"].report()
-    if report:
-        print(report)
-    print(f"wrote {args.out} (split files, meta.json, counts.json)")
+    print_summary(result, args.out, args.splits is not None)
     return 0
 
 
