@@ -77,7 +77,8 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
     """Seed, choose the device, make sure the data exists, and return the chapter's context.
 
     Args:
-        profile: ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (larger).
+        profile: ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (larger); on Colab
+            ``cpu`` becomes :func:`default_profile` (``gpu`` when the runtime has a CUDA device).
         dataset: ``SynthFashion`` (generated when missing) or a real dataset prepared with ``data_scripts/``.
         data_root: the dataset folder (default ``data/SynthFashion`` for cpu, ``data/SynthFashion-<size>`` otherwise).
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -85,6 +86,8 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
         runs_root: where trained runs are cached (shared by all chapters).
         results_dir: where chapters write their numbers.
     """
+    if on_colab() and profile == "cpu":
+        profile = default_profile()  # "gpu" when the Colab runtime has a CUDA device
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     seed_everything(seed)

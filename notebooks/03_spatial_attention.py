@@ -41,8 +41,6 @@ from asen.model import build_model
 from asen.plots import image_grid, show_attention, show_image
 from asen.runs import write_json
 
-if asen.book.on_colab() and profile == "cpu":
-    profile = asen.book.default_profile()  # "gpu" when the Colab runtime has a CUDA device
 ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
                       runs_root=runs_root, results_dir=results_dir)
 print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")

@@ -39,8 +39,6 @@ from asen.data import ImageSet, collate_images
 from asen.reproduce import evaluate_checkpoint
 from asen.runs import write_json
 
-if asen.book.on_colab() and profile == "cpu":
-    profile = asen.book.default_profile()  # "gpu" when the Colab runtime has a CUDA device
 ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
                       runs_root=runs_root, results_dir=results_dir)
 print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
