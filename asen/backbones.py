@@ -3,7 +3,8 @@
 * ``resnet18`` / ``resnet34`` / ``resnet50``: torchvision ResNets without ``layer4``, pooling and ``fc``;
   ResNet-50 gives 1024 x 14 x 14 at 224 px, ResNet-34 256 x 7 x 7 at 112 px (the paper's two branches).
 * ``resnet_tiny``: a small from-scratch ResNet for CPU budgets (not in the paper): a 3x3 stride-2 stem with
-  max pooling and three residual stages of one BasicBlock each (widths w, 2w, 4w; strides 1, 2, 1), overall
+  max pooling and three residual stages of ``model.tiny_blocks`` BasicBlocks each (widths w, 2w, 4w; strides
+  1, 2, 1), overall
   stride 8 (a 12 x 12 attention map at 96 px).
 
 ImageNet weights come from torchvision (its hub cache, or a download) or from a local file; when they
@@ -46,25 +47,29 @@ class TruncatedResNet(nn.Module):
 
 
 class TinyResNet(nn.Module):
-    """A from-scratch CPU backbone: stem (stride 4) + 3 BasicBlock stages (strides 1, 2, 1)."""
+    """A from-scratch CPU backbone: stem (stride 4) + 3 stages of ``blocks`` BasicBlocks (strides 1, 2, 1)."""
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 32, blocks: int = 1) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, 3, stride=2, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._stage(width, width, 1)
-        self.layer2 = self._stage(width, 2 * width, 2)
-        self.layer3 = self._stage(2 * width, 4 * width, 1)
+        if blocks < 1:
+            raise ValueError(f"model.tiny_blocks must be >= 1, got {blocks}")
+        self.layer1 = self._stage(width, width, 1, blocks)
+        self.layer2 = self._stage(width, 2 * width, 2, blocks)
+        self.layer3 = self._stage(2 * width, 4 * width, 1, blocks)
         self.out_channels = 4 * width
 
     @staticmethod
-    def _stage(cin: int, cout: int, stride: int) -> nn.Module:
+    def _stage(cin: int, cout: int, stride: int, blocks: int = 1) -> nn.Module:
         down = None
         if stride != 1 or cin != cout:
             down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
-        return nn.Sequential(BasicBlock(cin, cout, stride=stride, downsample=down))
+        layers = [BasicBlock(cin, cout, stride=stride, downsample=down)]
+        layers += [BasicBlock(cout, cout) for _ in range(blocks - 1)]
+        return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (B, w, H/4, W/4)
@@ -87,13 +92,14 @@ def _imagenet_state(name: str) -> dict:
         ) from exc
 
 
-def build_backbone(name: str, pretrained: str = "imagenet", tiny_width: int = 32) -> nn.Module:
+def build_backbone(name: str, pretrained: str = "imagenet", tiny_width: int = 32, tiny_blocks: int = 1) -> nn.Module:
     """Build a backbone cut after layer3.
 
     Args:
         name: one of :data:`BACKBONES`.
         pretrained: ``"imagenet"``, ``"none"`` (random init), or a path to a torchvision-style state dict.
         tiny_width: first-stage width of ``resnet_tiny``.
+        tiny_blocks: residual blocks per stage of ``resnet_tiny``.
     Returns:
         A module mapping (B, 3, H, W) images to (B, C, h, w) features, with ``out_channels`` = C.
     """
@@ -102,7 +108,7 @@ def build_backbone(name: str, pretrained: str = "imagenet", tiny_width: int = 32
             raise PretrainedWeightsError(
                 f"resnet_tiny has no ImageNet weights (got pretrained={pretrained!r}); set pretrained: none"
             )
-        return TinyResNet(tiny_width)
+        return TinyResNet(tiny_width, tiny_blocks)
     if name not in _TORCHVISION:
         raise ValueError(f"unknown backbone '{name}' (expected one of {', '.join(BACKBONES)})")
     factory, _, channels = _TORCHVISION[name]

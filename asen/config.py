@@ -49,6 +49,7 @@ class DataConfig:
     augment: bool = False  # random flip + crop of training images (CPU protocol; the paper uses none)
     cache_images: bool = False  # keep decoded images in memory (up to 4 GiB a process): for small CPU datasets
     crop_mode: str = "batched"  # local crops: "batched" on the device (roi_align) or "per_image" (PIL, the reference)
+    crop_sampling_ratio: int = 2  # batched crops: roi_align samples per pixel and axis (-1: adaptive, slower)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class ModelConfig:
     embed_norm: str = "none"  # "none" (paper); "batchnorm" / "attribute_batchnorm" (statistics per attribute)
     #   after the last layer, against the start-up collapse when training from scratch
     tiny_width: int = 32  # width of the first stage of the "resnet_tiny" CPU backbone
+    tiny_blocks: int = 1  # residual blocks per stage of "resnet_tiny"
     channels_last: bool = False  # use channels-last memory format (faster on CPU and recent GPUs)
 
 

@@ -56,6 +56,7 @@ def extract_features(
     crop_threshold: float = 0.1,
     local_size: int = 112,
     crop_mode: str = "batched",
+    crop_sampling_ratio: int = 2,
     progress: bool = True,
     desc: str = "features",
 ) -> dict[str, np.ndarray]:
@@ -80,7 +81,8 @@ def extract_features(
         out["global"].append(F.normalize(g.float(), dim=1).cpu().numpy())
         if local:
             crops, boxes = local_inputs(maps, batch["original"], batch["size"], crop_threshold,
-                                        images.global_size, local_size, mode=crop_mode)
+                                        images.global_size, local_size, mode=crop_mode,
+                                        sampling_ratio=crop_sampling_ratio)
             loc, _ = model(crops, attrs, branch="local")
             out["local"].append(F.normalize(loc.float(), dim=1).cpu().numpy())
             out["boxes"].append(boxes.cpu().numpy())
@@ -190,7 +192,8 @@ def evaluate(
     c_items = files.candidates[split]
     kw = dict(device=device, batch_size=cfg.data.eval_batch_size, num_workers=cfg.data.num_workers, local=has_local,
               crop_threshold=cfg.eval.crop_threshold, local_size=cfg.data.local_size,
-              crop_mode=cfg.data.crop_mode, progress=progress)
+              crop_mode=cfg.data.crop_mode,
+              crop_sampling_ratio=cfg.data.crop_sampling_ratio, progress=progress)
     qf = extract_features(model, images, q_items, desc=f"{split} queries", **kw)
     cf = extract_features(model, images, c_items, desc=f"{split} candidates", **kw)
     result: dict[str, Any] = {"split": split, "features": {"query": qf, "candidate": cf},

@@ -8,6 +8,7 @@ weighted by the number of queries per attribute. Everything here is vectorised o
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 _CHUNK = 1024  # queries ranked at once (bounds memory at large galleries)
 
@@ -34,17 +35,26 @@ def average_precisions(
     out = np.zeros(len(queries), dtype=np.float64)
     if len(candidates) == 0:
         return out
-    ranks = np.arange(1, len(candidates) + 1, dtype=np.float64)
+    if not (np.issubdtype(query_labels.dtype, np.integer) and np.issubdtype(candidate_labels.dtype, np.integer)):
+        codes = np.unique(np.concatenate([query_labels, candidate_labels]), return_inverse=True)[1]
+        query_labels, candidate_labels = codes[: len(query_labels)], codes[len(query_labels):]
+    query_labels, candidate_labels = query_labels.astype(np.int64), candidate_labels.astype(np.int64)
+    cand_labels = torch.from_numpy(np.ascontiguousarray(candidate_labels))
     for start in range(0, len(queries), _CHUNK):
-        scores = queries[start : start + _CHUNK] @ candidates.T  # (q, C)
-        order = np.argsort(-scores, axis=1, kind="stable")  # descending
-        rel = candidate_labels[order] == query_labels[start : start + _CHUNK, None]  # (q, C) bool
-        hits = np.cumsum(rel, axis=1)  # relevant in the top r
-        n_rel = hits[:, -1]
-        precision_sum = (hits / ranks * rel).sum(axis=1)
-        out[start : start + _CHUNK] = np.divide(
-            precision_sum, n_rel, out=np.zeros_like(precision_sum), where=n_rel > 0
-        )
+        stop = min(start + _CHUNK, len(queries))
+        scores = queries[start:stop] @ candidates.T  # (q, C); the same float32 product as a per-query loop
+        # descending, ties in candidate order (= np.argsort(-scores, kind="stable")); torch sorts rows in parallel
+        order = torch.sort(torch.from_numpy(np.ascontiguousarray(scores)), dim=1, descending=True,
+                           stable=True).indices
+        q_labels = torch.from_numpy(np.ascontiguousarray(query_labels[start:stop]))
+        rel = (cand_labels[order] == q_labels[:, None]).numpy()  # (q, C) bool, in ranked order
+        # Only the relevant ranks contribute: the k-th relevant candidate of a query, at rank r, adds k / r.
+        rows, cols = np.nonzero(rel)  # row-major, so each query's relevant ranks come in increasing order
+        n_rel = rel.sum(axis=1)
+        first = np.cumsum(n_rel) - n_rel  # index in (rows, cols) of each query's first relevant candidate
+        k = np.arange(1, len(rows) + 1) - first[rows]
+        precision_sum = np.bincount(rows, weights=k / (cols + 1.0), minlength=stop - start)
+        out[start:stop] = np.divide(precision_sum, n_rel, out=np.zeros(stop - start), where=n_rel > 0)
     return out
 
 

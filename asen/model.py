@@ -122,12 +122,13 @@ class ASEN(nn.Module):
             num_attributes=num_attributes,
         )
         self.global_branch = Branch(
-            build_backbone(cfg.backbone, cfg.pretrained, cfg.tiny_width), spatial_dim=cfg.spatial_dim, **common
+            build_backbone(cfg.backbone, cfg.pretrained, cfg.tiny_width, cfg.tiny_blocks), spatial_dim=cfg.spatial_dim,
+            **common,
         )
         self.local_branch = None
         if cfg.local_branch:
             self.local_branch = Branch(
-                build_backbone(cfg.local_backbone, cfg.local_pretrained, cfg.tiny_width),
+                build_backbone(cfg.local_backbone, cfg.local_pretrained, cfg.tiny_width, cfg.tiny_blocks),
                 spatial_dim=cfg.local_spatial_dim,
                 **common,
             )

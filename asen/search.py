@@ -314,13 +314,14 @@ class EmbedSettings:
     crop_threshold: float = 0.1  # attention threshold of the zoom-in crop (ASEN++)
     beta: float = 0.6  # weight of the global branch in the fused similarity (ASEN++)
     crop_mode: str = "batched"  # "batched" (roi_align on the device) or "per_image" (PIL)
+    crop_sampling_ratio: int = 2  # batched crops: roi_align samples per pixel and axis
 
     @classmethod
     def from_config(cls, cfg: Config, beta: float | None = None) -> "EmbedSettings":
         """Sizes, crop threshold and beta of a config's data/eval sections (``beta`` overrides)."""
         return cls(global_size=cfg.data.global_size, local_size=cfg.data.local_size,
                    crop_threshold=cfg.eval.crop_threshold, beta=cfg.eval.beta if beta is None else float(beta),
-                   crop_mode=cfg.data.crop_mode)
+                   crop_mode=cfg.data.crop_mode, crop_sampling_ratio=cfg.data.crop_sampling_ratio)
 
 
 class ImageList(ImageSet):
@@ -385,7 +386,8 @@ def _embed_batch(model: torch.nn.Module, batch: dict, attrs: Sequence[int], devi
             out[int(a)] = g
             continue
         crops, _ = local_inputs(maps, batch["original"], batch["size"], settings.crop_threshold,
-                                settings.global_size, settings.local_size, mode=settings.crop_mode)
+                                settings.global_size, settings.local_size, mode=settings.crop_mode,
+                                sampling_ratio=settings.crop_sampling_ratio)
         loc, _ = model(crops, at, branch="local")
         loc = F.normalize(loc.float(), dim=1).cpu().numpy()
         out[int(a)] = fuse(g, loc, settings.beta).astype(np.float32)

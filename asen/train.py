@@ -136,7 +136,8 @@ def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torc
     if model.local_branch is None:
         return loss_g, parts
     crops, _ = local_inputs(maps, batch["original"], batch["size"], t.crop_threshold, cfg.data.global_size,
-                            cfg.data.local_size, mode=cfg.data.crop_mode)
+                            cfg.data.local_size, mode=cfg.data.crop_mode,
+                            sampling_ratio=cfg.data.crop_sampling_ratio)
     loc, _ = model(crops, attrs, branch="local")
     loss_l = ranking(loc)
     if in_batch:

@@ -5,6 +5,7 @@ import ctypes
 import gc
 import os
 import platform
+import re
 import resource
 import statistics
 import time
@@ -38,6 +39,7 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "load_average_start": list(os.getloadavg()),
     }
+    info["gpu_bf16_dense_peak_tflops"] = bf16_peak_tflops(info["gpu"])
     try:
         import faiss
 
@@ -52,6 +54,54 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - informative only
         info["git_commit"] = "unknown"
     return info
+
+
+# Dense (no sparsity) bf16 tensor-core peaks from the vendor datasheets, TFLOP/s; first match wins, so the
+# PCIe H100 comes before the SXM one. NVL parts (H100 NVL, H200 NVL) have lower clocks: not listed (unknown).
+BF16_DENSE_PEAK_TFLOPS: tuple[tuple[str, float | None], ...] = (
+    (r"\bNVL\b", None),
+    (r"\bH200\b", 989.4),
+    (r"\bH100\b.*\bPCIe\b", 756.0),
+    (r"\bH100\b", 989.4),
+    (r"\bA100\b", 312.0),
+    (r"\bL4\b", 121.0),
+)
+
+
+def bf16_peak_tflops(gpu_name: str | None) -> float | None:
+    """The datasheet dense bf16 tensor-core peak (TFLOP/s) of a GPU by its ``torch.cuda.get_device_name``, or
+    ``None`` where it is not in :data:`BF16_DENSE_PEAK_TFLOPS` (e.g. ``"NVIDIA L40S"``, an NVL part)."""
+    if not gpu_name:
+        return None
+    for pattern, peak in BF16_DENSE_PEAK_TFLOPS:
+        if re.search(pattern, gpu_name, flags=re.IGNORECASE):
+            return peak
+    return None
+
+
+def tflops_achieved(images_per_s: float | None, flops_per_image: float | None) -> float | None:
+    """Achieved TFLOP/s: images/s x FLOPs per image / 1e12 (``None`` if either is missing)."""
+    if images_per_s is None or flops_per_image is None:
+        return None
+    return images_per_s * flops_per_image / 1e12
+
+
+def percent_of_peak(tflops: float | None, peak_tflops: float | None) -> float | None:
+    """``tflops`` as a percentage of ``peak_tflops`` (``None`` if either is missing)."""
+    if tflops is None or not peak_tflops:
+        return None
+    return 100.0 * tflops / peak_tflops
+
+
+def count_flops(fn: Callable[[], Any]) -> tuple[int, Any]:
+    """FLOPs of ``fn()`` as :class:`torch.utils.flop_counter.FlopCounterMode` counts them (matmuls and
+    convolutions, forward and backward, 2 FLOPs a multiply-add; elementwise ops, norms and ``roi_align`` are
+    not counted). Returns ``(flops, fn's return value)``."""
+    from torch.utils.flop_counter import FlopCounterMode  # noqa: PLC0415
+
+    with FlopCounterMode(display=False) as counter:
+        value = fn()
+    return int(counter.get_total_flops()), value
 
 
 def sync(device: str | torch.device) -> None:

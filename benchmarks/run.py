@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The asen benchmarks in one command: prints markdown tables and writes JSON.
 
-    python benchmarks/run.py [--quick] [--device cpu|cuda] [--out benchmarks/results.json]
+    python benchmarks/run.py [--quick | --plan quick|full|gpu] [--device cpu|cuda] [--out benchmarks/results.json]
 
 Every figure is measured next to a baseline in the same run, as the median of several repeats (the repeat
 counts are in the tables); comparisons take turns (A B A B ...) so that background load hits both sides:
@@ -10,18 +10,36 @@ counts are in the tables); comparisons take turns (A B A B ...) so that backgrou
   the vectorised :mod:`asen.metrics` vs per-query Python loops (:mod:`benchmarks.map_bench`); the MAPs must
   be identical (1e-9).
 * ``train`` - stage-2 training images/s with the batched on-device crop vs the per-image PIL crop, stage-1
-  training and feature extraction with channels_last on/off (and bf16 autocast on CUDA), peak memory, at the
-  CPU configuration and the paper's configuration (:mod:`benchmarks.train_bench`).
+  training and feature extraction with channels_last on/off (and bf16 autocast on CUDA), peak memory, for each
+  setting of the plan (:mod:`benchmarks.train_bench`): ``cpu`` is the shipped CPU protocol
+  (``synthfashion_cpu`` + ``synthfashion_cpu_s2``, as shipped: backbone width, sizes, images a step), ``paper``
+  the paper's configuration (``fashionai_s1`` / ``_s2``, random init) and ``paper_*`` the same at another batch.
 * ``e2e``   - one short epoch of :func:`asen.train.train` (data loading included), both crop modes.
 * ``faiss`` - exact ``IndexFlatIP`` vs brute-force NumPy and HNSW on a 1M x 512 gallery (100k in --quick)
-  (:mod:`benchmarks.faiss_bench`).
+  (:mod:`benchmarks.faiss_bench`); skipped with a message where faiss is not installed (e.g. a GPU machine).
 
-``--quick`` shrinks repeats, the FAISS gallery (100k) and, for the paper's configuration, the batch (2 triplets =
-6 images instead of 16 = 48): about 4.5 CPU-minutes, i.e. about 3 minutes on an otherwise idle 2-core machine
-(measured here with other jobs on the machine: 4.8 minutes at load average 5, 12 minutes at 6-13). The full run
-took 53 minutes at load average 5-10 (the 1M-vector HNSW build alone 7 minutes). On a shared machine the
-timings move with the load; ``--threads 1`` gives steadier (and there, faster) figures.
-CUDA rows (bf16 autocast) are measured with ``--device cuda`` and reported as skipped on a CPU run.
+Plans (``PLANS``; ``--plan``, default ``full`` on the CPU and ``gpu`` with ``--device cuda``):
+
+* ``quick`` (``--quick``): fewer repeats, the FAISS gallery at 100k and, for the paper's configuration, 2 triplets
+  = 6 images a step instead of 16 = 48. About 4.5 CPU-minutes, i.e. about 3 minutes on an otherwise idle 2-core
+  machine (measured here with other jobs on the machine: 4.8 minutes at load average 5, 12 minutes at 6-13); the
+  ``train`` section alone took 1 minute with ``--threads 1`` at load average 2-3.
+* ``full``: the CPU reference run; the paper's configuration at its batch, 1 step a repeat. It took 53 minutes
+  at load average 5-10 (the 1M-vector HNSW build alone 7 minutes). On a shared machine the timings move with
+  the load; ``--threads 1`` gives steadier (and there, faster) figures.
+* ``gpu``: for ``--device cuda``, where 1 step is far too short to time: every setting 3 warm-up steps, then 3
+  repeats of 10 steps (extraction: 3 repeats over the batches) - ``cpu`` (4 batches), ``paper`` at the paper's
+  batch (16 triplets = 48 images, 4 batches) and ``paper_large`` (128 triplets = 384 images a step, 2 batches),
+  to show what the GPU does when it is fed. Results go to ``benchmarks/results_gpu.json`` / ``.md``::
+
+      python benchmarks/run.py --device cuda --sections train,e2e
+
+CUDA rows (bf16 autocast, both memory formats) are measured with ``--device cuda`` and reported as skipped on a
+CPU run. The train tables also give, per setting, the FLOPs per image (``torch.utils.flop_counter`` on one batch,
+untimed: matmuls and convolutions of a training step's ``compute_loss`` forward + backward, and of the extraction
+forward) and for each rate "TFLOP/s achieved" (img/s x FLOPs/img); on CUDA runs "% of bf16 peak" puts that
+against the GPU's datasheet dense (no sparsity) bf16 tensor-core peak (``common.BF16_DENSE_PEAK_TFLOPS``: H200 and
+H100 SXM 989.4, H100 PCIe 756, A100 312, L4 121 TFLOP/s; any other GPU shows "unknown peak"), fp32 rows included.
 """
 from __future__ import annotations
 
@@ -45,22 +63,41 @@ from benchmarks.common import md_table  # noqa: E402
 
 SECTIONS = ("map", "train", "e2e", "faiss")
 
+# Each plan's "settings" are timed in order by run_train: "cpu" is the shipped CPU protocol, "paper" and any
+# "paper_*" the paper's configuration (train_bench.setting_base) with batch_triplets random triplets a step.
+_FULL_OTHER: dict[str, Any] = {
+    "map_repeats": 7, "map_reference_repeats": 3,
+    "crop_repeats": 20, "e2e_steps": 10, "e2e_repeats": 2,
+    "faiss": {"n": 1_000_000, "dim": 512, "single_queries": 100, "batch_queries": 200, "batch_repeats": 2,
+              "ef_search": (32, 64, 128)},
+}
 PLANS: dict[str, dict[str, Any]] = {
     "quick": {
         "map_repeats": 3, "map_reference_repeats": 1,
-        "cpu": {"steps": 2, "warmup": 1, "repeats": 3, "batches": 3, "extract_repeats": 2},
-        "paper": {"batch_triplets": 2, "steps": 1, "warmup": 1, "repeats": 1, "batches": 1, "extract_repeats": 1},
+        "settings": {
+            "cpu": {"steps": 2, "warmup": 1, "repeats": 3, "batches": 3, "extract_repeats": 2},
+            "paper": {"batch_triplets": 2, "steps": 1, "warmup": 1, "repeats": 1, "batches": 1, "extract_repeats": 1},
+        },
         "crop_repeats": 5, "e2e_steps": 3, "e2e_repeats": 1,
         "faiss": {"n": 100_000, "dim": 512, "single_queries": 50, "batch_queries": 100, "batch_repeats": 1,
                   "ef_search": (32, 128)},
     },
     "full": {
-        "map_repeats": 7, "map_reference_repeats": 3,
-        "cpu": {"steps": 4, "warmup": 2, "repeats": 5, "batches": 4, "extract_repeats": 5},
-        "paper": {"batch_triplets": 16, "steps": 1, "warmup": 1, "repeats": 3, "batches": 2, "extract_repeats": 3},
-        "crop_repeats": 20, "e2e_steps": 10, "e2e_repeats": 2,
-        "faiss": {"n": 1_000_000, "dim": 512, "single_queries": 100, "batch_queries": 200, "batch_repeats": 2,
-                  "ef_search": (32, 64, 128)},
+        **_FULL_OTHER,
+        "settings": {
+            "cpu": {"steps": 4, "warmup": 2, "repeats": 5, "batches": 4, "extract_repeats": 5},
+            "paper": {"batch_triplets": 16, "steps": 1, "warmup": 1, "repeats": 3, "batches": 2, "extract_repeats": 3},
+        },
+    },
+    "gpu": {
+        **_FULL_OTHER,
+        "settings": {
+            "cpu": {"steps": 10, "warmup": 3, "repeats": 3, "batches": 4, "extract_repeats": 3},
+            "paper": {"batch_triplets": 16, "steps": 10, "warmup": 3, "repeats": 3, "batches": 4,
+                      "extract_repeats": 3},
+            "paper_large": {"batch_triplets": 128, "steps": 10, "warmup": 3, "repeats": 3, "batches": 2,
+                            "extract_repeats": 3},
+        },
     },
 }
 
@@ -77,29 +114,53 @@ def run_map(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def _variants(cfg, device: torch.device) -> dict[str, tuple[Any, str]]:
-    """fp32 contiguous (the baseline), fp32 channels_last and, on CUDA, bf16 autocast with both formats."""
+    """fp32 contiguous (the baseline), fp32 channels_last and, on CUDA, bf16 autocast with both formats (whatever
+    memory format the shipped config asks for)."""
+    base = cfg.replace(**{"model.channels_last": False})
     cl = cfg.replace(**{"model.channels_last": True})
-    out = {"fp32": (cfg, "none"), "fp32+channels_last": (cl, "none")}
+    out = {"fp32": (base, "none"), "fp32+channels_last": (cl, "none")}
     if device.type == "cuda":
-        out.update({"bf16": (cfg, "bf16"), "bf16+channels_last": (cl, "bf16")})
+        out.update({"bf16": (base, "bf16"), "bf16+channels_last": (cl, "bf16")})
+    return out
+
+
+def setting_configs(setting: str, p: dict[str, Any], data_root: Path) -> tuple[Any, Any]:
+    """Stage-2 and stage-1 configs of one plan setting (``batch_triplets`` sets a paper setting's batch)."""
+    extra = {"data.batch_size": p["batch_triplets"]} if "batch_triplets" in p else {}
+    return (train_bench.make_config(setting, 2, data_root, **extra),
+            train_bench.make_config(setting, 1, data_root, **extra))
+
+
+def count_setting_flops(cfg2, cfg1, batch: dict, meta: dict, device: torch.device) -> dict[str, Any]:
+    """FLOPs per image of one setting (untimed, one batch): stage-1 and stage-2 training steps (forward +
+    backward of compute_loss) and the extraction forward (global, global+local)."""
+    out = {"stage1_train": train_bench.train_flops(cfg1, batch, meta, device),
+           "stage2_train": train_bench.train_flops(cfg2, batch, meta, device),
+           "extract": train_bench.extract_flops(cfg2, batch, meta, device, local=True)}
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
     return out
 
 
 def run_train(plan: dict[str, Any], device: torch.device, data_root: Path) -> dict[str, Any]:
-    """Crop modes (stage 2), memory formats / precision (stage 1, extraction) at both configurations."""
-    out: dict[str, Any] = {"cuda_rows": "measured" if device.type == "cuda" else "skipped: no CUDA device (CPU run)"}
-    for setting in ("cpu", "paper"):
-        p = plan[setting]
-        extra = {} if setting == "cpu" else {"data.batch_size": p["batch_triplets"]}
-        cfg2 = train_bench.make_config(setting, 2, data_root, **extra)
-        cfg1 = train_bench.make_config(setting, 1, data_root, **extra)
+    """Crop modes (stage 2), memory formats / precision (stage 1, extraction) for every setting of the plan."""
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    out: dict[str, Any] = {"cuda_rows": "measured" if device.type == "cuda" else "skipped: no CUDA device (CPU run)",
+                           "device": device.type, "gpu": gpu, "bf16_peak_tflops": common.bf16_peak_tflops(gpu),
+                           "settings": list(plan["settings"])}
+    for setting, p in plan["settings"].items():
+        cfg2, cfg1 = setting_configs(setting, p, data_root)
         log(f"{setting}: building {p['batches']} batches")
         batches = train_bench.build_batches(cfg2, p["batches"], keep_original=True)
         res: dict[str, Any] = {"images_per_step": len(batches[0][0]["image"]), "plan": p,
+                               "base": train_bench.setting_base(setting),
                                "model": {k: v for k, v in cfg2.model.__dict__.items()
-                                         if k in ("backbone", "local_backbone", "tiny_width", "embed_size")},
+                                         if k in ("backbone", "local_backbone", "tiny_width", "embed_size",
+                                                  "embed_norm", "channels_last")},
                                "global_size": cfg2.data.global_size, "local_size": cfg2.data.local_size,
                                "sampler": cfg2.data.sampler}
+        log(f"{setting}: counting FLOPs (one batch, untimed)")
+        res["flops"] = count_setting_flops(cfg2, cfg1, *batches[0], device)
         log(f"{setting}: crop step alone")
         res["crop"] = train_bench.crop_time(cfg2, *batches[0], device, plan["crop_repeats"])
         log(f"{setting}: stage-2 training, batched vs per-image crop")
@@ -113,6 +174,9 @@ def run_train(plan: dict[str, Any], device: torch.device, data_root: Path) -> di
         res["extract"] = train_bench.extract_throughput(_variants(cfg2, device), batches, device,
                                                         p["extract_repeats"], local=True)
         out[setting] = res
+        del batches
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     return out
 
 
@@ -169,69 +233,141 @@ def _setting_label(setting: str, r: dict[str, Any]) -> str:
     return f"{setting}: {bb}, {r['global_size']}/{r['local_size']} px, {r['images_per_step']} img/step"
 
 
+def _settings(t: dict[str, Any]) -> list[str]:
+    """The settings of a train result, in the order they ran (older results: those with a stage-2 table)."""
+    names = t.get("settings") or [k for k, v in t.items() if isinstance(v, dict) and "stage2_crop" in v]
+    return [n for n in names if n in t]
+
+
+def _fpi(r: dict[str, Any], *keys: str) -> float | None:
+    """A FLOPs-per-image figure of a setting's result (``None`` where not counted, e.g. older results)."""
+    v: Any = r.get("flops")
+    for k in keys:
+        if not isinstance(v, dict) or k not in v:
+            return None
+        v = v[k]
+    return v
+
+
+def _gflop(x: float | None) -> str:
+    return "-" if x is None else f"{x / 1e9:.3g}"
+
+
+def _tflops(x: float | None) -> str:
+    return "-" if x is None else (f"{x:,.0f}" if x >= 1000 else f"{x:.3g}")
+
+
+def flop_cells(t: dict[str, Any], images_per_s: float | None, flops_per_image: float | None) -> list[str]:
+    """The "TFLOP/s achieved" and "% of bf16 peak" cells of a row: img/s x FLOPs/img, and its share of the GPU's
+    dense bf16 peak on CUDA runs ("unknown peak" for a GPU not in the lookup; "-" on CPU runs)."""
+    achieved = common.tflops_achieved(images_per_s, flops_per_image)
+    if t.get("device") != "cuda":
+        return [_tflops(achieved), "-"]
+    peak = t.get("bf16_peak_tflops")
+    if peak is None:
+        return [_tflops(achieved), "unknown peak"]
+    pct = common.percent_of_peak(achieved, peak)
+    return [_tflops(achieved), "-" if pct is None else f"{pct:.1f}%"]
+
+
+def _pair(a: list[str], b: list[str]) -> list[str]:
+    return [f"{x} / {y}" for x, y in zip(a, b)]
+
+
+def flops_note(t: dict[str, Any]) -> str:
+    """How the FLOPs and the share of the peak are obtained (one paragraph)."""
+    text = ("FLOPs per image are counted once per setting, untimed, on one batch with "
+            "`torch.utils.flop_counter.FlopCounterMode`: matmuls and convolutions (2 FLOPs a multiply-add) of "
+            "`compute_loss` forward + backward for a training step, of the forward for extraction; the optimizer "
+            "step, elementwise ops, norms and the crop are not counted, so \"TFLOP/s achieved\" (img/s x FLOPs/img) "
+            "is the model's useful work rate. ")
+    if t.get("device") != "cuda":
+        return text + "CPU run: no GPU peak to compare with (\"% of bf16 peak\" is \"-\")."
+    peak = t.get("bf16_peak_tflops")
+    if peak is None:
+        return text + (f"\"% of bf16 peak\": unknown peak for {t.get('gpu')} (the lookup holds the datasheet dense "
+                       "bf16 figures of H200 / H100 SXM 989.4, H100 PCIe 756, A100 312, L4 121 TFLOP/s).")
+    return text + (f"\"% of bf16 peak\" is against the datasheet dense (no sparsity) bf16 tensor-core peak of the "
+                   f"{t.get('gpu')}: {peak:g} TFLOP/s; fp32 rows are compared with the same bf16 figure.")
+
+
 def train_tables(t: dict[str, Any]) -> str:
-    """Markdown for the training / extraction benchmarks."""
-    parts = []
+    """Markdown for the training / extraction benchmarks, every setting the run measured."""
+    settings = _settings(t)
+    parts = [flops_note(t)]
     rows = []
-    for setting in ("cpu", "paper"):
-        if setting not in t:
-            continue
+    for setting in settings:
+        r = t[setting]
+        rows.append([_setting_label(setting, r), _gflop(_fpi(r, "stage1_train", "flops_per_image")),
+                     _gflop(_fpi(r, "stage2_train", "flops_per_image")),
+                     _gflop(_fpi(r, "extract", "flops_per_image_global")),
+                     _gflop(_fpi(r, "extract", "flops_per_image_global_local"))])
+    parts.append("GFLOP per image (training: forward + backward of one step).\n\n"
+                 + md_table(["configuration", "stage-1 train", "stage-2 train", "extract global",
+                             "extract global+local"], rows))
+    rows = []
+    for setting in settings:
         r = t[setting]
         b, p = r["stage2_crop"]["batched"], r["stage2_crop"]["per_image"]
         ratio = b["images_per_s"] / p["images_per_s"]
-        rows.append([_setting_label(setting, r), _r(b["images_per_s"], 2), _r(p["images_per_s"], 2),
-                     f"{ratio:.2f}x", f"{_r(b['peak_rss_mb'], 0)} / {_r(p['peak_rss_mb'], 0)}",
-                     f"{b['repeats']} x {b['steps']}"])
-    parts.append("Stage-2 training (compute_loss + backward + Adam step on pre-built batches): batched on-device "
-                 "crop (roi_align) vs per-image PIL crop. Target: batched >= 1.5x per-image at the CPU "
-                 "configuration.\n\n"
-                 + md_table(["configuration", "batched img/s", "per-image img/s", "batched / per-image",
-                             "peak RSS MB (b / p)", "repeats x steps"], rows))
+        fpi = _fpi(r, "stage2_train", "flops_per_image")
+        cl = r["model"].get("channels_last")
+        rows.append([_setting_label(setting, r), "-" if cl is None else ("channels_last" if cl else "contiguous"),
+                     _r(b["images_per_s"], 2), _r(p["images_per_s"], 2), f"{ratio:.2f}x",
+                     *_pair(flop_cells(t, b["images_per_s"], fpi), flop_cells(t, p["images_per_s"], fpi)),
+                     f"{_r(b['peak_rss_mb'], 0)} / {_r(p['peak_rss_mb'], 0)}", f"{b['repeats']} x {b['steps']}"])
+    parts.append("Stage-2 training (compute_loss + backward + Adam step on pre-built batches, fp32, the configured "
+                 "memory format): batched on-device crop (roi_align) vs per-image PIL crop. Target: batched >= "
+                 "1.5x per-image at the CPU configuration.\n\n"
+                 + md_table(["configuration", "format", "batched img/s", "per-image img/s", "batched / per-image",
+                             "TFLOP/s achieved (b / p)", "% of bf16 peak (b / p)", "peak RSS MB (b / p)",
+                             "repeats x steps"], rows))
     rows = []
-    for setting in ("cpu", "paper"):
-        if setting in t:
-            c = t[setting]["crop"]
-            rows.append([_setting_label(setting, t[setting]), _r(c["batched"]["ms_per_batch"], 2),
-                         _r(c["per_image"]["ms_per_batch"], 2), _r(c["roi_align_sr2"]["ms_per_batch"], 2),
-                         c["batched"]["repeats"]])
+    for setting in settings:
+        c = t[setting]["crop"]
+        rows.append([_setting_label(setting, t[setting]), _r(c["batched"]["ms_per_batch"], 2),
+                     _r(c["per_image"]["ms_per_batch"], 2), _r(c["roi_align_sr2"]["ms_per_batch"], 2),
+                     c["batched"]["repeats"]])
     parts.append("The crop step alone (attention maps -> boxes -> crops, one batch), ms; `roi_align sr=2` is a "
                  "what-if (fixed 2x2 sampling, not the library's output).\n\n"
                  + md_table(["configuration", "batched ms", "per-image ms", "roi_align sr=2 ms", "repeats"], rows))
     rows = []
-    for setting in ("cpu", "paper"):
-        if setting not in t:
-            continue
+    for setting in settings:
         r = t[setting]["stage1"]
+        fpi = _fpi(t[setting], "stage1_train", "flops_per_image")
         base = r["fp32"]["images_per_s"]
         for name, v in r.items():
             rows.append([_setting_label(setting, t[setting]), name, _r(v["images_per_s"], 2),
-                         f"{v['images_per_s'] / base:.2f}x", _r(v["peak_rss_mb"], 0), _r(v["peak_cuda_mb"], 0),
-                         f"{v['repeats']} x {v['steps']}"])
+                         f"{v['images_per_s'] / base:.2f}x", *flop_cells(t, v["images_per_s"], fpi),
+                         _r(v["peak_rss_mb"], 0), _r(v["peak_cuda_mb"], 0), f"{v['repeats']} x {v['steps']}"])
         if "bf16" not in r:
             rows.append([_setting_label(setting, t[setting]), "bf16 autocast (+channels_last)", "-", "-", "-", "-",
-                         t["cuda_rows"]])
+                         "-", "-", t["cuda_rows"]])
     parts.append("Stage-1 training, memory format and precision (baseline: fp32, contiguous).\n\n"
-                 + md_table(["configuration", "variant", "img/s", "vs fp32", "peak RSS MB", "peak CUDA MB",
-                             "repeats x steps"], rows))
+                 + md_table(["configuration", "variant", "img/s", "vs fp32", "TFLOP/s achieved", "% of bf16 peak",
+                             "peak RSS MB", "peak CUDA MB", "repeats x steps"], rows))
     rows = []
-    for setting in ("cpu", "paper"):
-        if setting not in t:
-            continue
+    for setting in settings:
         r = t[setting]["extract"]
+        fg = _fpi(t[setting], "extract", "flops_per_image_global")
+        fgl = _fpi(t[setting], "extract", "flops_per_image_global_local")
         base = r["fp32"]
         for name, v in r.items():
             rows.append([_setting_label(setting, t[setting]), name, _r(v["images_per_s_global"], 1),
                          f"{v['images_per_s_global'] / base['images_per_s_global']:.2f}x",
                          _r(v.get("images_per_s_global_local"), 1),
                          f"{v['images_per_s_global_local'] / base['images_per_s_global_local']:.2f}x",
+                         *_pair(flop_cells(t, v["images_per_s_global"], fg),
+                                flop_cells(t, v.get("images_per_s_global_local"), fgl)),
                          _r(v["peak_rss_mb"], 0), _r(v["peak_cuda_mb"], 0), v["repeats"]])
         if "bf16" not in r:
             rows.append([_setting_label(setting, t[setting]), "bf16 autocast (+channels_last)", "-", "-", "-", "-",
-                         "-", "-", t["cuda_rows"]])
+                         "-", "-", "-", "-", t["cuda_rows"]])
     parts.append("Feature extraction (eval, inference mode; global+local includes the batched crop), images/s "
                  "(baseline: fp32, contiguous).\n\n"
                  + md_table(["configuration", "variant", "global img/s", "vs fp32", "global+local img/s", "vs fp32",
-                             "peak RSS MB", "peak CUDA MB", "repeats"], rows))
+                             "TFLOP/s achieved (g / g+l)", "% of bf16 peak (g / g+l)", "peak RSS MB",
+                             "peak CUDA MB", "repeats"], rows))
     return "\n\n".join(parts)
 
 
@@ -297,10 +433,16 @@ def report(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small repeats and sizes (about 3 minutes on 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="small repeats and sizes (about 3 minutes on 2 cores); "
+                                                             "the same as --plan quick")
+    parser.add_argument("--plan", choices=sorted(PLANS),
+                        help="repeats, sizes and training settings: quick, full (the CPU default) or gpu (the "
+                             "default with --device cuda: 10-step repeats and a paper_large setting of 384 images "
+                             "a step)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the models run (default cpu)")
-    parser.add_argument("--out", help="JSON output (default benchmarks/results.json, or results_quick.json with "
-                                      "--quick); the markdown goes next to it (.md)")
+    parser.add_argument("--out", help="JSON output (default benchmarks/results.json; results_quick.json with the "
+                                      "quick plan, results_gpu.json with the gpu plan); the markdown goes next to "
+                                      "it (.md)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch (and FAISS) threads; default 0 keeps torch's default (the core count). On a "
                              "machine shared with other jobs, 1 thread gives steadier timings")
@@ -313,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown sections {sorted(unknown)} (choose from {', '.join(SECTIONS)})")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device")
+    if args.quick and args.plan not in (None, "quick"):
+        parser.error(f"--quick and --plan {args.plan} disagree (--quick is --plan quick)")
+    mode = args.plan or ("quick" if args.quick else "gpu" if args.device == "cuda" else "full")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
         try:
@@ -322,9 +467,9 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             pass
     device = torch.device(args.device)
-    mode = "quick" if args.quick else "full"
     plan = PLANS[mode]
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / ("results_quick.json" if args.quick else "results.json")
+    default_out = {"quick": "results_quick.json", "gpu": "results_gpu.json"}.get(mode, "results.json")
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / default_out
     results: dict[str, Any] = {"mode": mode, "machine": common.machine_info(str(device)), "plan": plan, "results": {}}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,11 +2,15 @@
 
 Two configurations:
 
-* ``cpu``: the CPU protocol of this project - ``resnet_tiny`` backbones (width 32) for both branches,
-  96 px global inputs cut from 224 px originals, 64 px local crops, the in-batch sampler with 64 images
-  (2 attributes) a step;
+* ``cpu``: the project's shipped CPU protocol, loaded by name (``synthfashion_cpu``, + ``synthfashion_cpu_s2``
+  for stage 2), so whatever it says (``resnet_tiny`` backbones and their width, global / local sizes from
+  224 px originals, the in-batch sampler and its images per step, the memory format) is what is timed;
 * ``paper``: ASEN++'s FashionAI configuration (``fashionai_s1`` / ``fashionai_s2``) - ResNet-50 global and
-  ResNet-34 local backbones (random init here: no downloads), 224 / 112 px, 16 random triplets = 48 images.
+  ResNet-34 local backbones (random init here: no downloads), 224 / 112 px, 16 random triplets = 48 images
+  (``data.batch_size`` changes the batch, e.g. 128 triplets = 384 images for the ``paper_large`` GPU setting).
+
+Only what a benchmark needs is overridden (:data:`BENCH_OVERRIDES`): the data root, no loader workers, no
+image cache and, for ``paper``, no ImageNet weights.
 
 Steps run :func:`asen.train.compute_loss` + backward + an Adam step on batches built beforehand from a toy
 dataset of 224 px images (so image decoding does not dominate); variants of one comparison are timed in
@@ -31,27 +35,39 @@ from asen.model import build_model
 from asen.roi import local_inputs
 from asen.train import compute_loss, make_optimizer, make_sampler, train
 
-from .common import PeakMemory, summary, sync
+from .common import PeakMemory, count_flops, summary, sync
 
-CPU_OVERRIDES = {
-    "model.backbone": "resnet_tiny", "model.local_backbone": "resnet_tiny", "model.pretrained": "none",
-    "model.local_pretrained": "none", "model.tiny_width": 32, "model.attr_embed_size": 128,
-    "model.spatial_dim": 128, "model.local_spatial_dim": 64, "model.embed_size": 256,
-    "model.embed_norm": "batchnorm", "data.global_size": 96, "data.local_size": 64, "data.sampler": "in_batch",
-    "data.images_per_batch": 64, "data.attributes_per_batch": 2, "data.num_workers": 0, "train.lr": 1e-3,
-}
-PAPER_OVERRIDES = {"model.pretrained": "none", "model.local_pretrained": "none", "data.num_workers": 0}
+# the shipped configs of each setting: stage 1, then what stage 2 merges on top
+CONFIGS = {"cpu": (["synthfashion_cpu"], ["synthfashion_cpu_s2"]), "paper": (["fashionai_s1"], ["fashionai_s2"])}
+# what a benchmark changes, and nothing else: no loader workers (batches are built beforehand), no image cache
+BENCH_OVERRIDES: dict[str, Any] = {"data.num_workers": 0, "data.cache_images": False}
+# the paper's backbones start from ImageNet weights: random init here (no downloads); the CPU protocol has none
+PAPER_OVERRIDES = {"model.pretrained": "none", "model.local_pretrained": "none"}
+
+
+def setting_base(setting: str) -> str:
+    """The configuration a benchmark setting uses: ``paper`` for ``paper`` and ``paper_*`` (e.g. ``paper_large``,
+    a larger batch), ``cpu`` for ``cpu``."""
+    base = "paper" if setting == "paper" or setting.startswith("paper_") else setting
+    if base not in CONFIGS:
+        raise ValueError(f"setting must be 'cpu', 'paper' or 'paper_*', got {setting!r}")
+    return base
 
 
 def make_config(setting: str, stage: int, root: str | Path, **extra: Any) -> Config:
-    """The ``cpu`` or ``paper`` configuration of one stage on the dataset at ``root`` (dotted ``extra`` overrides)."""
-    if setting not in ("cpu", "paper"):
-        raise ValueError(f"setting must be 'cpu' or 'paper', got {setting!r}")
-    files = ["fashionai_s1"] + (["fashionai_s2"] if stage == 2 else [])
-    over = dict(CPU_OVERRIDES if setting == "cpu" else PAPER_OVERRIDES)
-    if setting == "paper":  # only a few batches are drawn: keep the sampler's epoch short
+    """The ``cpu`` or ``paper`` (``paper_*``) configuration of one stage on the dataset at ``root``: the shipped
+    configs by name (:data:`CONFIGS`), :data:`BENCH_OVERRIDES`, then the dotted ``extra`` overrides."""
+    base = setting_base(setting)
+    if stage not in (1, 2):
+        raise ValueError(f"stage must be 1 or 2, got {stage!r}")
+    s1, s2 = CONFIGS[base]
+    files = s1 + (s2 if stage == 2 else [])
+    over = dict(BENCH_OVERRIDES)
+    if base == "paper":
+        over.update(PAPER_OVERRIDES)
+        # only a few batches are drawn: keep the sampler's epoch short
         over["data.num_triplets"] = 8 * int(extra.get("data.batch_size", 16))
-    if stage == 2:
+    if stage == 2:  # the shipped stage-2 configs say so already; kept for configs that do not
         over.update({"model.local_branch": True, "train.stage": 2})
     over.update({"data.root": str(root), **extra})
     return load_config(files, over)
@@ -151,6 +167,47 @@ def train_throughput(variants: dict[str, tuple[Config, str]], batches: list[tupl
         rates = [n / t for n, t in zip(n_images[name], times[name])]
         out[name].update(summary(times[name]))
         out[name].update(images_per_s=float(np.median(rates)), steps=steps, images_per_step=n_images[name][0] // steps)
+    return out
+
+
+def train_flops(cfg: Config, batch: dict, meta: dict, device: str | torch.device, num_attributes: int = 2,
+                seed: int = 0) -> dict[str, Any]:
+    """FLOPs of one training step's :func:`asen.train.compute_loss` forward and its backward on ``batch``
+    (:func:`benchmarks.common.count_flops`: matmuls and convolutions; the optimizer step, elementwise ops and
+    the crop are not counted), in total and per image. Untimed; a fresh model in fp32 (precision and memory
+    format do not change the count)."""
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    model = build_model(cfg.replace(**{"model.channels_last": False}).model, num_attributes, device).train()
+    fwd, (loss, _) = count_flops(lambda: compute_loss(model, batch, meta, cfg, device))
+    bwd, _ = count_flops(loss.backward)
+    n = len(batch["image"])
+    del model, loss
+    return {"images": n, "forward_flops": fwd, "backward_flops": bwd, "flops": fwd + bwd,
+            "flops_per_image": (fwd + bwd) / n}
+
+
+@torch.inference_mode()
+def extract_flops(cfg: Config, batch: dict, meta: dict, device: str | torch.device, num_attributes: int = 2,
+                  local: bool = True) -> dict[str, Any]:
+    """FLOPs of the extraction forward (eval) on ``batch``: the global branch and, with ``local`` (a model with
+    a local branch), global + crop + local branch, in total and per image, as :func:`_extract` runs them."""
+    device = torch.device(device)
+    torch.manual_seed(0)
+    model = build_model(cfg.replace(**{"model.channels_last": False}).model, num_attributes, device).eval()
+    x = batch["image"].to(device)
+    attrs = torch.as_tensor(image_attributes(meta), device=device)
+    n = len(x)
+    g, (_, maps) = count_flops(lambda: model(x, attrs, branch="global"))
+    out: dict[str, Any] = {"images": n, "global_flops": g, "flops_per_image_global": g / n}
+    if local:
+        def local_pass() -> None:
+            crops, _ = local_inputs(maps, batch["original"], batch["size"], cfg.eval.crop_threshold,
+                                    cfg.data.global_size, cfg.data.local_size, mode=cfg.data.crop_mode)
+            model(crops, attrs, branch="local")
+
+        loc, _ = count_flops(local_pass)
+        out.update(local_flops=loc, flops_per_image_global_local=(g + loc) / n)
     return out
 
 

@@ -87,3 +87,111 @@ def test_report_renders_every_section(tmp_path):
     for heading in ("### MAP", "### Training and extraction", "### End-to-end training", "### Search",
                     "skipped: no CUDA device", "skipped: not installed"):
         assert heading in text
+
+
+def test_make_config_follows_the_shipped_cpu_protocol(toy_root):
+    from asen.config import load_config
+
+    for stage, files in ((1, ["synthfashion_cpu"]), (2, ["synthfashion_cpu", "synthfashion_cpu_s2"])):
+        shipped, cfg = load_config(files), train_bench.make_config("cpu", stage, toy_root)
+        # only what a benchmark needs differs from the shipped protocol
+        same = cfg.replace(**{"data.root": shipped.data.root, "data.num_workers": shipped.data.num_workers,
+                              "data.cache_images": shipped.data.cache_images})
+        assert same.to_dict() == shipped.to_dict()
+        assert cfg.data.root == str(toy_root) and cfg.data.num_workers == 0 and cfg.data.cache_images is False
+    large = train_bench.make_config("paper_large", 2, toy_root, **{"data.batch_size": 128})
+    assert large.model.backbone == "resnet50" and large.data.batch_size == 128 and large.model.local_branch
+    assert train_bench.setting_base("paper_large") == "paper" and train_bench.setting_base("cpu") == "cpu"
+    with pytest.raises(ValueError):
+        train_bench.make_config("gpu", 1, toy_root)
+
+
+def test_flop_counting(toy_root):
+    import torch
+
+    from benchmarks import common
+
+    lin = torch.nn.Linear(10, 20, bias=False)
+    flops, y = common.count_flops(lambda: lin(torch.randn(4, 10)))
+    assert flops == 2 * 4 * 10 * 20 and y.shape == (4, 20)
+    cfg2 = train_bench.make_config("cpu", 2, toy_root, **TINY)
+    cfg1 = train_bench.make_config("cpu", 1, toy_root, **TINY)
+    batch, meta = train_bench.build_batches(cfg2, 1, keep_original=True)[0]
+    f = run.count_setting_flops(cfg2, cfg1, batch, meta, torch.device("cpu"))
+    n = len(batch["image"])
+    for key in ("stage1_train", "stage2_train"):
+        v = f[key]
+        assert v["images"] == n and v["forward_flops"] > 0 and v["backward_flops"] > v["forward_flops"]
+        assert v["flops"] == v["forward_flops"] + v["backward_flops"] and v["flops_per_image"] == v["flops"] / n
+    # stage 2 runs the local branch (here a copy of the global one) on top of stage 1
+    assert f["stage2_train"]["flops"] > f["stage1_train"]["flops"]
+    e = f["extract"]
+    assert 0 < e["flops_per_image_global"] < e["flops_per_image_global_local"]
+    assert e["flops_per_image_global"] < f["stage1_train"]["flops_per_image"]  # a forward < forward + backward
+
+
+def test_bf16_peak_lookup_and_share():
+    from benchmarks import common
+
+    assert common.bf16_peak_tflops("NVIDIA H200") == 989.4
+    assert common.bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
+    assert common.bf16_peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert common.bf16_peak_tflops("NVIDIA A100-SXM4-80GB") == 312.0
+    assert common.bf16_peak_tflops("NVIDIA A100 80GB PCIe") == 312.0
+    assert common.bf16_peak_tflops("NVIDIA L4") == 121.0
+    for name in ("NVIDIA L40S", "NVIDIA H100 NVL", "NVIDIA GH200 480GB", "Tesla T4", None, ""):
+        assert common.bf16_peak_tflops(name) is None
+    achieved = common.tflops_achieved(1000.0, 4.947e11)  # 1,000 img/s x 494.7 GFLOP/img
+    assert achieved == pytest.approx(494.7)
+    assert common.percent_of_peak(achieved, 989.4) == pytest.approx(50.0)
+    assert common.percent_of_peak(achieved, None) is None and common.tflops_achieved(None, 1.0) is None
+
+
+def _fake_setting(images_per_step: int, backbone: str, gflop: float) -> dict:
+    t = {"median_s": 1.0, "min_s": 1.0, "max_s": 1.0, "repeats": 1, "times_s": [1.0]}
+    tr = {"images_per_s": 1000.0, "peak_rss_mb": 1.0, "peak_cuda_mb": 2.0, "steps": 10, **t}
+    ext = {"images_per_s_global": 2000.0, "images_per_s_global_local": 1000.0, "peak_rss_mb": 1.0,
+           "peak_cuda_mb": 2.0, "repeats": 3}
+    variants = ("fp32", "fp32+channels_last", "bf16", "bf16+channels_last")
+    return {"images_per_step": images_per_step, "global_size": 224, "local_size": 112,
+            "model": {"backbone": backbone, "local_backbone": backbone, "tiny_width": 8, "channels_last": False},
+            "flops": {"stage1_train": {"flops_per_image": gflop * 1e9},
+                      "stage2_train": {"flops_per_image": gflop * 1e9},
+                      "extract": {"flops_per_image_global": gflop * 1e9 / 3,
+                                  "flops_per_image_global_local": gflop * 1e9 / 2}},
+            "crop": {k: {"ms_per_batch": 1.0, **t} for k in ("batched", "per_image", "roi_align_sr2")},
+            "stage2_crop": {"batched": tr, "per_image": {**tr, "images_per_s": 500.0}},
+            "stage1": {v: tr for v in variants}, "extract": {v: ext for v in variants}}
+
+
+def test_train_tables_iterate_over_the_plan_settings():
+    settings = {"cpu": _fake_setting(96, "resnet_tiny", 0.1), "paper": _fake_setting(48, "resnet50", 494.7),
+                "paper_large": _fake_setting(384, "resnet50", 494.7)}
+    t = {"cuda_rows": "measured", "device": "cuda", "gpu": "NVIDIA H200", "bf16_peak_tflops": 989.4,
+         "settings": list(settings), **settings}
+    text = run.train_tables(t)
+    assert "paper_large: resnet50/resnet50, 224/112 px, 384 img/step" in text
+    assert "989.4 TFLOP/s" in text and "dense (no sparsity)" in text
+    # 1,000 img/s x 494.7 GFLOP/img = 494.7 TFLOP/s = 50.0% of 989.4; per-image crop at 500 img/s: 25.0%
+    assert "| 495 | 50.0% |" in text and "495 / 247 | 50.0% / 25.0%" in text
+    assert text.count("paper_large:") == 1 + 1 + 1 + 4 + 4  # FLOPs, stage 2, crop, stage 1 x4, extract x4
+    unknown = run.train_tables({**t, "gpu": "NVIDIA L40S", "bf16_peak_tflops": None})
+    assert "unknown peak" in unknown
+    # results without the "settings" list (older runs): every setting with a stage-2 table, in order
+    legacy = run.train_tables({k: v for k, v in t.items() if k != "settings"})
+    assert legacy == text
+    cpu = run.train_tables({**t, "device": "cpu", "gpu": None, "bf16_peak_tflops": None, "settings": ["cpu"]})
+    assert "paper:" not in cpu and "paper_large:" not in cpu and "CPU run: no GPU peak" in cpu
+    assert "50.0%" not in cpu and "| 0.1 | - |" in cpu  # 1,000 img/s x 0.1 GFLOP/img = 0.1 TFLOP/s, no peak
+    assert set(run.PLANS["gpu"]["settings"]) == {"cpu", "paper", "paper_large"}
+    assert run.PLANS["gpu"]["settings"]["paper_large"]["batch_triplets"] == 128
+
+
+def test_plan_choice_errors_cleanly():
+    import torch
+
+    with pytest.raises(SystemExit):
+        run.main(["--quick", "--plan", "gpu", "--sections", "map"])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            run.main(["--device", "cuda", "--sections", "map"])

@@ -80,6 +80,10 @@ def test_batched_zoom_matches_per_image_path():
     assert out.shape == ref.shape == (3, 3, 56, 56)
     # same boxes, two resamplers (roi_align vs PIL bilinear): equal up to interpolation differences
     assert (out - ref).abs().mean() < 0.05
+    # the adaptive sampling grid and a float input in [0, 255] give the same crops up to resampling
+    adaptive = zoom(padded.float(), torch.tensor(boxes), 56, sampling_ratio=-1)
+    assert (adaptive - ref).abs().mean() < 0.05
+    assert not torch.equal(adaptive, out)
     # and a crop past the frame is black in both
     black = zoom(padded[:1], torch.tensor([[200, 200, 260, 260]]), 8)
     ref_black = zoom_per_image(imgs[:1], [(200, 200, 260, 260)], 8)
@@ -91,3 +95,28 @@ def test_bad_input():
         crop_box(np.zeros((1, 14, 14)), (224, 224), 0.1)
     with pytest.raises(ValueError, match="threshold"):
         crop_box(np.zeros((14, 14)), (224, 224), 1.5)
+
+
+def test_local_inputs_modes_agree_box_for_box():
+    """The batched path (one tensor computation + roi_align) and the reference's per-image path (a box and a PIL
+    crop per image) cut the same boxes; the crops differ only by the resampler."""
+    from asen.roi import local_inputs
+
+    rng = np.random.default_rng(3)
+    maps = torch.from_numpy(rng.random((5, 8, 8)).astype(np.float32)) ** 4
+    maps[2] = 0.5  # a flat map: the whole frame
+    sizes = torch.tensor([(224, 224), (300, 200), (200, 260), (224, 224), (180, 180)])
+    originals = torch.zeros(5, 3, 260, 300, dtype=torch.uint8)
+    for i, (w, h) in enumerate(sizes.tolist()):
+        img = Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).filter(
+            __import__("PIL.ImageFilter").ImageFilter.GaussianBlur(3))
+        originals[i, :, :h, :w] = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
+    crops_b, boxes_b = local_inputs(maps, originals, sizes, 0.3, 64, 32, mode="batched")
+    crops_p, boxes_p = local_inputs(maps, originals, sizes, 0.3, 64, 32, mode="per_image")
+    assert boxes_b.tolist() == boxes_p.tolist()
+    assert boxes_b[2].tolist() == [0, 30, 200, 230]  # flat map on a 200 x 260 image: the centred square
+    assert boxes_b.tolist() != [boxes_b[0].tolist()] * 5
+    assert crops_b.shape == crops_p.shape == (5, 3, 32, 32)
+    assert (crops_b - crops_p).abs().mean() < 0.05
+    with pytest.raises(ValueError, match="crop mode"):
+        local_inputs(maps, originals, sizes, 0.3, 64, 32, mode="nope")
