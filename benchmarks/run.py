@@ -73,7 +73,7 @@ _FULL_OTHER: dict[str, Any] = {
 }
 PLANS: dict[str, dict[str, Any]] = {
     "quick": {
-        "map_repeats": 3, "map_reference_repeats": 1,
+        "map_repeats": 5, "map_reference_repeats": 3,
         "settings": {
             "cpu": {"steps": 2, "warmup": 1, "repeats": 3, "batches": 3, "extract_repeats": 2},
             "paper": {"batch_triplets": 2, "steps": 1, "warmup": 1, "repeats": 1, "batches": 1, "extract_repeats": 1},
