@@ -114,3 +114,36 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
     results = Path(results_dir)
     results.mkdir(parents=True, exist_ok=True)
     return BookContext(profile, dataset, root, dev, seed, Path(runs_root), results, files, progress)
+
+
+def book_runs(ctx: BookContext) -> tuple[list, list]:
+    """The training runs the chapters ask for: ``(stage-1 configs, stage-2 configs)``.
+
+    Chapters 3-7, 10 and 11 use seed ``ctx.seed``; chapter 8 every seed of the profile (Triplet, CSN, ASEN,
+    ASEN++); chapter 9 the ablations (w/o ASA, w/o ACA, both stages) for the first seed on the cpu profile and
+    every seed otherwise.
+    """
+    from .reproduce import run_dir_of
+
+    p = ctx.protocol
+    seeds = tuple(dict.fromkeys((ctx.seed, *ctx.seeds)))
+    ablation_seeds = ctx.seeds[:1] if ctx.profile == "cpu" else ctx.seeds
+    stage1 = {(m, s): p.stage1_config(m, s) for s in seeds for m in ("asen", "triplet", "csn")}
+    stage1.update({(m, s): p.stage1_config(m, s) for s in ablation_seeds for m in ("no_asa", "no_aca")})
+    stage2 = [p.stage2_config(m, s, run_dir_of(cfg, ctx.runs_root) / "checkpoints" / "best.pt")
+              for (m, s), cfg in stage1.items() if m in ("asen", "no_asa", "no_aca") and (m == "asen" or s in ablation_seeds)]
+    return list(stage1.values()), stage2
+
+
+def pretrain(ctx: BookContext, jobs: int = 0) -> None:
+    """Train every run of :func:`book_runs` that is not trained yet, ``jobs`` at a time on a CPU (0: one per
+    core, at most 4), so that the chapters only load them. The book build calls this before executing the
+    chapters; a chapter run on its own trains just what it needs."""
+    from dataclasses import replace
+
+    from .reproduce import train_all
+
+    protocol = replace(ctx.protocol, jobs=jobs, progress=True)
+    stage1, stage2 = book_runs(ctx)
+    train_all(protocol, stage1, "stage 1")
+    train_all(protocol, stage2, "stage 2")

@@ -162,3 +162,16 @@ def test_attribute_agnostic_model_gets_one_batchnorm():
     torch.testing.assert_close(model(x, torch.tensor([0, 0, 0, 0]))[0], model(x, torch.tensor([1, 2, 0, 1]))[0])
     aware = ASEN(ModelConfig(**{**TINY.__dict__, "embed_norm": "attribute_batchnorm"}), 3)
     assert isinstance(aware.global_branch.norm, AttributeBatchNorm)
+
+
+def test_tiny_backbone_blocks_per_stage():
+    one, two = build_backbone("resnet_tiny", "none", 8, 1), build_backbone("resnet_tiny", "none", 8, 2)
+    x = torch.randn(2, 3, 64, 64)
+    assert one(x).shape == two(x).shape == (2, 32, 8, 8)  # stride 8 and 4w channels either way
+    assert [len(getattr(two, f"layer{i}")) for i in (1, 2, 3)] == [2, 2, 2]
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(two) > 1.5 * n(one)
+    model = ASEN(ModelConfig(**{**TINY.__dict__, "tiny_blocks": 2, "local_branch": True}), num_attributes=3)
+    assert len(model.global_branch.backbone.layer3) == len(model.local_branch.backbone.layer3) == 2
+    with pytest.raises(ValueError, match="tiny_blocks"):
+        build_backbone("resnet_tiny", "none", 8, 0)

@@ -56,3 +56,32 @@ def test_random_baseline_and_table_format(toy_root):
     md = markdown_table(res, "T")
     assert "± " in md and "| Random |" in md
     assert set(PROFILES) == {"smoke", "cpu", "gpu"}
+
+
+def test_train_all_in_worker_processes_matches_one_process(toy_root, tmp_path):
+    """Runs trained by `train_all` in parallel worker processes (one thread each) have the same weights as the
+    same configs trained in this process with one thread, and finished runs are not trained again."""
+    import torch
+
+    from asen.reproduce import _finished, run_dir_of, train_all
+
+    cpu = torch.device("cpu")
+    protocol = Protocol(toy_root, tmp_path / "par", device=cpu, profile="smoke", extra_overrides=tuple(TINY),
+                        progress=False, jobs=2)
+    cfgs = [protocol.stage1_config("triplet", 0), protocol.stage1_config("asen", 0)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the two workers get 2 // 2 = 1 thread each
+    try:
+        train_all(protocol, cfgs)
+        torch.set_num_threads(1)
+        seq = ensure_trained(cfgs[1], tmp_path / "seq", cpu, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert all(_finished(c, protocol.runs_root) for c in cfgs)
+    par = run_dir_of(cfgs[1], protocol.runs_root) / "checkpoints" / "best.pt"
+    a = torch.load(par, weights_only=False)["model"]
+    b = torch.load(seq, weights_only=False)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    mtime = par.stat().st_mtime_ns
+    train_all(protocol, cfgs)  # nothing to do
+    assert par.stat().st_mtime_ns == mtime

@@ -261,6 +261,17 @@ def export(sources: Iterable[Path], out_dir: Path, url: str | None = None) -> li
     return written
 
 
+def pretrain_runs(parameters: dict[str, Any], jobs: int = 0) -> None:
+    """Generate the data if needed and train every run the chapters use, several at a time on a CPU
+    (:func:`asen.book.pretrain`), before any chapter starts: chapters then load them from the run cache."""
+    from asen.book import pretrain, setup
+
+    if parameters["dataset"] != "SynthFashion" and not parameters["data_root"]:
+        return  # chapter 12 alone uses real data; nothing to pre-train
+    ctx = setup(**{k: v for k, v in parameters.items() if v is not None}, progress=True)
+    pretrain(ctx, jobs)
+
+
 def parameters_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return {"profile": args.profile, "dataset": args.dataset, "data_root": args.data_root, "device": args.device,
             "seed": args.seed, "runs_root": args.runs_root, "results_dir": args.results_dir}
@@ -287,6 +298,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="trained runs, shared by all chapters and `make reproduce` (load-or-train by config hash)")
     p.add_argument("--results-dir", default=PARAMETER_DEFAULTS["results_dir"], help="where chapters write their numbers")
     p.add_argument("--cell-timeout", type=int, default=None, help="seconds a cell may run (default: no limit)")
+    p.add_argument("--no-pretrain", dest="pretrain", action="store_false",
+                   help="do not train the chapters' runs up front (each chapter then trains what it needs, one run "
+                        "at a time)")
+    p.add_argument("--jobs", "-j", type=int, default=0,
+                   help="runs pre-trained at once on a CPU, each in its own process (default 0: one per core, at "
+                        "most 4)")
     args = p.parse_args(argv)
 
     sources = chapter_sources(args.notebooks, args.only)
@@ -300,6 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # silence a debugger warning in kernels
     t0 = time.time()
+    if args.pretrain:
+        pretrain_runs(parameters_from_args(args), args.jobs)
+        print(f"[{'pre-trained':>18}] every run the chapters use, {time.time() - t0:.0f} s")
     outcomes = run_all(sources, args.out, parameters_from_args(args), force=args.force, keep_going=args.keep_going,
                        cell_timeout=args.cell_timeout)
     failed = [o for o in outcomes if o.status == "failed"]
