@@ -68,6 +68,8 @@ class ModelConfig:
     spatial_attention: bool = True  # ASA; off: global average pooling (ablation)
     channel_attention: bool = True  # ACA; off: no channel re-weighting (ablation)
     head: str = "asen"  # "asen" (the paper) or "csn" (learned per-attribute masks over one embedding, a baseline)
+    csn_mask_mean: float = 0.9  # CSN masks start ~ normal(mean, std) and pass a ReLU (Veit et al.: 0.9, 0.7)
+    csn_mask_std: float = 0.7
     local_branch: bool = False  # ASEN++'s local branch (stage 2)
     embed_norm: str = "none"  # "none" (paper); "batchnorm" / "attribute_batchnorm" (statistics per attribute)
     #   after the last layer, against the start-up collapse when training from scratch

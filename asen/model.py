@@ -134,8 +134,9 @@ class ASEN(nn.Module):
             )
         self.csn_masks = None
         if cfg.head == "csn":
-            # Veit et al. initialise the masks around 0.9 and keep them non-negative with a ReLU.
-            self.csn_masks = nn.Parameter(torch.empty(num_attributes, cfg.embed_size).normal_(0.9, 0.7))
+            # Veit et al. initialise the masks ~ normal(0.9, 0.7) and keep them non-negative with a ReLU
+            masks = torch.empty(num_attributes, cfg.embed_size).normal_(cfg.csn_mask_mean, cfg.csn_mask_std)
+            self.csn_masks = nn.Parameter(masks)
         if cfg.channels_last:
             self.to(memory_format=torch.channels_last)
 

@@ -175,3 +175,12 @@ def test_tiny_backbone_blocks_per_stage():
     assert len(model.global_branch.backbone.layer3) == len(model.local_branch.backbone.layer3) == 2
     with pytest.raises(ValueError, match="tiny_blocks"):
         build_backbone("resnet_tiny", "none", 8, 0)
+
+
+def test_csn_mask_initialisation_is_configurable():
+    csn = dict(TINY.__dict__, head="csn", spatial_attention=False, channel_attention=False)
+    torch.manual_seed(0)
+    veit = ASEN(ModelConfig(**csn), num_attributes=4).csn_masks.detach()
+    assert abs(float(veit.mean()) - 0.9) < 0.3 and float(veit.std()) > 0.4  # normal(0.9, 0.7), Veit et al.
+    ones = ASEN(ModelConfig(**{**csn, "csn_mask_mean": 1.0, "csn_mask_std": 0.0}), num_attributes=4).csn_masks
+    assert torch.equal(ones.detach(), torch.ones(4, TINY.embed_size))
