@@ -21,9 +21,8 @@ counts are in the tables); comparisons take turns (A B A B ...) so that backgrou
 Plans (``PLANS``; ``--plan``, default ``full`` on the CPU and ``gpu`` with ``--device cuda``):
 
 * ``quick`` (``--quick``): fewer repeats, the FAISS gallery at 100k and, for the paper's configuration, 2 triplets
-  = 6 images a step instead of 16 = 48. About 4.5 CPU-minutes, i.e. about 3 minutes on an otherwise idle 2-core
-  machine (measured here with other jobs on the machine: 4.8 minutes at load average 5, 12 minutes at 6-13); the
-  ``train`` section alone took 1 minute with ``--threads 1`` at load average 2-3.
+  = 6 images a step instead of 16 = 48. ``--quick --sections map,train,e2e`` took 75 s on the idle 2-core
+  build machine.
 * ``full``: the CPU reference run; the paper's configuration at its batch, 1 step a repeat. It took 53 minutes
   at load average 5-10 (the 1M-vector HNSW build alone 7 minutes). On a shared machine the timings move with
   the load; ``--threads 1`` gives steadier (and there, faster) figures.
@@ -328,9 +327,12 @@ def train_tables(t: dict[str, Any]) -> str:
         rows.append([_setting_label(setting, t[setting]), _r(c["batched"]["ms_per_batch"], 2),
                      _r(c["per_image"]["ms_per_batch"], 2), _r(c["roi_align_sr2"]["ms_per_batch"], 2),
                      c["batched"]["repeats"]])
-    parts.append("The crop step alone (attention maps -> boxes -> crops, one batch), ms; `roi_align sr=2` is a "
-                 "what-if (fixed 2x2 sampling, not the library's output).\n\n"
-                 + md_table(["configuration", "batched ms", "per-image ms", "roi_align sr=2 ms", "repeats"], rows))
+    parts.append("The crop step alone (attention maps -> boxes -> crops, one batch), ms. Batched is "
+                 "`asen.roi.zoom` (roi_align, 2x2 samples a pixel, /255 applied to the crops); the last column is "
+                 "the same roi_align with the whole batch of originals scaled to [0, 1] first (and no "
+                 "normalisation), the order the library used before.\n\n"
+                 + md_table(["configuration", "batched ms", "per-image ms", "roi_align, /255 first ms", "repeats"],
+                            rows))
     rows = []
     for setting in settings:
         r = t[setting]["stage1"]

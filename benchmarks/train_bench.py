@@ -276,9 +276,10 @@ def extract_throughput(variants: dict[str, tuple[Config, str]], batches: list[tu
 @torch.no_grad()
 def crop_time(cfg: Config, batch: dict, meta: dict, device: str | torch.device, repeats: int,
               num_attributes: int = 2) -> dict[str, dict[str, Any]]:
-    """The local-input step alone (attention maps -> boxes -> crops) per batch: ``batched`` (roi_align,
-    adaptive sampling as in :func:`asen.roi.zoom`) vs ``per_image`` (PIL); plus ``roi_align_sr2``, a what-if:
-    roi_align with a fixed 2x2 sampling grid per output pixel (not the library's output: less smoothing)."""
+    """The local-input step alone (attention maps -> boxes -> crops) per batch: ``batched`` (:func:`asen.roi.zoom`:
+    roi_align with a 2x2 sampling grid, /255 applied to the crops) vs ``per_image`` (a box and a PIL crop per
+    image, the reference's way); plus ``roi_align_sr2``: the same roi_align on originals scaled to [0, 1] first
+    (without the normalisation), the order the library used before."""
     from torchvision.ops import roi_align  # noqa: PLC0415
 
     from asen.roi import crop_boxes  # noqa: PLC0415
