@@ -123,15 +123,12 @@ def book_runs(ctx: BookContext) -> tuple[list, list]:
     ASEN++); chapter 9 the ablations (w/o ASA, w/o ACA, both stages) for the first seed on the cpu profile and
     every seed otherwise.
     """
-    from .reproduce import run_dir_of
-
     p = ctx.protocol
     seeds = tuple(dict.fromkeys((ctx.seed, *ctx.seeds)))
     ablation_seeds = ctx.seeds[:1] if ctx.profile == "cpu" else ctx.seeds
     stage1 = {(m, s): p.stage1_config(m, s) for s in seeds for m in ("asen", "triplet", "csn")}
     stage1.update({(m, s): p.stage1_config(m, s) for s in ablation_seeds for m in ("no_asa", "no_aca")})
-    stage2 = [p.stage2_config(m, s, run_dir_of(cfg, ctx.runs_root) / "checkpoints" / "best.pt")
-              for (m, s), cfg in stage1.items() if m in ("asen", "no_asa", "no_aca") and (m == "asen" or s in ablation_seeds)]
+    stage2 = [p.stage2_config_after_stage1(m, s) for m, s in stage1 if m in ("asen", "no_asa", "no_aca")]
     return list(stage1.values()), stage2
 
 

@@ -81,6 +81,10 @@ class Protocol:
         cfg = load_config([*self.base_configs, *STAGE1_OVERLAYS[method], *self.stage2_configs], over)
         return cfg.replace(name=f"{method}_s2_seed{seed}")
 
+    def stage2_config_after_stage1(self, method: str, seed: int) -> Config:
+        """The stage-2 config that continues this protocol's own stage-1 run of ``method`` (trained or not)."""
+        return self.stage2_config(method, seed, best_checkpoint(self.stage1_config(method, seed), self.runs_root))
+
 
 def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: SplitFiles | None = None,
                    progress: bool = True) -> Path:
@@ -90,17 +94,13 @@ def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: Sp
         Path of the run's ``best.pt``.
     """
     run = run_dir_of(cfg, runs_root)
-    last = run / "checkpoints" / "last.pt"
-    if last.exists():
-        ckpt = torch.load(last, map_location="cpu", weights_only=False)
-        if ckpt["epoch"] + 1 >= cfg.train.epochs:
-            if progress:
-                print(f"reusing {run}")
-            return run / "checkpoints" / "best.pt"
-        train(cfg, run, device, resume=True, progress=progress, files=files)
+    if _finished(cfg, runs_root):
+        if progress:
+            print(f"reusing {run}")
     else:
-        train(cfg, run, device, progress=progress, files=files)
-    return run / "checkpoints" / "best.pt"
+        resume = (run / "checkpoints" / "last.pt").exists()
+        train(cfg, run, device, resume=resume, progress=progress, files=files)
+    return best_checkpoint(cfg, runs_root)
 
 
 def default_jobs() -> int:
@@ -116,7 +116,13 @@ def run_dir_of(cfg: Config, runs_root: Path) -> Path:
     return Path(runs_root) / f"{cfg.name}-{cfg.hash()}"
 
 
+def best_checkpoint(cfg: Config, runs_root: Path) -> Path:
+    """Where a config's run keeps its best checkpoint (whether or not it has been trained yet)."""
+    return run_dir_of(cfg, runs_root) / "checkpoints" / "best.pt"
+
+
 def _finished(cfg: Config, runs_root: Path) -> bool:
+    """Whether the config's run has finished all its epochs (an interrupted run has not)."""
     last = run_dir_of(cfg, runs_root) / "checkpoints" / "last.pt"
     if not last.exists():
         return False
@@ -160,8 +166,13 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
         bar = tqdm(total=len(todo), desc=f"{desc}: {len(todo)} runs, {jobs} processes x {threads} thread(s)",
                    disable=not protocol.progress)
         for fut in as_completed(futures):
-            fut.result()  # re-raises a worker's error, naming nothing else: the run folder has the log
-            bar.set_postfix_str(futures[fut].name)
+            cfg = futures[fut]
+            try:
+                fut.result()
+            except Exception as exc:
+                raise RuntimeError(f"training {cfg.name} failed in a worker process ({exc}); its run folder is "
+                                   f"{run_dir_of(cfg, protocol.runs_root)}") from exc
+            bar.set_postfix_str(cfg.name)
             bar.update()
         bar.close()
 
@@ -211,8 +222,7 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
     bases = list(dict.fromkeys("asen" if m == "asenpp" else m for m in methods if m != "random"))
     train_all(protocol, [protocol.stage1_config(b, s) for s in seeds for b in bases], "stage 1")
     if "asenpp" in methods:
-        train_all(protocol, [protocol.stage2_config("asen", s, run_dir_of(protocol.stage1_config("asen", s),
-                  protocol.runs_root) / "checkpoints" / "best.pt") for s in seeds], "stage 2")
+        train_all(protocol, [protocol.stage2_config_after_stage1("asen", s) for s in seeds], "stage 2")
     timings["training"] = time.time() - t_train
     for seed in seeds:
         stage1: dict[str, Path] = {}
@@ -301,8 +311,7 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
     thr_curve: dict[float, list[float]] = {t: [] for t in thresholds}
     s1 = {(m, s): protocol.stage1_config(m, s) for s in seeds for m in ("asen", "no_asa", "no_aca")}
     train_all(protocol, list(s1.values()), "stage 1")
-    train_all(protocol, [protocol.stage2_config(m, s, run_dir_of(c, protocol.runs_root) / "checkpoints" / "best.pt")
-                         for (m, s), c in s1.items()], "stage 2")
+    train_all(protocol, [protocol.stage2_config_after_stage1(m, s) for m, s in s1], "stage 2")
     for seed in seeds:
         ckpts = {}
         for method in ("asen", "no_asa", "no_aca"):

@@ -85,3 +85,15 @@ def test_train_all_in_worker_processes_matches_one_process(toy_root, tmp_path):
     mtime = par.stat().st_mtime_ns
     train_all(protocol, cfgs)  # nothing to do
     assert par.stat().st_mtime_ns == mtime
+
+
+def test_train_all_names_the_run_a_worker_failed_on(toy_root, tmp_path):
+    import torch
+
+    from asen.reproduce import train_all
+
+    protocol = Protocol(tmp_path / "no_such_data", tmp_path / "runs", device=torch.device("cpu"), profile="smoke",
+                        extra_overrides=tuple(TINY), progress=False, jobs=2)
+    cfgs = [protocol.stage1_config("triplet", 0), protocol.stage1_config("asen", 0)]
+    with pytest.raises(RuntimeError, match=r"training (triplet|asen)_s1_seed0 failed .*no_such_data"):
+        train_all(protocol, cfgs)
