@@ -95,6 +95,7 @@ class TrainConfig:
     local_weight: float = 0.1
     align_weight: float = 0.1
     crop_threshold: float = 0.1  # attention threshold for the zoom-in crop during stage 2 (paper: 0.1)
+    csn_mask_l1: float = 5e-4  # CSN baseline only: weight of the masks' L1 norm per image (Veit et al.: 5e-4)
     init_from: str = ""  # stage 2: path of the stage-1 checkpoint to start from
     local_init: str = "pretrained"  # stage 2 local branch: "pretrained" (model.local_pretrained, the paper) or
     #   "global": a copy of the stage-1 global branch (same architecture; for from-scratch CPU training)

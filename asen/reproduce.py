@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,7 +23,7 @@ from .checkpoint import load_model
 from .config import Config, load_config
 from .data import SplitFiles, load_split_files
 from .evaluate import MapTable, evaluate, map_table, random_features
-from .runs import write_json
+from .runs import data_fingerprint, write_json
 from .train import train
 
 MAIN_METHODS = ("random", "triplet", "csn", "asen", "asenpp")
@@ -122,10 +122,23 @@ def best_checkpoint(cfg: Config, runs_root: Path) -> Path:
 
 
 def _finished(cfg: Config, runs_root: Path) -> bool:
-    """Whether the config's run has finished all its epochs (an interrupted run has not)."""
-    last = run_dir_of(cfg, runs_root) / "checkpoints" / "last.pt"
+    """Whether the config's run has finished all its epochs (an interrupted run has not).
+
+    Raises:
+        RuntimeError: the run folder was trained on other data under the same path (its ``run.json`` records a
+            different :func:`~asen.runs.data_fingerprint`), e.g. before SynthFashion was regenerated.
+    """
+    run = run_dir_of(cfg, runs_root)
+    last = run / "checkpoints" / "last.pt"
     if not last.exists():
         return False
+    info = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
+    recorded = (info.get("data") or {}).get("fingerprint")
+    current = data_fingerprint(cfg.data.root)
+    if recorded and current and recorded != current:
+        raise RuntimeError(f"{run} was trained on other data than what is now in {cfg.data.root} (data fingerprint "
+                           f"{recorded} in its run.json, {current} now); delete that folder to retrain, or pass "
+                           "another runs folder (--runs)")
     return torch.load(last, map_location="cpu", weights_only=False)["epoch"] + 1 >= cfg.train.epochs
 
 
@@ -138,22 +151,48 @@ def _train_job(cfg_dict: dict, runs_root: str, threads: int) -> str:
     return str(ensure_trained(cfg, Path(runs_root), torch.device("cpu"), progress=False))
 
 
+def _dependencies(todo: Sequence[Config], runs_root: Path) -> dict[int, set[int]]:
+    """For each config in ``todo``, the indices of the configs in ``todo`` whose best checkpoint it starts from
+    (a stage-2 run's ``train.init_from`` names its stage-1 run's ``best.pt``)."""
+    where = {str(best_checkpoint(c, runs_root)): k for k, c in enumerate(todo)}
+    deps: dict[int, set[int]] = {}
+    for k, c in enumerate(todo):
+        src = c.train.init_from
+        deps[k] = {where[str(Path(src))]} if src and str(Path(src)) in where else set()
+    return deps
+
+
 def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "training") -> None:
     """Make sure every config has a finished run, training the missing ones ``protocol.jobs`` at a time.
+
+    A config that starts from another one's best checkpoint (``train.init_from``, e.g. a stage-2 run after its
+    stage-1 run) is trained after it; the others start in the order given, as soon as a process is free, so a
+    stage-2 run can use a core that would otherwise wait for the last stage-1 run.
 
     On CUDA, or with one job, runs train one after the other in this process (with progress bars). On a CPU
     with several jobs each run trains in its own process with ``cores // jobs`` threads; a run's result does
     not depend on which process trained it, except for the floating-point summation order of the thread
     count (CPU training is reproducible for a given thread count).
     """
-    unique = {c.hash() + c.name: c for c in configs}.values()
+    unique = list({c.hash() + c.name: c for c in configs}.values())
     todo = [c for c in unique if not _finished(c, protocol.runs_root)]
-    jobs = protocol.jobs or default_jobs()
     if not todo:
         return
+    deps = _dependencies(todo, protocol.runs_root)
+    order: list[int] = []  # the order given, each run after the runs it starts from
+
+    def place(k: int) -> None:
+        if k not in order:
+            for d in sorted(deps[k]):
+                place(d)
+            order.append(k)
+
+    for k in range(len(todo)):
+        place(k)
+    jobs = protocol.jobs or default_jobs()
     if protocol.device.type != "cpu" or jobs <= 1 or len(todo) == 1:
-        for cfg in todo:
-            ensure_trained(cfg, protocol.runs_root, protocol.device, progress=protocol.progress)
+        for k in order:
+            ensure_trained(todo[k], protocol.runs_root, protocol.device, progress=protocol.progress)
         return
     jobs = min(jobs, len(todo))
     threads = max(1, torch.get_num_threads() // jobs)
@@ -161,19 +200,33 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
 
     from tqdm import tqdm
 
+    done: set[int] = set()
+    waiting = list(order)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(_train_job, c.to_dict(), str(protocol.runs_root), threads): c for c in todo}
         bar = tqdm(total=len(todo), desc=f"{desc}: {len(todo)} runs, {jobs} processes x {threads} thread(s)",
                    disable=not protocol.progress)
-        for fut in as_completed(futures):
-            cfg = futures[fut]
-            try:
-                fut.result()
-            except Exception as exc:
-                raise RuntimeError(f"training {cfg.name} failed in a worker process ({exc}); its run folder is "
-                                   f"{run_dir_of(cfg, protocol.runs_root)}") from exc
-            bar.set_postfix_str(cfg.name)
-            bar.update()
+        running: dict = {}
+
+        def submit_ready() -> None:
+            for k in [k for k in waiting if deps[k] <= done][: jobs - len(running)]:
+                waiting.remove(k)
+                running[pool.submit(_train_job, todo[k].to_dict(), str(protocol.runs_root), threads)] = k
+
+        submit_ready()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                k = running.pop(fut)
+                cfg = todo[k]
+                try:
+                    fut.result()
+                except Exception as exc:
+                    raise RuntimeError(f"training {cfg.name} failed in a worker process ({exc}); its run folder is "
+                                       f"{run_dir_of(cfg, protocol.runs_root)}") from exc
+                done.add(k)
+                bar.set_postfix_str(cfg.name)
+                bar.update()
+            submit_ready()
         bar.close()
 
 
@@ -220,9 +273,11 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
     timings: dict[str, float] = {}
     t_train = time.time()
     bases = list(dict.fromkeys("asen" if m == "asenpp" else m for m in methods if m != "random"))
-    train_all(protocol, [protocol.stage1_config(b, s) for s in seeds for b in bases], "stage 1")
+    runs = []  # ASEN first, so that its stage-2 runs overlap the other methods' stage-1 runs
     if "asenpp" in methods:
-        train_all(protocol, [protocol.stage2_config_after_stage1("asen", s) for s in seeds], "stage 2")
+        runs += [protocol.stage1_config("asen", s) for s in seeds]
+        runs += [protocol.stage2_config_after_stage1("asen", s) for s in seeds]
+    train_all(protocol, runs + [protocol.stage1_config(b, s) for b in bases for s in seeds], "training")
     timings["training"] = time.time() - t_train
     for seed in seeds:
         stage1: dict[str, Path] = {}
@@ -309,9 +364,9 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
     tables: dict[str, list[MapTable]] = {k: [] for k in ("asenpp", "no_asa", "no_aca", "global_only", "local_only")}
     beta_curve: dict[float, list[float]] = {b: [] for b in betas}
     thr_curve: dict[float, list[float]] = {t: [] for t in thresholds}
-    s1 = {(m, s): protocol.stage1_config(m, s) for s in seeds for m in ("asen", "no_asa", "no_aca")}
-    train_all(protocol, list(s1.values()), "stage 1")
-    train_all(protocol, [protocol.stage2_config_after_stage1(m, s) for m, s in s1], "stage 2")
+    pairs = [(m, s) for m in ("asen", "no_asa", "no_aca") for s in seeds]
+    train_all(protocol, [c for m, s in pairs for c in (protocol.stage1_config(m, s),
+                                                       protocol.stage2_config_after_stage1(m, s))], "training")
     for seed in seeds:
         ckpts = {}
         for method in ("asen", "no_asa", "no_aca"):

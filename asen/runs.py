@@ -5,6 +5,7 @@ command line, device), ``log.jsonl`` (one JSON object per epoch / event) and ``c
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -102,6 +103,19 @@ def write_json(path: str | Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
+def data_fingerprint(root: str | Path) -> str | None:
+    """A short hash of a dataset's split files (``*.txt``) and, where present, ``meta.json`` / ``manifest.json``
+    (SynthFashion's checksums of every image); ``None`` when ``root`` is not a folder. Runs record it so that a
+    run trained on other data under the same path is not silently reused."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    h = hashlib.sha256()
+    for f in sorted([*root.glob("*.txt"), *(root / n for n in ("meta.json", "manifest.json") if (root / n).exists())]):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 class RunDir:
     """A run folder: resolved config, environment record, JSON-lines log and checkpoints."""
 
@@ -118,6 +132,7 @@ class RunDir:
                 "command": sys.argv,
                 "device": str(device),
                 "config_hash": cfg.hash(),
+                "data": {"root": str(cfg.data.root), "fingerprint": data_fingerprint(cfg.data.root)},
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             })
 

@@ -133,6 +133,11 @@ def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torc
 
     loss_g = ranking(g)
     parts = {"global": float(loss_g.detach())}
+    if model.csn_masks is not None and t.csn_mask_l1 > 0:
+        # Veit et al.'s sparsity term: the mean L1 norm of the (non-negative) mask each image was embedded with
+        loss_m = torch.relu(model.csn_masks[attrs]).sum(dim=1).mean()
+        parts["mask_l1"] = float(loss_m.detach())
+        loss_g = loss_g + t.csn_mask_l1 * loss_m
     if model.local_branch is None:
         return loss_g, parts
     crops, _ = local_inputs(maps, batch["original"], batch["size"], t.crop_threshold, cfg.data.global_size,

@@ -97,3 +97,45 @@ def test_train_all_names_the_run_a_worker_failed_on(toy_root, tmp_path):
     cfgs = [protocol.stage1_config("triplet", 0), protocol.stage1_config("asen", 0)]
     with pytest.raises(RuntimeError, match=r"training (triplet|asen)_s1_seed0 failed .*no_such_data"):
         train_all(protocol, cfgs)
+
+
+def test_train_all_trains_a_stage2_run_after_its_stage1_run(toy_root, tmp_path):
+    """A stage-2 config listed before the stage-1 run it starts from still trains after it (in parallel
+    workers it would otherwise start from a checkpoint that does not exist yet)."""
+    import torch
+
+    from asen.reproduce import _dependencies, _finished, train_all
+
+    protocol = Protocol(toy_root, tmp_path / "runs", device=torch.device("cpu"), profile="smoke",
+                        extra_overrides=tuple(TINY), progress=False, jobs=2)
+    s1 = protocol.stage1_config("asen", 0)
+    s2 = protocol.stage2_config_after_stage1("asen", 0)
+    other = protocol.stage1_config("triplet", 0)
+    assert _dependencies([s2, other, s1], protocol.runs_root) == {0: {2}, 1: set(), 2: set()}
+    train_all(protocol, [s2, other, s1])
+    assert all(_finished(c, protocol.runs_root) for c in (s1, s2, other))
+
+
+def test_a_run_trained_on_other_data_is_not_reused(toy_root, tmp_path):
+    """run.json records the data fingerprint; after the data under the same path changes, reusing the run is an
+    error that names the run folder and how to proceed (not a silent reuse of stale weights)."""
+    import shutil
+
+    import torch
+
+    from asen.runs import data_fingerprint
+
+    root = tmp_path / "Toy"
+    shutil.copytree(toy_root, root)
+    protocol = Protocol(root, tmp_path / "runs", device=torch.device("cpu"), profile="smoke",
+                        extra_overrides=tuple(TINY), progress=False)
+    cfg = protocol.stage1_config("triplet", 0)
+    ckpt = ensure_trained(cfg, protocol.runs_root, protocol.device, progress=False)
+    info = json.loads((ckpt.parent.parent / "run.json").read_text())
+    assert info["data"] == {"root": str(root), "fingerprint": data_fingerprint(root)}
+    assert ensure_trained(cfg, protocol.runs_root, protocol.device, progress=False) == ckpt  # same data: reused
+    lines = (root / "label_train.txt").read_text().splitlines()
+    (root / "label_train.txt").write_text("\n".join(lines[:-1]) + "\n")  # the data changed
+    assert data_fingerprint(root) != info["data"]["fingerprint"]
+    with pytest.raises(RuntimeError, match=r"trained on other data .* delete that folder"):
+        ensure_trained(cfg, protocol.runs_root, protocol.device, progress=False)

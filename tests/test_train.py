@@ -132,3 +132,16 @@ def test_augmentation_is_seeded(toy_root):
     c = images[0]["image"]
     torch.testing.assert_close(a, b)
     assert a.shape == (3, 32, 32) and not torch.equal(b, c)
+
+
+def test_csn_mask_l1_shrinks_the_masks(toy_root, tmp_path):
+    """Veit et al.'s L1 term on the CSN masks (train.csn_mask_l1): the same run with a large weight ends with
+    smaller masks than without it; the term exists only for the CSN head."""
+    csn = {"model.head": "csn", "model.spatial_attention": False, "model.channel_attention": False,
+           "train.epochs": 1, "train.lr": 0.05}  # Adam moves each mask entry by at most ~lr a step
+    l1 = {}
+    for w in (0.0, 0.5):
+        res = train(tiny_cfg(toy_root, **csn, **{"train.csn_mask_l1": w}), tmp_path / f"w{w}", "cpu", progress=False)
+        l1[w] = float(torch.relu(res.model.csn_masks).sum())
+    assert l1[0.5] < 0.8 * l1[0.0], l1
+    assert load_config(["fashionai_s1"]).train.csn_mask_l1 == pytest.approx(5e-4)  # Veit et al.'s weight
