@@ -215,12 +215,19 @@ if ctx.profile == "smoke":
     verdict = ("This is the **smoke** build: every model has trained for a handful of steps, so these numbers are "
                "noise around the random floor and the ordering below says nothing about the methods. Build the "
                "book with the `cpu` profile (or run `make reproduce`) for the real comparison.")
-elif not broken:
-    verdict = "**All four steps of the paper's ordering hold** in our runs."
 else:
-    verdict = (f"{len(held)} of {len(gaps)} steps of the paper's ordering hold in our runs; "
-               + ", ".join(f"{res[g['from']]['label']} → {res[g['to']]['label']} ({g['mean']:+.2f})" for g in broken)
-               + " does not. We say so rather than hide it.")
+    # a strict step ("<") that holds only within the seed noise is not established by these runs
+    unclear = [g for g in held if g["expected"] == "<" and not g["clear"]]
+    name = lambda g: f"{res[g['from']]['label']} → {res[g['to']]['label']} ({g['mean']:+.2f})"  # noqa: E731
+    if not broken and not unclear:
+        verdict = "**All four steps of the paper's ordering hold** in our runs, each beyond the seed noise."
+    elif not broken:
+        verdict = ("All four steps of the paper's ordering go the paper's way, but "
+                   + ", ".join(name(g) for g in unclear)
+                   + " only within the seed noise, so our runs do not establish it.")
+    else:
+        verdict = (f"{len(held)} of {len(gaps)} steps of the paper's ordering hold in our runs; "
+                   + ", ".join(name(g) for g in broken) + " does not. We say so rather than hide it.")
 t_best, t_gain = top_attr("triplet", "asen")
 p_best, p_gain = top_attr("asen", "asenpp")
 def step(i: int) -> str:
@@ -238,7 +245,8 @@ display(Markdown(
     f"should lift it above the floor.\n"
     f"- **CSN ({o['csn']:.2f}; {step(1)})** keeps that one space but gives each attribute a learned mask over its "
     f"dimensions. The attributes can then use different subspaces, but they all see the same pooled image "
-    f"features.\n"
+    f"features. The masks can only help if the shared space encodes what other attributes need and this one "
+    f"does not; `tools/nuisance_probe.py` measures that (the README's results section has the figures).\n"
     f"- **ASEN ({o['asen']:.2f}; {step(2)})** lets the attribute steer the features themselves: spatial attention "
     f"chooses *where* to look (the hem for lengths, the neck for designs) and channel attention *which* patterns "
     f"count. Its gain over the Triplet network is largest for {t_best} ({t_gain:+.2f}). On average it is "
