@@ -138,13 +138,8 @@ def pretrain(ctx: BookContext, jobs: int = 0) -> None:
     chapters; a chapter run on its own trains just what it needs."""
     from dataclasses import replace
 
-    from .reproduce import best_checkpoint, train_all
+    from .reproduce import train_all
 
     protocol = replace(ctx.protocol, jobs=jobs, progress=True)
     stage1, stage2 = book_runs(ctx)
-    # each stage-1 run that has a stage-2 run first, followed by it: the stage-2 run starts as soon as its
-    # stage-1 run is done, while the other stage-1 runs fill the remaining processes
-    after = {str(c.train.init_from): c for c in stage2}
-    first = [c for c in stage1 if str(best_checkpoint(c, protocol.runs_root)) in after]
-    runs = [r for c in first for r in (c, after[str(best_checkpoint(c, protocol.runs_root))])]
-    train_all(protocol, [*runs, *stage1, *stage2], "training")
+    train_all(protocol, [*stage1, *stage2], "training")  # each stage-2 run starts once its stage-1 run is done

@@ -151,23 +151,39 @@ def _train_job(cfg_dict: dict, runs_root: str, threads: int) -> str:
     return str(ensure_trained(cfg, Path(runs_root), torch.device("cpu"), progress=False))
 
 
-def _dependencies(todo: Sequence[Config], runs_root: Path) -> dict[int, set[int]]:
-    """For each config in ``todo``, the indices of the configs in ``todo`` whose best checkpoint it starts from
-    (a stage-2 run's ``train.init_from`` names its stage-1 run's ``best.pt``)."""
+def _schedule(todo: Sequence[Config], runs_root: Path) -> tuple[list[int], dict[int, set[int]]]:
+    """The order to start ``todo`` in, and each config's dependencies (indices into ``todo``).
+
+    A config depends on the configs whose best checkpoint it starts from (a stage-2 run's ``train.init_from``
+    names its stage-1 run's ``best.pt``) and comes after them. Runs in such a chain come before independent
+    runs, so that a stage-2 run can start as soon as its stage-1 run is done while independent runs fill the
+    other processes; otherwise the order given is kept.
+    """
     where = {str(best_checkpoint(c, runs_root)): k for k, c in enumerate(todo)}
     deps: dict[int, set[int]] = {}
     for k, c in enumerate(todo):
-        src = c.train.init_from
-        deps[k] = {where[str(Path(src))]} if src and str(Path(src)) in where else set()
-    return deps
+        src = str(Path(c.train.init_from)) if c.train.init_from else ""
+        deps[k] = {where[src]} if src in where else set()
+    order: list[int] = []
+
+    def place(k: int) -> None:
+        if k not in order:
+            for d in sorted(deps[k]):
+                place(d)
+            order.append(k)
+
+    for k in range(len(todo)):
+        place(k)
+    chained = {k for k, d in deps.items() if d} | {d for ds in deps.values() for d in ds}
+    return sorted(order, key=lambda k: k not in chained), deps  # stable: dependencies stay first
 
 
 def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "training") -> None:
     """Make sure every config has a finished run, training the missing ones ``protocol.jobs`` at a time.
 
     A config that starts from another one's best checkpoint (``train.init_from``, e.g. a stage-2 run after its
-    stage-1 run) is trained after it; the others start in the order given, as soon as a process is free, so a
-    stage-2 run can use a core that would otherwise wait for the last stage-1 run.
+    stage-1 run) is trained after it; runs start as soon as a process is free, in the order of
+    :func:`_schedule`, so a stage-2 run can use a core that would otherwise wait for the last stage-1 run.
 
     On CUDA, or with one job, runs train one after the other in this process (with progress bars). On a CPU
     with several jobs each run trains in its own process with ``cores // jobs`` threads; a run's result does
@@ -178,17 +194,7 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
     todo = [c for c in unique if not _finished(c, protocol.runs_root)]
     if not todo:
         return
-    deps = _dependencies(todo, protocol.runs_root)
-    order: list[int] = []  # the order given, each run after the runs it starts from
-
-    def place(k: int) -> None:
-        if k not in order:
-            for d in sorted(deps[k]):
-                place(d)
-            order.append(k)
-
-    for k in range(len(todo)):
-        place(k)
+    order, deps = _schedule(todo, protocol.runs_root)
     jobs = protocol.jobs or default_jobs()
     if protocol.device.type != "cpu" or jobs <= 1 or len(todo) == 1:
         for k in order:
@@ -273,11 +279,10 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
     timings: dict[str, float] = {}
     t_train = time.time()
     bases = list(dict.fromkeys("asen" if m == "asenpp" else m for m in methods if m != "random"))
-    runs = []  # ASEN first, so that its stage-2 runs overlap the other methods' stage-1 runs
+    runs = [protocol.stage1_config(b, s) for b in bases for s in seeds]
     if "asenpp" in methods:
-        runs += [protocol.stage1_config("asen", s) for s in seeds]
         runs += [protocol.stage2_config_after_stage1("asen", s) for s in seeds]
-    train_all(protocol, runs + [protocol.stage1_config(b, s) for b in bases for s in seeds], "training")
+    train_all(protocol, runs, "training")
     timings["training"] = time.time() - t_train
     for seed in seeds:
         stage1: dict[str, Path] = {}

@@ -104,14 +104,16 @@ def test_train_all_trains_a_stage2_run_after_its_stage1_run(toy_root, tmp_path):
     workers it would otherwise start from a checkpoint that does not exist yet)."""
     import torch
 
-    from asen.reproduce import _dependencies, _finished, train_all
+    from asen.reproduce import _finished, _schedule, train_all
 
     protocol = Protocol(toy_root, tmp_path / "runs", device=torch.device("cpu"), profile="smoke",
                         extra_overrides=tuple(TINY), progress=False, jobs=2)
     s1 = protocol.stage1_config("asen", 0)
     s2 = protocol.stage2_config_after_stage1("asen", 0)
     other = protocol.stage1_config("triplet", 0)
-    assert _dependencies([s2, other, s1], protocol.runs_root) == {0: {2}, 1: set(), 2: set()}
+    order, deps = _schedule([s2, other, s1], protocol.runs_root)
+    assert deps == {0: {2}, 1: set(), 2: set()}
+    assert order == [2, 0, 1]  # stage 1, its stage 2, then the independent run
     train_all(protocol, [s2, other, s1])
     assert all(_finished(c, protocol.runs_root) for c in (s1, s2, other))
 

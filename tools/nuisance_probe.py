@@ -40,11 +40,8 @@ RANDOM_DRAWS = 20  # random-embedding baseline: mean over this many draws
 
 def sleeve_class(seed: int, split: str, index: int, attribute: str) -> int:
     """The sleeve-length value (1-8, as in ``SLEEVE_ENDS``) of image ``index`` of a length attribute other than
-    sleeve length, replayed from the generator's random streams (the order of ``render_with_info``)."""
-    rng = image_rng(seed, split, int(index))
-    seeds = rng.integers(0, 2**63 - 1, size=len(R._STREAMS), dtype=np.int64)
-    streams = {k: np.random.default_rng(int(s)) for k, s in zip(R._STREAMS, seeds)}
-    outfit = R._sample_outfit(attribute, streams["outfit"])
+    sleeve length, replayed from the image's ``outfit`` stream (:func:`asen.synth.render.split_streams`)."""
+    outfit = R._sample_outfit(attribute, R.split_streams(image_rng(seed, split, int(index)))["outfit"])
     t = outfit.top.sleeve
     if t is None:
         return 1

@@ -1585,6 +1585,13 @@ def check_image_size(
     return tuple(default) if image_size is None else _check_size(image_size)  # type: ignore[return-value]
 
 
+def split_streams(rng: np.random.Generator) -> dict[str, np.random.Generator]:
+    """The named random streams (``_STREAMS``) one image is drawn from, split off its generator; the first thing
+    :func:`render_with_info` does, so a probe can replay e.g. the ``outfit`` stream without rendering."""
+    seeds = rng.integers(0, 2**63 - 1, size=len(_STREAMS), dtype=np.int64)
+    return {k: np.random.default_rng(int(s)) for k, s in zip(_STREAMS, seeds)}
+
+
 def render_with_info(
     attribute: int | str, value: int, rng: np.random.Generator, image_size: int | Sequence[int] = DEFAULT_IMAGE_SIZE
 ) -> tuple[Image.Image, dict]:
@@ -1609,8 +1616,7 @@ def render_with_info(
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     name = ATTRIBUTE_NAMES[a]
-    seeds = rng.integers(0, 2**63 - 1, size=len(_STREAMS), dtype=np.int64)
-    st = {k: np.random.default_rng(int(s)) for k, s in zip(_STREAMS, seeds)}
+    st = split_streams(rng)
 
     body = Body.sample(st["body"])
     look = _sample_look(st["look"])
