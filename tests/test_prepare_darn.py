@@ -67,10 +67,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"?", "text/plain")
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: with 8 download workers connecting at once, a connection
+    # beyond it can wait for a SYN retransmit (~1 s), longer than TIMEOUT, and be counted as a timeout
+    request_queue_size = 64
+    daemon_threads = True
+
+
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
+    httpd = _Server(("127.0.0.1", 0), _Handler)
     httpd.state = {"lock": threading.Lock(), "hits": Counter()}
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
