@@ -92,6 +92,15 @@ def _imagenet_state(name: str) -> dict:
         ) from exc
 
 
+def _load_state(path: str | Path) -> dict:
+    """A state dict from a file (a bare one, or one under a ``state_dict`` key), with an error naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise PretrainedWeightsError(f"pretrained weights file not found: {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("state_dict", state) if isinstance(state, dict) else state
+
+
 def build_backbone(name: str, pretrained: str = "imagenet", tiny_width: int = 32, tiny_blocks: int = 1) -> nn.Module:
     """Build a backbone cut after layer3.
 
@@ -104,11 +113,22 @@ def build_backbone(name: str, pretrained: str = "imagenet", tiny_width: int = 32
         A module mapping (B, 3, H, W) images to (B, C, h, w) features, with ``out_channels`` = C.
     """
     if name == "resnet_tiny":
-        if pretrained not in ("none", ""):
+        net = TinyResNet(tiny_width, tiny_blocks)
+        if pretrained == "imagenet":
             raise PretrainedWeightsError(
-                f"resnet_tiny has no ImageNet weights (got pretrained={pretrained!r}); set pretrained: none"
+                "resnet_tiny has no ImageNet weights; set model.pretrained to none, or to a resnet_tiny state dict "
+                "(e.g. the backbone.pt of `asen pretrain`)"
             )
-        return TinyResNet(tiny_width, tiny_blocks)
+        if pretrained not in ("none", ""):
+            state = _load_state(pretrained)
+            try:
+                net.load_state_dict(state)
+            except RuntimeError as exc:
+                raise PretrainedWeightsError(
+                    f"{pretrained}: not a resnet_tiny state dict of width {tiny_width} with {tiny_blocks} block(s) "
+                    f"a stage: {str(exc).splitlines()[0]} ..."
+                ) from exc
+        return net
     if name not in _TORCHVISION:
         raise ValueError(f"unknown backbone '{name}' (expected one of {', '.join(BACKBONES)})")
     factory, _, channels = _TORCHVISION[name]
@@ -117,10 +137,7 @@ def build_backbone(name: str, pretrained: str = "imagenet", tiny_width: int = 32
         net.load_state_dict(_imagenet_state(name))
     elif pretrained not in ("none", ""):
         path = Path(pretrained)
-        if not path.exists():
-            raise PretrainedWeightsError(f"pretrained weights file not found: {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        state = _load_state(path)
         missing, unexpected = net.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.startswith(("layer4", "fc"))]
         if missing:

@@ -64,6 +64,7 @@ class BookContext:
         local branch on top of that method's stage-1 run. Returns the ``best.pt`` path."""
         seed = self.seed if seed is None else seed
         p = self.protocol
+        p.ensure_pretrained()  # the backbone every method starts from (None when they start from scratch)
         ckpt = ensure_trained(p.stage1_config(method, seed), self.runs_root, self.device, self.files, self.progress)
         if stage == 2:
             ckpt = ensure_trained(p.stage2_config(method, seed, ckpt), self.runs_root, self.device, self.files,

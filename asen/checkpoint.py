@@ -168,6 +168,9 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[AS
     if is_official(state):
         model = load_asenpp(ckpt)
         return model.to(device), model.checkpoint_info["config"], {"epoch": ckpt.get("epoch"), "mAP": ckpt.get("mAP")}
+    if ckpt.get("stage") == 0:
+        raise CheckpointError(f"{path}: a pre-training checkpoint (stage 0) holds a backbone only, no attribute "
+                              f"embeddings; start a stage-1 run from it with --set model.pretrained={path}")
     if "config" not in ckpt:
         raise CheckpointError(f"{path}: no 'config' in the checkpoint (not written by asen train?)")
     from .config import from_dict

@@ -44,6 +44,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir or Path("runs") / cfg.name)
     if rank == 0:
         print(f"training {cfg.name} (stage {cfg.train.stage}) on {device} x {world} process(es); run folder {run_dir}")
+    if cfg.train.stage == 0:
+        from .pretrain import pretrain
+
+        if world > 1:
+            raise SystemExit("error: backbone pre-training (train.stage 0) runs in one process; start it without torchrun")
+        best = pretrain(cfg, run_dir, device, resume=args.resume, progress=not args.quiet)
+        print(f"done: pre-trained backbone in {best}; start stage 1 from it with --set model.pretrained={best}")
+        return 0
     result = train(cfg, run_dir, device, resume=args.resume, progress=not args.quiet)
     if rank == 0:
         print(f"done: best validation MAP {result.best_map:.2f} at epoch {result.best_epoch}; "
@@ -109,9 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"asen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train one stage (stage 1: global branch; stage 2: + local branch)",
+    p = sub.add_parser("train", help="train one stage (stage 1: global branch; stage 2: + local branch; "
+                                     "stage 0: self-supervised backbone pre-training)",
                        description="Train one stage. Paper: `asen train -c fashionai_s1` then "
-                                   "`asen train -c fashionai_s2 --set train.init_from=runs/fashionai_s1/checkpoints/best.pt`.")
+                                   "`asen train -c fashionai_s2 --set train.init_from=runs/fashionai_s1/checkpoints/best.pt`. "
+                                   "Without ImageNet weights (resnet_tiny): `asen train -c synthfashion_cpu -c "
+                                   "synthfashion_cpu_pretrain` pre-trains a backbone without labels, and a stage-1 run "
+                                   "starts from it with --set model.pretrained=runs/synthfashion_cpu_pretrain/checkpoints/best.pt.")
     _add_config_args(p)
     p.add_argument("--run-dir", help="run folder (default runs/<config name>); holds config, log.jsonl, checkpoints")
     p.add_argument("--resume", action="store_true",

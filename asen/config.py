@@ -82,7 +82,8 @@ class ModelConfig:
 class TrainConfig:
     """Optimisation and the two-stage schedule (paper Sec. III-D, IV-B)."""
 
-    stage: int = 1  # 1: global branch only; 2: both branches, starting from a stage-1 checkpoint
+    stage: int = 1  # 1: global branch only; 2: both branches, starting from a stage-1 checkpoint;
+    #   0: self-supervised pre-training of the backbone alone (asen.pretrain; not in the paper)
     epochs: int = 50  # paper: 50 (stage 1), 20 (stage 2)
     lr: float = 1e-4  # Adam learning rate of the global branch (paper: 1e-4 stage 1, 1e-5 stage 2)
     local_lr: float = 1e-4  # Adam learning rate of the local branch (stage 2; paper: 1e-4)
@@ -116,6 +117,23 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class PretrainConfig:
+    """Self-supervised backbone pre-training (``train.stage: 0``, :mod:`asen.pretrain`): the view recipe.
+
+    Not in the paper, which starts from ImageNet weights; a stand-in for them where there are none.
+    """
+
+    source_size: int = 96  # images are resized to this before views are cut (views: data.global_size px)
+    min_scale: float = 0.55  # a view's side is this to 1 times the image's
+    aspect_jitter: float = 0.2  # a view's aspect ratio is within exp(+-this)
+    jitter_p: float = 0.8  # probability of colour jitter
+    colour_jitter: float = 0.4  # brightness, contrast and saturation factors in 1 +- this
+    grey_p: float = 0.2  # probability of a grey view
+    temperature: float = 0.2  # NT-Xent temperature
+    projection_dim: int = 64  # output size of the projection head (discarded after pre-training)
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole experiment: data, model, training and evaluation."""
 
@@ -124,6 +142,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -149,7 +168,8 @@ class Config:
         return from_dict(tree, source="replace()")
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig}
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
+             "pretrain": PretrainConfig}
 
 
 def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:

@@ -24,6 +24,7 @@ from .config import Config, load_config
 from .data import SplitFiles, load_split_files
 from .evaluate import MapTable, evaluate, map_table, random_features
 from .runs import data_fingerprint, write_json
+from .pretrain import pretrain
 from .train import train
 
 MAIN_METHODS = ("random", "triplet", "csn", "asen", "asenpp")
@@ -64,20 +65,41 @@ class Protocol:
     profile: str = "cpu"
     base_configs: tuple[str, ...] = ("synthfashion_cpu",)
     stage2_configs: tuple[str, ...] = ("synthfashion_cpu_s2",)
+    # stage 0: every method's backbone starts from one self-supervised pre-training run (asen.pretrain), the
+    # stand-in for the paper's ImageNet weights; () trains every backbone from scratch
+    pretrain_configs: tuple[str, ...] = ("synthfashion_cpu_pretrain",)
     extra_overrides: tuple[str, ...] = ()
     progress: bool = True
     jobs: int = 0  # training processes on a CPU (0: auto, see default_jobs); CUDA always trains one run at a time
 
+    def pretrain_config(self) -> Config | None:
+        """The backbone pre-training run every method starts from (one for all seeds, as ImageNet weights
+        are), or None when backbones train from scratch."""
+        if not self.pretrain_configs:
+            return None
+        over = [f"data.root={self.data_root}", *PROFILES[self.profile]["overrides"], *self.extra_overrides]
+        return load_config([*self.base_configs, *self.pretrain_configs], over).replace(name="pretrain")
+
+    def ensure_pretrained(self) -> Path | None:
+        """Load-or-train the pre-training run (None when backbones train from scratch); its ``best.pt``."""
+        pre = self.pretrain_config()
+        return None if pre is None else ensure_trained(pre, self.runs_root, self.device, progress=self.progress)
+
+    def _pretrained(self) -> list[str]:
+        pre = self.pretrain_config()
+        return [f"model.pretrained={best_checkpoint(pre, self.runs_root)}"] if pre else []
+
     def stage1_config(self, method: str, seed: int) -> Config:
         prof = PROFILES[self.profile]
-        over = [f"data.root={self.data_root}", f"train.seed={seed}", *prof["overrides"], *self.extra_overrides]
+        over = [f"data.root={self.data_root}", f"train.seed={seed}", *prof["overrides"], *self._pretrained(),
+                *self.extra_overrides]
         cfg = load_config([*self.base_configs, *(f for f in STAGE1_OVERLAYS[method])], over)
         return cfg.replace(name=f"{method}_s1_seed{seed}")
 
     def stage2_config(self, method: str, seed: int, stage1_ckpt: Path) -> Config:
         prof = PROFILES[self.profile]
         over = [f"data.root={self.data_root}", f"train.seed={seed}", *prof["overrides"], *prof["s2_overrides"],
-                *self.extra_overrides, f"train.init_from={stage1_ckpt}"]
+                *self._pretrained(), *self.extra_overrides, f"train.init_from={stage1_ckpt}"]
         cfg = load_config([*self.base_configs, *STAGE1_OVERLAYS[method], *self.stage2_configs], over)
         return cfg.replace(name=f"{method}_s2_seed{seed}")
 
@@ -94,12 +116,17 @@ def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: Sp
         Path of the run's ``best.pt``.
     """
     run = run_dir_of(cfg, runs_root)
+    start = Path(cfg.model.pretrained)
+    if cfg.model.pretrained not in ("", "none", "imagenet") and not start.exists() and not _finished(cfg, runs_root):
+        raise FileNotFoundError(f"{cfg.name} starts from {start}, which does not exist yet: train that pre-training "
+                                "run first (Protocol.ensure_pretrained(), or train_all with both configs)")
     if _finished(cfg, runs_root):
         if progress:
             print(f"reusing {run}")
     else:
         resume = (run / "checkpoints" / "last.pt").exists()
-        train(cfg, run, device, resume=resume, progress=progress, files=files)
+        fit = pretrain if cfg.train.stage == 0 else train
+        fit(cfg, run, device, resume=resume, progress=progress, files=files)
     return best_checkpoint(cfg, runs_root)
 
 
@@ -155,15 +182,16 @@ def _schedule(todo: Sequence[Config], runs_root: Path) -> tuple[list[int], dict[
     """The order to start ``todo`` in, and each config's dependencies (indices into ``todo``).
 
     A config depends on the configs whose best checkpoint it starts from (a stage-2 run's ``train.init_from``
-    names its stage-1 run's ``best.pt``) and comes after them. Runs in such a chain come before independent
+    names its stage-1 run's ``best.pt``, a stage-1 run's ``model.pretrained`` a pre-training run's) and comes
+    after them. Runs in such a chain come before independent
     runs, so that a stage-2 run can start as soon as its stage-1 run is done while independent runs fill the
     other processes; otherwise the order given is kept.
     """
     where = {str(best_checkpoint(c, runs_root)): k for k, c in enumerate(todo)}
     deps: dict[int, set[int]] = {}
     for k, c in enumerate(todo):
-        src = str(Path(c.train.init_from)) if c.train.init_from else ""
-        deps[k] = {where[src]} if src in where else set()
+        srcs = {str(Path(f)) for f in (c.train.init_from, c.model.pretrained) if f not in ("", "none", "imagenet")}
+        deps[k] = {where[f] for f in srcs if f in where}
     order: list[int] = []
 
     def place(k: int) -> None:
@@ -191,6 +219,10 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
     count (CPU training is reproducible for a given thread count).
     """
     unique = list({c.hash() + c.name: c for c in configs}.values())
+    pre = protocol.pretrain_config()
+    if pre is not None and any(c.model.pretrained == str(best_checkpoint(pre, protocol.runs_root)) for c in unique):
+        unique = [c for c in unique if c.train.stage != 0 or c.hash() != pre.hash()]
+        protocol.ensure_pretrained()  # every other run waits for it: first, in this process, with all threads
     todo = [c for c in unique if not _finished(c, protocol.runs_root)]
     if not todo:
         return
@@ -315,9 +347,13 @@ def protocol_caption(protocol: Protocol) -> str:
     cfg = protocol.stage1_config("asen", 0)
     s2 = load_config([*protocol.base_configs, *protocol.stage2_configs], PROFILES[protocol.profile]["overrides"])
     d, m, t = cfg.data, cfg.model, cfg.train
+    pre = protocol.pretrain_config()
+    start = (f"pre-trained without labels on the training images: {pre.train.epochs} x {pre.data.steps_per_epoch} "
+             f"SimCLR steps of {pre.data.images_per_batch} images, one run for all methods and seeds"
+             if pre else "from scratch")
     return (
-        f"Protocol ({protocol.profile} profile): {m.backbone} backbones (width {m.tiny_width}, from scratch, "
-        f"model.pretrained={m.pretrained}) instead of ImageNet ResNet-50/34; embeddings {m.embed_size}-d with "
+        f"Protocol ({protocol.profile} profile): {m.backbone} backbones (width {m.tiny_width}, {start}) "
+        f"instead of ImageNet ResNet-50/34; embeddings {m.embed_size}-d with "
         f"model.embed_norm={m.embed_norm}; global input {d.global_size} px, local crops {d.local_size} px cut from "
         f"the full-resolution renders; data.sampler={d.sampler} ({d.images_per_batch} images of "
         f"{'one attribute' if d.attributes_per_batch == 1 else f'{d.attributes_per_batch} attributes'} a step, "
@@ -442,7 +478,7 @@ def main_cli(args) -> int:
     seeds = tuple(args.seeds) if args.seeds else prof["seeds"]
     protocol = Protocol(data_root=data_root, runs_root=Path(args.runs), device=resolve_device(args.device),
                         profile=args.profile, extra_overrides=tuple(args.overrides), progress=not args.quiet,
-                        jobs=args.jobs)
+                        jobs=args.jobs, **({"pretrain_configs": ()} if args.no_pretrain else {}))
     out = Path(args.out)
     t0 = time.time()
     if not args.ablations_only:
@@ -484,4 +520,7 @@ def add_arguments(p) -> None:
     p.add_argument("--jobs", "-j", type=int, default=0,
                    help="runs trained at once on a CPU, each in its own process (default 0: one per core, at most "
                         "4; 1: one after the other in this process). Ignored on CUDA")
+    p.add_argument("--no-pretrain", action="store_true",
+                   help="train every backbone from scratch instead of from the shared self-supervised pre-training "
+                        "run (synthfashion_cpu_pretrain, the stand-in for ImageNet weights)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

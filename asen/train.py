@@ -189,6 +189,9 @@ def train(
     Returns:
         :class:`TrainResult` with the best validation MAP and the model holding the *last* weights.
     """
+    if cfg.train.stage not in (1, 2):
+        raise ValueError(f"train.stage must be 1 or 2 here, got {cfg.train.stage} (stage 0, backbone pre-training, "
+                         "is asen.pretrain.pretrain; `asen train` picks it by the stage)")
     device = torch.device(device)
     rank, world = dist_info()
     progress = progress and rank == 0

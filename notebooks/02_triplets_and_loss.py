@@ -266,10 +266,12 @@ plt.show()
 #
 # The toy above starts with all points close together but *free to move*. A randomly initialised deep network
 # is worse: its outputs for different images are almost parallel, so every cosine is close to 1, the loss sits
-# at the margin, and the gradients that would separate the images are tiny. The book's CPU protocol trains
-# from scratch, so it adds a `BatchNorm1d` after the last linear layer (`model.embed_norm: batchnorm`, a
-# documented departure; the paper starts from ImageNet weights and does not need it). Pairwise cosines of the
-# embeddings of one training batch, for the same untrained network with and without the normalisation:
+# at the margin, and the gradients that would separate the images are tiny. The book's small CPU backbone has
+# no ImageNet weights (it starts from a label-free pre-training, see chapter 8) and the layers above it start
+# random, so the CPU protocol adds a `BatchNorm1d` after the last linear layer (`model.embed_norm: batchnorm`,
+# a documented departure; the paper starts from ImageNet weights and does not need it). Pairwise cosines of the
+# embeddings of one training batch, for the same untrained network (random backbone) with and without the
+# normalisation:
 
 # %%
 images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size)
@@ -278,7 +280,8 @@ attrs_t = torch.as_tensor(ib["attributes"], device=ctx.device)
 cosines = {}
 for norm in ("none", "batchnorm"):
     torch.manual_seed(seed)
-    model = build_model(dataclasses.replace(cfg.model, embed_norm=norm), meta.num_attributes, ctx.device)
+    model = build_model(dataclasses.replace(cfg.model, embed_norm=norm, pretrained="none"), meta.num_attributes,
+                        ctx.device)
     model.train()  # BatchNorm normalises with the batch's statistics, as during training
     with torch.no_grad():
         e, _ = model(x, attrs_t)

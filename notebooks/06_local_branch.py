@@ -336,5 +336,6 @@ write_json(ctx.results_dir / "06_local_branch.json", results)
 #    describe what else in the pipeline would have to change.
 # 4. Evaluate the stage-2 checkpoint with test crop thresholds 0.0, 0.3 and 0.5
 #    (`evaluate_checkpoint(..., overrides=["eval.crop_threshold=0.3"])`). Which attributes are most sensitive?
-# 5. The local branch starts from scratch in this book but from ImageNet weights in the paper. Predict how the
-#    stage-2 validation curves above would change with a pretrained local backbone.
+# 5. The local branch starts as a copy of the stage-1 global branch in this book (`train.local_init: global`)
+#    but from ImageNet weights in the paper. Predict how the stage-2 validation curves above would change
+#    with a local backbone that has never seen a zoomed crop.

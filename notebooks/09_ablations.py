@@ -101,10 +101,11 @@ display(Markdown(origin_text))
 # Five models, all evaluated on the test split:
 #
 # - **ASEN++**: the full model, global + local branch fused with β.
-# - **w/o ASA**: spatial attention replaced by global average pooling, trained from scratch (both stages).
+# - **w/o ASA**: spatial attention replaced by global average pooling, trained anew (both stages, from the
+#   same pre-trained backbone).
 #   There is then no attention map to threshold. A flat map keeps the whole image, so the "zoom" shows the
 #   whole image too.
-# - **w/o ACA**: channel attention removed, trained from scratch (both stages).
+# - **w/o ACA**: channel attention removed, trained anew (both stages, from the same pre-trained backbone).
 # - **global branch only** / **local branch only**: the trained ASEN++ evaluated with one branch (β = 1 or
 #   β = 0 of the fused similarity).
 

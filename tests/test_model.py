@@ -184,3 +184,18 @@ def test_csn_mask_initialisation_is_configurable():
     assert abs(float(veit.mean()) - 0.9) < 0.3 and float(veit.std()) > 0.4  # normal(0.9, 0.7), Veit et al.
     ones = ASEN(ModelConfig(**{**csn, "csn_mask_mean": 1.0, "csn_mask_std": 0.0}), num_attributes=4).csn_masks
     assert torch.equal(ones.detach(), torch.ones(4, TINY.embed_size))
+
+
+def test_resnet_tiny_loads_its_own_state_dict_and_names_a_mismatch(tmp_path):
+    from asen.backbones import TinyResNet
+
+    torch.manual_seed(0)
+    ref = TinyResNet(8, 1)
+    path = tmp_path / "tiny.pt"
+    torch.save({"state_dict": ref.state_dict()}, path)
+    net = build_backbone("resnet_tiny", str(path), tiny_width=8)
+    torch.testing.assert_close(net.layer3[0].conv2.weight, ref.layer3[0].conv2.weight)
+    with pytest.raises(PretrainedWeightsError, match=r"tiny\.pt: not a resnet_tiny state dict of width 16"):
+        build_backbone("resnet_tiny", str(path), tiny_width=16)
+    with pytest.raises(PretrainedWeightsError, match="no ImageNet weights"):
+        build_backbone("resnet_tiny", "imagenet")

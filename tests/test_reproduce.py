@@ -38,6 +38,9 @@ def test_load_or_train_reuses_finished_runs(toy_root, tmp_path, capsys):
     protocol = Protocol(toy_root, tmp_path / "runs", device=__import__("torch").device("cpu"), profile="smoke",
                         extra_overrides=tuple(TINY), progress=True)
     cfg = protocol.stage1_config("triplet", 0)
+    with pytest.raises(FileNotFoundError, match=r"starts from .*pretrain-.*best\.pt, which does not exist yet"):
+        ensure_trained(cfg, protocol.runs_root, protocol.device)
+    assert cfg.model.pretrained == str(protocol.ensure_pretrained())
     first = ensure_trained(cfg, protocol.runs_root, protocol.device)
     mtime = first.stat().st_mtime_ns
     assert ensure_trained(cfg, protocol.runs_root, protocol.device) == first
@@ -93,7 +96,7 @@ def test_train_all_names_the_run_a_worker_failed_on(toy_root, tmp_path):
     from asen.reproduce import train_all
 
     protocol = Protocol(tmp_path / "no_such_data", tmp_path / "runs", device=torch.device("cpu"), profile="smoke",
-                        extra_overrides=tuple(TINY), progress=False, jobs=2)
+                        extra_overrides=tuple(TINY), progress=False, jobs=2, pretrain_configs=())  # from scratch
     cfgs = [protocol.stage1_config("triplet", 0), protocol.stage1_config("asen", 0)]
     with pytest.raises(RuntimeError, match=r"training (triplet|asen)_s1_seed0 failed .*no_such_data"):
         train_all(protocol, cfgs)
@@ -132,6 +135,7 @@ def test_a_run_trained_on_other_data_is_not_reused(toy_root, tmp_path):
     protocol = Protocol(root, tmp_path / "runs", device=torch.device("cpu"), profile="smoke",
                         extra_overrides=tuple(TINY), progress=False)
     cfg = protocol.stage1_config("triplet", 0)
+    protocol.ensure_pretrained()
     ckpt = ensure_trained(cfg, protocol.runs_root, protocol.device, progress=False)
     info = json.loads((ckpt.parent.parent / "run.json").read_text())
     assert info["data"] == {"root": str(root), "fingerprint": data_fingerprint(root)}

@@ -1,0 +1,249 @@
+"""Self-supervised pre-training of a backbone (stage 0): a stand-in for ImageNet weights.
+
+The paper's backbones start from ImageNet, whose features encode far more than any one attribute: colour,
+texture, shape, pose. That matters for the comparison of methods. CSN's masks, for instance, exist to remove
+what one shared embedding encodes about the *other* attributes, and a network trained from scratch on one
+attribute at a time hardly encodes those in the first place. Where ImageNet weights are not available (the
+CPU backbone ``resnet_tiny`` has none), this module gives every method the same generic starting point,
+learned without labels from the training images: SimCLR-style instance discrimination (Chen et al., 2020).
+Two random views of each image (crop, flip, colour jitter, grey) are pulled together and pushed away from the
+other images' views with the NT-Xent loss, through a small projection head that is thrown away afterwards.
+Nothing of the attribute labels is used, so nothing of the targets leaks into the starting point.
+
+A pre-training run is a config with ``train.stage: 0`` (e.g. ``-c synthfashion_cpu -c
+synthfashion_cpu_pretrain``): ``train.epochs`` x ``data.steps_per_epoch`` steps of ``data.images_per_batch``
+images, Adam at ``train.lr`` with ``train.scheduler``, the view recipe in the ``pretrain`` section. Its
+``checkpoints/best.pt`` holds the backbone's state dict; a stage-1 config starts from it with
+``model.pretrained=<that path>``. Runs resume from ``last.pt`` like training runs.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from .backbones import build_backbone
+from .config import Config, PretrainConfig
+from .data import DataError, ImageSet, SplitFiles, global_view, load_split_files, normalize
+from .runs import RunDir, atomic_torch_save, seed_everything
+
+
+class PretrainingDiverged(RuntimeError):
+    """The pre-training loss became NaN or infinite."""
+
+
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """NT-Xent (normalised temperature-scaled cross entropy) over two views of a batch.
+
+    Row ``i`` of ``z1`` and row ``i`` of ``z2`` are views of the same image; each of the ``2B`` views must pick
+    its partner among the other ``2B - 1``. Returns the mean loss and the fraction of views whose most similar
+    other view is their partner (the instance-discrimination accuracy).
+    """
+    if z1.shape != z2.shape or z1.dim() != 2:
+        raise ValueError(f"expected two (B, D) tensors of one shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    b = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.t()) / temperature
+    sim = sim.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=z.device), float("-inf"))
+    target = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(z.device)
+    loss = F.cross_entropy(sim, target)
+    acc = (sim.argmax(dim=1) == target).float().mean()
+    return loss, acc
+
+
+def random_views(images: torch.Tensor, out_size: int, p: PretrainConfig) -> torch.Tensor:
+    """One random view of each image of a uint8 batch (B, 3, S, S), as normalised (B, 3, out, out) floats.
+
+    A crop of ``p.min_scale``-1 of each side (aspect ratio up to x/÷ ``exp(p.aspect_jitter)``) at a random
+    position, a horizontal flip half of the time, then with probability ``p.jitter_p`` brightness, contrast
+    and saturation each scaled by a factor in 1 ± ``p.colour_jitter``, and with probability ``p.grey_p`` a
+    grey image. Batched on the images' device; draws from torch's global RNG (seeded per run).
+    """
+    b = images.shape[0]
+    dev = images.device
+    x = images.float().div_(255.0)
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return torch.rand(b).mul_(hi - lo).add_(lo).to(dev)
+
+    scale, aspect = u(p.min_scale, 1.0), torch.exp(u(-p.aspect_jitter, p.aspect_jitter))
+    sx, sy = (scale * aspect.sqrt()).clamp(max=1.0), (scale / aspect.sqrt()).clamp(max=1.0)
+    tx, ty = u(-1.0, 1.0) * (1 - sx), u(-1.0, 1.0) * (1 - sy)
+    flip = torch.where(u(0.0, 1.0) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(b, 2, 3, device=dev)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = sx * flip, tx, sy, ty
+    grid = F.affine_grid(theta, [b, 3, out_size, out_size], align_corners=False)
+    v = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    on = (u(0.0, 1.0) < p.jitter_p).float().view(b, 1, 1, 1)
+    a = p.colour_jitter
+    bright, contrast, sat = (1 + on * u(-a, a).view(b, 1, 1, 1) for _ in range(3))
+    v = v * bright
+    mean = v.mean(dim=(1, 2, 3), keepdim=True)
+    v = (v - mean) * contrast + mean
+    grey = 0.299 * v[:, 0:1] + 0.587 * v[:, 1:2] + 0.114 * v[:, 2:3]
+    v = (v - grey) * sat + grey
+    v = torch.where((u(0.0, 1.0) < p.grey_p).view(b, 1, 1, 1), grey.expand_as(v), v)
+    return normalize(v.clamp_(0.0, 1.0))
+
+
+class SourceImages(Dataset):
+    """Training images as uint8 (3, S, S) tensors (short side resized to S, centre crop), views are cut from."""
+
+    def __init__(self, images: ImageSet, size: int) -> None:
+        self.images, self.size = images, size
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        img: Image.Image = global_view(self.images.load(index), self.size)
+        return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
+
+
+class ProjectionHead(nn.Module):
+    """Pool the feature map, then a two-layer MLP (SimCLR's projection head; discarded after pre-training)."""
+
+    def __init__(self, channels: int, dim: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(channels, 2 * channels), nn.ReLU(inplace=True), nn.Linear(2 * channels, dim))
+
+    def forward(self, fmap: torch.Tensor) -> torch.Tensor:
+        return self.mlp(fmap.mean(dim=(2, 3)))
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def pretrain(
+    cfg: Config,
+    run_dir: str | Path,
+    device: torch.device | str,
+    resume: bool = False,
+    progress: bool = True,
+    files: SplitFiles | None = None,
+    max_epochs: int | None = None,
+) -> Path:
+    """Pre-train ``cfg.model.backbone`` on ``cfg.data.root``'s training images without labels (stage 0).
+
+    Args:
+        cfg: a config with ``train.stage == 0``.
+        run_dir: the run folder (created; with ``resume`` it must hold ``checkpoints/last.pt``).
+        device: where to train.
+        resume: continue an interrupted run from its last checkpoint (ends with the same weights).
+        progress: show a tqdm bar.
+        files: already-loaded split files (else read from ``cfg.data.root``).
+        max_epochs: stop after this many epochs of this call (to simulate an interruption in tests).
+    Returns:
+        Path of ``checkpoints/best.pt``: ``{"state_dict": backbone weights, ...}``, the file
+        ``model.pretrained`` takes.
+    """
+    if cfg.train.stage != 0:
+        raise ValueError(f"pretrain() runs stage-0 configs; this one has train.stage={cfg.train.stage}")
+    p = cfg.pretrain
+    if not 0 < p.min_scale <= 1:
+        raise ValueError(f"pretrain.min_scale must be in (0, 1], got {p.min_scale}")
+    if p.temperature <= 0:
+        raise ValueError(f"pretrain.temperature must be > 0, got {p.temperature}")
+    batch = cfg.data.images_per_batch
+    if batch < 2:
+        raise ValueError(f"data.images_per_batch must be >= 2 for pre-training (other images are the negatives), got {batch}")
+    device = torch.device(device)
+    seed_everything(cfg.train.seed, cfg.train.deterministic)
+    files = files or load_split_files(cfg.data.root, splits=("train",))
+    names = files.filenames["train"]
+    if len(names) < batch:
+        raise DataError(f"{cfg.data.root}: {len(names)} training images, fewer than data.images_per_batch={batch}")
+    m = cfg.model
+    backbone = build_backbone(m.backbone, m.pretrained, m.tiny_width, m.tiny_blocks).to(device)
+    head = ProjectionHead(backbone.out_channels, p.projection_dim).to(device)
+    fmt = torch.channels_last if m.channels_last else torch.contiguous_format
+    backbone = backbone.to(memory_format=fmt)
+    params = [*backbone.parameters(), *head.parameters()]
+    opt = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    steps = cfg.data.steps_per_epoch or max(1, len(names) // batch)
+    total = cfg.train.epochs * steps
+    if cfg.train.scheduler == "cosine":
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i, total) / total)))
+    elif cfg.train.scheduler == "step":
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: cfg.train.lr_decay ** ((i // steps) // cfg.train.lr_step))
+    else:
+        raise ValueError(f"train.scheduler must be 'step' or 'cosine', got {cfg.train.scheduler!r}")
+
+    last = Path(run_dir) / "checkpoints" / "last.pt"
+    if resume and not last.exists():
+        raise FileNotFoundError(f"cannot resume: {last} does not exist (start the run without --resume)")
+    run = RunDir(run_dir, cfg, device, write_env=not resume)
+    start = 0
+    if resume:
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        if ckpt["config"] != cfg.to_dict():
+            raise ValueError(f"cannot resume {run_dir}: its config differs from the one given")
+        backbone.load_state_dict(ckpt["state_dict"])
+        head.load_state_dict(ckpt["head"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        if ckpt["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        start = ckpt["epoch"] + 1
+        run.log(event="resume", epoch=start)
+
+    source = SourceImages(ImageSet(files.root, names, cfg.data.global_size, skip_bad_images=cfg.data.skip_bad_images,
+                                   cache=cfg.data.cache_images), p.source_size)
+    end = cfg.train.epochs if max_epochs is None else min(cfg.train.epochs, start + max_epochs)
+    backbone.train(), head.train()
+    for epoch in range(start, end):
+        # the images of an epoch depend only on (seed, epoch), so a resumed run sees the same ones
+        order = np.random.default_rng([cfg.train.seed, epoch]).permutation(len(names))
+        batches = [order[(s * batch) % len(names):][:batch].tolist() for s in range(steps)]
+        batches = [b if len(b) == batch else b + order[: batch - len(b)].tolist() for b in batches]
+        loader = DataLoader(source, batch_sampler=batches, num_workers=cfg.data.num_workers,
+                            pin_memory=device.type == "cuda")
+        t0, loss_sum, acc_sum = time.time(), 0.0, 0.0
+        bar = tqdm(loader, total=steps, desc=f"pre-training epoch {epoch + 1}/{cfg.train.epochs}", disable=not progress,
+                   leave=False)
+        for step, imgs in enumerate(bar):
+            imgs = imgs.to(device, non_blocking=True)
+            v1 = random_views(imgs, cfg.data.global_size, p).contiguous(memory_format=fmt)
+            v2 = random_views(imgs, cfg.data.global_size, p).contiguous(memory_format=fmt)
+            z = head(backbone(torch.cat([v1, v2])))
+            loss, acc = nt_xent_loss(z[:batch], z[batch:], p.temperature)
+            if not torch.isfinite(loss):
+                kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
+                run.log(event="diverged", epoch=epoch, step=step, loss=float(loss))
+                raise PretrainingDiverged(f"pre-training loss is {float(loss)} at epoch {epoch + 1}, step {step + 1}; "
+                                          f"{kept}. Lower train.lr.")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum, acc_sum = loss_sum + float(loss.detach()), acc_sum + float(acc)
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", acc=f"{float(acc):.2f}")
+        seconds = time.time() - t0
+        record = {"epoch": epoch + 1, "loss": loss_sum / steps, "instance_accuracy": acc_sum / steps,
+                  "seconds": round(seconds, 2), "images_per_second": round(2 * batch * steps / max(seconds, 1e-9), 1),
+                  "lr": [g["lr"] for g in opt.param_groups]}
+        weights = {k: v.detach().cpu() for k, v in backbone.state_dict().items()}
+        atomic_torch_save({"state_dict": weights, "head": head.state_dict(), "optimizer": opt.state_dict(),
+                           "scheduler": sched.state_dict(), "rng": _rng_state(), "epoch": epoch,
+                           "config": cfg.to_dict(), "stage": 0}, run.last)
+        # best.pt: the backbone alone (loadable with weights_only), rewritten every epoch; the last epoch's wins
+        tmp = run.best.with_suffix(".pt.tmp")
+        torch.save({"state_dict": weights, "stage": 0, "epoch": epoch + 1, "backbone": m.backbone,
+                    "config": cfg.to_dict()}, tmp)
+        tmp.replace(run.best)
+        run.log(**record)
+        if progress:
+            tqdm.write(f"pre-training epoch {epoch + 1}: loss {record['loss']:.3f}, instance accuracy "
+                       f"{record['instance_accuracy']:.2f}, {record['images_per_second']} views/s")
+    return run.best
