@@ -49,6 +49,13 @@ print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
 # best checkpoint on the test split. ASEN++ continues ASEN's stage-1 run with a stage-2 run that adds the
 # local branch, as in the paper. The Random row needs no training: its embeddings are random unit vectors.
 # The protocol caption under the table names every way this budget departs from the paper's.
+#
+# One departure deserves a word here. The paper's backbones start from ImageNet weights, features that
+# encode colour, texture, shape and pose, far more than any one attribute needs. The small CPU backbone has
+# no such weights, so before anything else one run pre-trains it *without labels* on the training images
+# (`asen.pretrain`: two random crops of each image are pulled together in feature space and pushed away from
+# the other images', the SimCLR recipe), and every method and seed starts from that one backbone. Nothing
+# of the attribute labels goes into it. It matters most for CSN, as the last section explains.
 
 # %% tags=["hide-output"]
 results = asen.reproduce.run_main_table(ctx.protocol, ctx.seeds)
@@ -246,7 +253,10 @@ display(Markdown(
     f"- **CSN ({o['csn']:.2f}; {step(1)})** keeps that one space but gives each attribute a learned mask over its "
     f"dimensions. The attributes can then use different subspaces, but they all see the same pooled image "
     f"features. The masks can only help if the shared space encodes what other attributes need and this one "
-    f"does not; `tools/nuisance_probe.py` measures that (the README's results section has the figures).\n"
+    f"does not, and that depends on where the backbone starts: trained from scratch on one attribute at a "
+    f"time, the shared space hardly encodes the others, and CSN merely ties the Triplet network "
+    f"(`asen reproduce --no-pretrain`; `tools/nuisance_probe.py` measures the encoded nuisance, the README's "
+    f"results section has the figures).\n"
     f"- **ASEN ({o['asen']:.2f}; {step(2)})** lets the attribute steer the features themselves: spatial attention "
     f"chooses *where* to look (the hem for lengths, the neck for designs) and channel attention *which* patterns "
     f"count. Its gain over the Triplet network is largest for {t_best} ({t_gain:+.2f}). On average it is "
