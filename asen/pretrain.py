@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +33,7 @@ from tqdm import tqdm
 from .backbones import build_backbone
 from .config import Config, PretrainConfig
 from .data import DataError, ImageSet, SplitFiles, global_view, load_split_files, normalize
-from .runs import RunDir, atomic_torch_save, seed_everything
+from .runs import RunDir, atomic_torch_save, rng_state, seed_everything, set_rng_state
 
 
 class PretrainingDiverged(RuntimeError):
@@ -129,10 +128,6 @@ class ProjectionHead(nn.Module):
         return self.mlp(fmap.mean(dim=(2, 3)))
 
 
-def _rng_state() -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
 def pretrain(
     cfg: Config,
     run_dir: str | Path,
@@ -201,9 +196,7 @@ def pretrain(
         head.load_state_dict(ckpt["head"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if ckpt["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        set_rng_state(ckpt["rng"])
         start = ckpt["epoch"] + 1
         run.log(event="resume", epoch=start)
 
@@ -244,7 +237,7 @@ def pretrain(
                   "lr": [g["lr"] for g in opt.param_groups]}
         weights = {k: v.detach().cpu() for k, v in backbone.state_dict().items()}
         atomic_torch_save({"state_dict": weights, "head": head.state_dict(), "optimizer": opt.state_dict(),
-                           "scheduler": sched.state_dict(), "rng": _rng_state(), "epoch": epoch,
+                           "scheduler": sched.state_dict(), "rng": rng_state(), "epoch": epoch,
                            "config": cfg.to_dict(), "stage": 0}, run.last)
         # best.pt: the backbone alone (loadable with weights_only), rewritten every epoch; the last epoch's wins
         tmp = run.best.with_suffix(".pt.tmp")

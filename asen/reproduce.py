@@ -3,8 +3,10 @@
 Methods of the main table: Random embeddings, Triplet network, CSN, ASEN (global branch, the AAAI model),
 ASEN++ (global + local). Each is trained with shipped configs (``synthfashion_cpu`` + a method overlay),
 ``seeds`` times; the table reports mean +- std of test MAP per attribute and overall, with and without the
-"Invisible" values. Trained runs are cached by config hash under ``runs_root`` (load-or-train), so the book
-and ``make ablations`` reuse what ``make reproduce`` trained.
+"Invisible" values. Every backbone starts from one label-free pre-training run (``synthfashion_cpu_pretrain``,
+:mod:`asen.pretrain`), the stand-in for the paper's ImageNet weights; ``Protocol(pretrain_configs=())`` (``asen
+reproduce --no-pretrain``) trains from scratch. Trained runs are cached by config hash under ``runs_root``
+(load-or-train), so the book and ``make ablations`` reuse what ``make reproduce`` trained.
 """
 from __future__ import annotations
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -32,7 +31,7 @@ from .evaluate import evaluate
 from .losses import alignment_loss, in_batch_triplet_loss, triplet_loss
 from .model import ASEN, build_model
 from .roi import local_inputs
-from .runs import RunDir, atomic_torch_save, seed_everything
+from .runs import RunDir, atomic_torch_save, rng_state, seed_everything, set_rng_state
 
 
 class TrainingDiverged(RuntimeError):
@@ -153,20 +152,6 @@ def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torc
     return t.global_weight * loss_g + t.local_weight * loss_l + t.align_weight * loss_a, parts
 
 
-def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def train(
     cfg: Config,
     run_dir: str | Path,
@@ -225,7 +210,7 @@ def train(
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
-        _set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"])
         start_epoch, best_map, best_epoch = ckpt["epoch"] + 1, ckpt["best_map"], ckpt["best_epoch"]
         if run:
             run.log(event="resume", epoch=start_epoch)
@@ -287,7 +272,7 @@ def train(
             best_map, best_epoch = val_map, epoch + 1
         state = {
             "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "rng": _rng_state(), "epoch": epoch, "mAP": val_map, "best_map": best_map, "best_epoch": best_epoch,
+            "rng": rng_state(), "epoch": epoch, "mAP": val_map, "best_map": best_map, "best_epoch": best_epoch,
             "config": cfg.to_dict(), "num_attributes": files.meta.num_attributes, "stage": cfg.train.stage,
         }
         if run:

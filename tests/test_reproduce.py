@@ -145,3 +145,29 @@ def test_a_run_trained_on_other_data_is_not_reused(toy_root, tmp_path):
     assert data_fingerprint(root) != info["data"]["fingerprint"]
     with pytest.raises(RuntimeError, match=r"trained on other data .* delete that folder"):
         ensure_trained(cfg, protocol.runs_root, protocol.device, progress=False)
+
+
+def test_every_method_starts_from_the_pretraining_run_unless_told_not_to(toy_root, tmp_path):
+    import torch
+
+    from asen.cli import build_parser
+    from asen.reproduce import best_checkpoint, protocol_caption
+
+    cpu = torch.device("cpu")
+    p = Protocol(toy_root, tmp_path / "runs", device=cpu, profile="smoke", extra_overrides=tuple(TINY))
+    pre = p.pretrain_config()
+    assert pre.train.stage == 0 and pre.name == "pretrain"
+    start = str(best_checkpoint(pre, p.runs_root))
+    assert start.startswith(str(tmp_path / "runs" / "pretrain-"))
+    for method in ("triplet", "csn", "asen", "no_asa"):
+        assert p.stage1_config(method, 0).model.pretrained == start  # one run for every method ...
+    assert p.stage1_config("asen", 1).model.pretrained == start  # ... and every seed
+    assert p.stage2_config_after_stage1("asen", 0).model.pretrained == start
+    assert "pre-trained without labels" in protocol_caption(p)
+    scratch = Protocol(toy_root, tmp_path / "runs", device=cpu, profile="smoke", extra_overrides=tuple(TINY),
+                       pretrain_configs=())
+    assert scratch.pretrain_config() is None and scratch.ensure_pretrained() is None
+    assert scratch.stage1_config("asen", 0).model.pretrained == "none"
+    assert "from scratch" in protocol_caption(scratch)
+    args = build_parser().parse_args(["reproduce", "--no-pretrain"])
+    assert args.no_pretrain and not build_parser().parse_args(["reproduce"]).no_pretrain
