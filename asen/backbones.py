@@ -117,7 +117,7 @@ def build_backbone(name: str, pretrained: str = "imagenet", tiny_width: int = 32
         if pretrained == "imagenet":
             raise PretrainedWeightsError(
                 "resnet_tiny has no ImageNet weights; set model.pretrained to none, or to a resnet_tiny state dict "
-                "(e.g. the backbone.pt of `asen pretrain`)"
+                "(e.g. checkpoints/best.pt of a stage-0 run: asen train -c synthfashion_cpu -c synthfashion_cpu_pretrain)"
             )
         if pretrained not in ("none", ""):
             state = _load_state(pretrained)
