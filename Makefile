@@ -2,17 +2,30 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# constraints.txt pins the exact versions the tests last passed with (`make lock` refreshes it); `make install
+# CONSTRAINTS=` installs the newest versions pyproject.toml's ranges allow instead (e.g. on another platform).
+CONSTRAINTS ?= constraints.txt
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(CONSTRAINTS) | cksum | cut -d' ' -f1)
 
-.PHONY: test install clean reproduce ablations book book-smoke book-check notebooks-smoke
+.PHONY: test install lock clean reproduce ablations book book-smoke book-check notebooks-smoke
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -e '.[test,book]'
+	$(PY) -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[test,book]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-install: $(STAMP)  ## create .venv and install the package with its test extras
+install: $(STAMP)  ## create .venv and install the package with its test extras, at the versions of constraints.txt
+
+# Resolve the newest versions pyproject.toml allows in a scratch venv and write them to constraints.txt.
+# Then run `make test` (it reinstalls .venv at the new versions) and commit constraints.txt if it passes.
+lock:  ## refresh constraints.txt (then: make test, and commit it)
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -e '.[test,book]'
+	{ sed -n '1,2p' constraints.txt; .venv-lock/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-lock
 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q

@@ -6,3 +6,8 @@ Modules: :mod:`asen.config` (typed configs), :mod:`asen.data` (split files, samp
 :mod:`asen.synth` (the SynthFashion generator) and :mod:`asen.cli` (the ``asen`` command).
 """
 __version__ = "0.1.0"
+
+from .cpu import cap_onednn_isa as _cap_onednn_isa
+
+# Before any convolution runs: oneDNN's AVX-512 kernels crashed on Intel Xeons (see asen.cpu).
+_cap_onednn_isa()

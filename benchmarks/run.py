@@ -15,6 +15,9 @@ counts are in the tables); comparisons take turns (A B A B ...) so that backgrou
   (``synthfashion_cpu`` + ``synthfashion_cpu_s2``, as shipped: backbone width, sizes, images a step), ``paper``
   the paper's configuration (``fashionai_s1`` / ``_s2``, random init) and ``paper_*`` the same at another batch.
 * ``e2e``   - one short epoch of :func:`asen.train.train` (data loading included), both crop modes.
+* ``isa``   - stage-1 and stage-2 training steps of the CPU protocol with oneDNN's full instruction set and capped
+  at AVX2 (what ``import asen`` sets on AVX-512 CPUs, :mod:`asen.cpu`), in processes taking turns
+  (:mod:`benchmarks.isa_bench`); on a CPU without AVX-512 both sides run the same kernels.
 * ``faiss`` - exact ``IndexFlatIP`` vs brute-force NumPy and HNSW on a 1M x 512 gallery (100k in --quick)
   (:mod:`benchmarks.faiss_bench`); skipped with a message where faiss is not installed (e.g. a GPU machine).
 
@@ -57,16 +60,17 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from benchmarks import common, faiss_bench, map_bench, train_bench  # noqa: E402
+from benchmarks import common, faiss_bench, isa_bench, map_bench, train_bench  # noqa: E402
 from benchmarks.common import md_table  # noqa: E402
 
-SECTIONS = ("map", "train", "e2e", "faiss")
+SECTIONS = ("map", "train", "e2e", "faiss", "isa")
 
 # Each plan's "settings" are timed in order by run_train: "cpu" is the shipped CPU protocol, "paper" and any
 # "paper_*" the paper's configuration (train_bench.setting_base) with batch_triplets random triplets a step.
 _FULL_OTHER: dict[str, Any] = {
     "map_repeats": 7, "map_reference_repeats": 3,
     "crop_repeats": 20, "e2e_steps": 10, "e2e_repeats": 2,
+    "isa": {"rounds": 3, "steps": 4, "warmup": 2, "repeats": 3, "batches": 4},
     "faiss": {"n": 1_000_000, "dim": 512, "single_queries": 100, "batch_queries": 200, "batch_repeats": 2,
               "ef_search": (32, 64, 128)},
 }
@@ -78,6 +82,7 @@ PLANS: dict[str, dict[str, Any]] = {
             "paper": {"batch_triplets": 2, "steps": 1, "warmup": 1, "repeats": 1, "batches": 1, "extract_repeats": 1},
         },
         "crop_repeats": 5, "e2e_steps": 3, "e2e_repeats": 1,
+        "isa": {"rounds": 1, "steps": 2, "warmup": 1, "repeats": 2, "batches": 3},
         "faiss": {"n": 100_000, "dim": 512, "single_queries": 50, "batch_queries": 100, "batch_repeats": 1,
                   "ef_search": (32, 128)},
     },
@@ -424,6 +429,8 @@ def report(results: dict[str, Any]) -> str:
         parts.append("### Training and extraction\n\n" + train_tables(r["train"]))
     if "e2e" in r:
         parts.append("### End-to-end training\n\n" + e2e_table(r["e2e"]))
+    if "isa" in r:
+        parts.append("### oneDNN instruction-set cap\n\n" + isa_bench.table(r["isa"]))
     if "faiss" in r:
         parts.append("### Search\n\n" + faiss_table(r["faiss"]))
     for name, why in results.get("skipped", {}).items():
@@ -476,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         data_root = None
-        if {"train", "e2e"} & set(sections):
+        if {"train", "e2e", "isa"} & set(sections):
             log("writing a toy dataset of 224 px images")
             data_root = train_bench.make_dataset(Path(tmp) / "Toy", n_train=128, size=224)
         for section in sections:
@@ -488,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["results"]["train"] = run_train(plan, device, data_root)
             elif section == "e2e":
                 results["results"]["e2e"] = run_e2e(plan, device, data_root)
+            elif section == "isa":
+                results["results"]["isa"] = isa_bench.run(data_root, **plan["isa"])
             elif section == "faiss":
                 try:
                     results["results"]["faiss"] = run_faiss(plan)

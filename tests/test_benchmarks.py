@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import map_bench, run, train_bench  # noqa: E402
+from benchmarks import isa_bench, map_bench, run, train_bench  # noqa: E402
 
 TINY = {"model.tiny_width": 8, "model.attr_embed_size": 16, "model.spatial_dim": 16, "model.local_spatial_dim": 16,
         "model.embed_size": 32, "data.global_size": 32, "data.local_size": 32, "data.images_per_batch": 16}
@@ -78,13 +78,19 @@ def test_report_renders_every_section(tmp_path):
                       "runs": [{"ef_search": 32, "recall_at_10": 0.9, "single": lat, "batched": {"ms_per_query": 0.1}}]}}
     e2e = {m: {"images_per_s": 3.0, "runs": [{"epoch_seconds": 2.0}], "steps": 1, "images_per_step": 4, "repeats": 1}
            for m in ("batched", "per_image")}
+    isa = {"cpu": "x", "avx512": True, "rounds": 1, "steps": 1, "repeats": 1,
+           "DEFAULT": {"stage1": 10.0, "stage2": 4.0, "crashed_or_failed": 1},
+           "AVX2": {"stage1": 8.0, "stage2": 4.0, "crashed_or_failed": 0}, "ratio": {"stage1": 0.8, "stage2": 1.0}}
     results = {"mode": "quick", "machine": {"cpu": "x", "cores": 2, "torch_threads": 2, "memory_gb": 1, "gpu": None,
                                             "torch": "t", "numpy": "n", "device": "cpu", "load_average_start": [0, 0, 0]},
                "results": {"map": map_bench.run(scale=0.02, dim=8, repeats=1, reference_repeats=1),
                            "train": {"cuda_rows": "skipped: no CUDA device (CPU run)", "cpu": setting},
-                           "e2e": e2e, "faiss": faiss}, "skipped": {"faiss_gpu": "not installed"}}
+                           "e2e": e2e, "faiss": faiss, "isa": isa}, "skipped": {"faiss_gpu": "not installed"}}
     text = run.report(results)
+    assert "| stage-1 training step, CPU protocol | 10.0 | 8.0 | 0.80x |" in text
+    assert "| runs that crashed or failed | 1 | 0 |  |" in text
     for heading in ("### MAP", "### Training and extraction", "### End-to-end training", "### Search",
+                    "### oneDNN instruction-set cap",
                     "skipped: no CUDA device", "skipped: not installed"):
         assert heading in text
 
@@ -195,3 +201,13 @@ def test_plan_choice_errors_cleanly():
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit):
             run.main(["--device", "cuda", "--sections", "map"])
+
+
+def test_isa_benchmark_times_both_sides_in_their_own_processes(toy_root):
+    # one child process a side, a handful of steps at the tiny width: the numbers are only checked for form
+    res = isa_bench.run(toy_root, rounds=1, steps=1, warmup=1, repeats=1, batches=1)
+    for isa in isa_bench.ISAS:
+        assert res[isa]["crashed_or_failed"] == 0, res["runs"][isa]
+        assert res[isa]["stage1"] > 0 and res[isa]["stage2"] > 0
+        assert res["runs"][isa][0]["isa"] == isa
+    assert res["ratio"]["stage1"] == pytest.approx(res["AVX2"]["stage1"] / res["DEFAULT"]["stage1"])
