@@ -1,5 +1,4 @@
 import pytest
-import yaml
 
 from asen.config import CONFIG_DIR, ConfigError, load_config
 
@@ -48,22 +47,6 @@ def test_frozen_and_hash():
         cfg.train.lr = 1.0  # type: ignore[misc]
     assert cfg.hash() == load_config(["fashionai_s1"]).hash()
     assert cfg.hash() != cfg.replace(**{"train.lr": 1e-3}).hash()
-
-
-def test_authors_yaml_files_are_read(tmp_path):
-    base = tmp_path / "FashionAI.yaml"
-    s2 = tmp_path / "s2.yaml"
-    base.write_text(yaml.safe_dump({
-        "DATA": {"BASE_PATH": "data", "DATASET": "FashionAI", "NUM_ATTRIBUTES": 8, "TRAIN_BATCHSIZE": 16},
-        "MODEL": {"GLOBAL": {"BACKBONE": {"NAME": "resnet50"}}, "EMBED_SIZE": 1024},
-        "SOLVER": {"EPOCHS": 50, "BASE_LR": 0.0001, "STEP_SIZE": 3, "DECAY_RATE": 0.9},
-    }))
-    s2.write_text(yaml.safe_dump({"MODEL": {"LOCAL": {"ENABLE": True, "BACKBONE": {"NAME": "resnet34"}}},
-                                  "SOLVER": {"EPOCHS": 20}}))
-    cfg = load_config([base, s2])
-    assert cfg.data.root.endswith("data/FashionAI") and cfg.data.batch_size == 16
-    assert cfg.model.local_branch and cfg.train.stage == 2 and cfg.train.epochs == 20
-    assert cfg.train.lr == pytest.approx(1e-4) and cfg.train.lr_step == 3
 
 
 def test_every_shipped_config_loads():
