@@ -599,7 +599,8 @@ def translate_authors_configs(files: Iterable[tuple[str, Mapping]]) -> tuple[dic
     Args:
         files: ``(source name, tree as read from YAML)`` for each file, in order.
     Returns:
-        Our nested config dict and, per dotted key of ours, the file (or "the authors' defaults") it came from.
+        Our nested config dict and, per dotted key of ours, where it came from: "<file> (<their key>)", or
+        "the authors' defaults (<their key>)".
     Raises:
         ConfigError: a key the authors' defaults do not have (yacs rejects it too), a value of the wrong shape,
             or a setting this project cannot reproduce (another optimiser, other pixel statistics, other file
@@ -630,7 +631,7 @@ def translate_authors_configs(files: Iterable[tuple[str, Mapping]]) -> tuple[dic
     def put(ours: str, value: Any, key: str | None) -> None:
         section, name = ours.split(".")
         out.setdefault(section, {})[name] = value
-        origins[ours] = where[key] if key else f"the authors' protocol ({', '.join(names)})"
+        origins[ours] = f"{where[key]} ({key})" if key else f"the authors' protocol ({', '.join(names)})"
 
     for ours, value in _AUTHORS_PROTOCOL.items():
         put(ours, value, None)
@@ -647,7 +648,7 @@ def translate_authors_configs(files: Iterable[tuple[str, Mapping]]) -> tuple[dic
     else:  # every parameter trains at BASE_LR
         put("train.lr", flat["SOLVER.BASE_LR"], "SOLVER.BASE_LR")
     if flat["NAME"]:
-        out["name"], origins["name"] = str(flat["NAME"]), where["NAME"]
+        out["name"], origins["name"] = str(flat["NAME"]), f"{where['NAME']} (NAME)"
     if flat["DATA.DATASET"]:
         put("data.dataset", flat["DATA.DATASET"], "DATA.DATASET")
         later = "DATA.BASE_PATH" if rank["DATA.BASE_PATH"] > rank["DATA.DATASET"] else "DATA.DATASET"
@@ -678,8 +679,10 @@ def translate_authors_configs(files: Iterable[tuple[str, Mapping]]) -> tuple[dic
     for key, listed in (("DATA.ATTRIBUTES.NAME", attr_names), ("DATA.ATTRIBUTES.NUM", attr_values)):
         if not isinstance(listed, (list, tuple)):
             fail(key, "must be a list")
-        if listed and n and len(listed) != n:
-            fail(key, f"must list DATA.NUM_ATTRIBUTES={n} entries (one per attribute), not {len(listed)}")
+        if listed and n and len(listed) != n:  # blame the file that set either of the two last
+            last = max((key, "DATA.NUM_ATTRIBUTES"), key=rank.__getitem__)
+            raise ConfigError(f"{where[last]}: '{key}' lists {len(listed)} entries ({where[key]}) but "
+                              f"'DATA.NUM_ATTRIBUTES' is {n} ({where['DATA.NUM_ATTRIBUTES']}); one entry per attribute")
     return out, origins
 
 
