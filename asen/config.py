@@ -182,22 +182,27 @@ def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
     if typ_name == "bool":
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+        raise ConfigError(f"{source}: '{key}' must be true or false; got {value!r}")
     if typ_name == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
-            raise ConfigError(f"{source}: '{key}' must be an integer, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be an integer; got {value!r}")
         return value
     if typ_name == "float":
+        if isinstance(value, str):  # PyYAML (YAML 1.1) reads `1e-4` as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be a number; got {value!r}")
         return float(value)
     if typ_name == "str":
         if value is None:
             return ""
         if not isinstance(value, (str, int, float)):
-            raise ConfigError(f"{source}: '{key}' must be a string, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be a string; got {value!r}")
         return str(value)
     return value
 
@@ -354,7 +359,8 @@ def from_dict(
             continue
         if section not in _SECTIONS:
             raise ConfigError(
-                f"{origins.get(section, source)}: unknown section '{section}' (expected one of name, {', '.join(_SECTIONS)})"
+                f"{origins.get(section, source)}: unknown section '{section}' "
+                f"(expected one of name, {', '.join(_SECTIONS)})"
             )
         if body is None:
             body = {}
@@ -420,7 +426,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set '{text}': cannot parse value {raw!r}: {exc}") from exc
+        raise ConfigError(f"--set '{text}': cannot parse value {raw!r}: {' '.join(str(exc).split())}") from exc
     # YAML 1.1 reads "1e-4" as a string; accept it as a float.
     if isinstance(value, str):
         try:
@@ -447,7 +453,7 @@ def _read_yaml(path: Path) -> dict:
         with open(path) as fh:
             tree = yaml.safe_load(fh)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
     if tree is None:
         return {}
     if not isinstance(tree, dict):

@@ -175,10 +175,12 @@ def test_every_mapped_key_reaches_its_field(tmp_path, key, value, ours, expected
     data, _, s2 = authors_files(tmp_path, "FashionAI")
     extra = tmp_path / "extra.yaml"
     extra.write_text(yaml.safe_dump(_nest(key, value)))
-    cfg = load_config([data, s2, extra])
-    got = cfg.name if ours == "name" else getattr(getattr(cfg, ours.split(".")[0]), ours.split(".")[1])
-    assert got == expected and got != (load_config([data, s2]).name if ours == "name" else
-                                       getattr(getattr(load_config([data, s2]), ours.split(".")[0]), ours.split(".")[1]))
+
+    def value(cfg):
+        return cfg.name if ours == "name" else getattr(getattr(cfg, ours.split(".")[0]), ours.split(".")[1])
+
+    got = value(load_config([data, s2, extra]))
+    assert got == expected and got != value(load_config([data, s2]))  # the key changed the field
 
 
 def test_switches_and_global_backbone(tmp_path):

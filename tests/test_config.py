@@ -75,7 +75,8 @@ BAD_CHOICES = [
 BAD_RANGES = [
     ("data.global_size", 0, ">= 1"), ("data.local_size", 0, ">= 1"), ("data.num_triplets", 0, ">= 1"),
     ("data.batch_size", 0, ">= 1"), ("data.images_per_batch", 0, ">= 1"), ("data.attributes_per_batch", 0, ">= 1"),
-    ("data.steps_per_epoch", -1, ">= 0 (0: num_triplets // batch_size)"), ("data.eval_batch_size", 0, ">= 1"), ("data.num_workers", -1, ">= 0"),
+    ("data.steps_per_epoch", -1, ">= 0 (0: num_triplets // batch_size)"), ("data.eval_batch_size", 0, ">= 1"),
+    ("data.num_workers", -1, ">= 0"),
     ("data.max_eval_queries", -2, ">= 0 (0: all)"), ("data.crop_sampling_ratio", 0, "-1 (adaptive) or >= 1"),
     ("model.attr_embed_size", 0, ">= 1"), ("model.spatial_dim", 0, ">= 1"), ("model.local_spatial_dim", 0, ">= 1"),
     ("model.embed_size", 0, ">= 1"), ("model.reduction", 0, ">= 1"), ("model.csn_mask_std", -0.1, ">= 0"),
@@ -84,7 +85,8 @@ BAD_RANGES = [
     ("train.weight_decay", -1e-5, ">= 0"), ("train.lr_decay", 0.0, "in (0, 1]"), ("train.lr_decay", 1.5, "in (0, 1]"),
     ("train.lr_step", 0, ">= 1"), ("train.margin", -0.1, ">= 0"), ("train.global_weight", -1.0, ">= 0"),
     ("train.local_weight", -0.1, ">= 0"), ("train.align_weight", -0.1, ">= 0"),
-    ("train.crop_threshold", 1.0, "in [0, 1) (pixels above it are kept)"), ("train.crop_threshold", -0.1, "in [0, 1) (pixels above it are kept)"),
+    ("train.crop_threshold", 1.0, "in [0, 1) (pixels above it are kept)"),
+    ("train.crop_threshold", -0.1, "in [0, 1) (pixels above it are kept)"),
     ("train.csn_mask_l1", -1.0, ">= 0"), ("train.seed", -1, ">= 0"), ("train.eval_every", 0, ">= 1"),
     ("train.grad_clip", -1.0, ">= 0 (0: off)"), ("eval.beta", 1.2, "in [0, 1]"), ("eval.beta", -0.1, "in [0, 1]"),
     ("eval.crop_threshold", 1.5, "in [0, 1) (pixels above it are kept)"),
@@ -180,3 +182,21 @@ def test_the_choice_tuples_match_the_consumers():
         from asen.model import ASEN
 
         ASEN(cfg.replace(**{"model.head": head}).model, num_attributes=2)
+
+
+def test_type_errors_and_bad_yaml_are_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("train:\n  epochs: ten\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(["fashionai_s1", path])
+    assert str(exc.value) == f"{path}: 'train.epochs' must be an integer; got 'ten'"
+    path.write_text("train:\n  lr: [1\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config([path])
+    assert str(exc.value).startswith(f"{path}: not valid YAML: ") and "\n" not in str(exc.value)
+    path.write_text("train:\n  lr: 1e-3\n  local_lr: abc\n")  # PyYAML reads 1e-3 as a string
+    with pytest.raises(ConfigError) as exc:
+        load_config([path])
+    assert str(exc.value) == f"{path}: 'train.local_lr' must be a number; got 'abc'"
+    path.write_text("train:\n  lr: 1e-3\n")
+    assert load_config([path]).train.lr == pytest.approx(1e-3)
