@@ -5,8 +5,10 @@ Run ``asen <command> --help`` for the options of each command; recommended value
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
+import traceback
 from pathlib import Path
 
 from . import __version__
@@ -25,10 +27,10 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def _load_cfg(args: argparse.Namespace):
-    from .config import load_config
+    from .config import ConfigError, load_config
 
     if not args.config:
-        raise SystemExit("error: give at least one --config (e.g. -c fashionai_s1, or -c synthfashion_cpu)")
+        raise ConfigError("give at least one --config (e.g. -c fashionai_s1, or -c synthfashion_cpu)")
     return load_config(args.config, args.overrides)
 
 
@@ -115,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Attribute-specific fashion similarity (ASEN / ASEN++): train, evaluate, generate data.",
     )
     parser.add_argument("--version", action="version", version=f"asen {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of expected failures too (bad config, missing data, full disk); "
+                             "give it before the command: `asen --debug train ...`")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train one stage (stage 1: global branch; stage 2: + local branch; "
@@ -187,16 +192,93 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``asen`` command."""
-    from .config import ConfigError
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that report a user's mistake or situation (not a bug): printed as one line."""
+    from .backbones import PretrainedWeightsError
+    from .checkpoint import CheckpointError
     from .data import DataError
+    from .errors import UserError
+    from .train import TrainingDiverged
 
+    return UserError, DataError, CheckpointError, TrainingDiverged, PretrainedWeightsError, FileNotFoundError
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC, from ``open``/``write`` (an OSError) or from ``torch.save``, whose zip writer raises a RuntimeError
+    ("[enforce fail at inline_container.cc:...] PytorchStreamWriter failed writing file ...: file write failed")."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        if isinstance(exc, RuntimeError):
+            text = str(exc)
+            if "file write failed" in text or (
+                "inline_container.cc" in text and ("PytorchStreamWriter" in text or "unexpected pos" in text)
+            ):
+                return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _written_path(exc: BaseException) -> str | None:
+    """The file being written when ``exc`` was raised: its ``filename``, else the ``path`` argument of the
+    innermost function of this package (the atomic writers of :mod:`asen.runs`, ``RunDir.log``) on the way."""
+    if isinstance(exc, OSError) and exc.filename:
+        return str(exc.filename)
+    package = str(Path(__file__).parent)
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_filename.startswith(package) and frame.f_code.co_filename != __file__:
+            value = frame.f_locals.get("path")
+            if isinstance(value, (str, Path)):
+                found = str(value)
+        tb = tb.tb_next
+    return found
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def error_message(exc: BaseException) -> str | None:
+    """The one-line message for an expected failure, or ``None`` for a bug (which keeps its traceback).
+
+    Args:
+        exc: the exception a command raised.
+    Returns:
+        ``"no space left on device while writing <path>: ..."`` for a full disk, the exception's message (on one
+        line) for the project's user errors and a missing file, else ``None``.
+    """
+    if _is_disk_full(exc):
+        path = _written_path(exc) or "a file"
+        return f"no space left on device while writing {path}: free space or choose another --run-dir/--out"
+    if isinstance(exc, _expected_errors()):
+        return _one_line(str(exc)) or type(exc).__name__
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``asen`` command.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+    Returns:
+        The exit status: 0 on success, 2 on an expected failure (printed as one line ``error: ...``; with
+        ``--debug`` after its traceback). Any other exception is a bug and propagates with its traceback.
+    """
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DataError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        message = error_message(exc)
+        if message is None:
+            raise
+        if args.debug:
+            traceback.print_exc(file=sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
         return 2
 
 

@@ -11,20 +11,22 @@ YAML files shipped in ``asen/configs/``; this module only defines the schema and
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
-import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
 
+from .errors import UserError
+
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration file or override is invalid; the message names the key and the file."""
 
 
@@ -153,19 +155,21 @@ class Config:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def with_overrides(self, overrides: Iterable[str]) -> "Config":
-        """Apply ``section.key=value`` strings (as ``--set`` does) to a copy."""
+        """Apply ``section.key=value`` strings (as ``--set`` does) to a copy; the result is validated."""
         tree = self.to_dict()
+        origins: dict[str, str] = {}
         for text in overrides:
             key, value = parse_override(text)
             _set_dotted(tree, key, value, source=f"--set {text}")
-        return from_dict(tree, source="--set")
+            origins[key] = f"--set {text}"
+        return from_dict(tree, source="--set", origins=origins)
 
     def replace(self, **overrides: Any) -> "Config":
         """Return a copy with dotted overrides, e.g. ``cfg.replace(**{"train.lr": 1e-3})``."""
         tree = self.to_dict()
         for key, value in overrides.items():
             _set_dotted(tree, key, value, source="replace()")
-        return from_dict(tree, source="replace()")
+        return from_dict(tree, source="replace()", origins={k: f"replace({k}={v!r})" for k, v in overrides.items()})
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
@@ -178,52 +182,214 @@ def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
     if typ_name == "bool":
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+        raise ConfigError(f"{source}: '{key}' must be true or false; got {value!r}")
     if typ_name == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
-            raise ConfigError(f"{source}: '{key}' must be an integer, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be an integer; got {value!r}")
         return value
     if typ_name == "float":
+        if isinstance(value, str):  # PyYAML (YAML 1.1) reads `1e-4` as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be a number; got {value!r}")
         return float(value)
     if typ_name == "str":
         if value is None:
             return ""
         if not isinstance(value, (str, int, float)):
-            raise ConfigError(f"{source}: '{key}' must be a string, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be a string; got {value!r}")
         return str(value)
     return value
 
 
-def from_dict(tree: Mapping[str, Any], source: str = "<dict>") -> Config:
-    """Build a :class:`Config` from a nested dict, rejecting unknown keys."""
+# --- Allowed values -------------------------------------------------------------------------------------------
+# One tuple per fixed-choice key: to add a choice (a new head, a new sampler), extend its tuple here and teach the
+# consuming module (named in the comment) what it means.
+SAMPLERS = ("random", "in_batch")  # asen.train.make_sampler
+CROP_MODES = ("batched", "per_image")  # asen.roi
+HEADS = ("asen", "csn")  # asen.model.ASEN
+EMBED_NORMS = ("none", "batchnorm", "attribute_batchnorm")  # asen.model.Branch
+SCHEDULERS = ("step", "cosine")  # asen.train.make_scheduler
+AMP_MODES = ("none", "bf16", "fp16")  # asen.train
+LOCAL_INITS = ("pretrained", "global")  # asen.train.train
+STAGES = (0, 1, 2)  # 0: asen.pretrain; 1, 2: asen.train
+SPLITS = ("valid", "test")  # asen.evaluate
+WEIGHTS = ("imagenet", "none")  # asen.backbones.build_backbone; anything else is read as a path to a state dict
+
+
+def _backbones() -> tuple[str, ...]:
+    from .backbones import BACKBONES  # the backbone names live with the backbones
+
+    return tuple(BACKBONES)
+
+
+# dotted key -> allowed values (a tuple, or a function returning one)
+CHOICES: dict[str, Any] = {
+    "data.sampler": SAMPLERS,
+    "data.crop_mode": CROP_MODES,
+    "model.backbone": _backbones,
+    "model.local_backbone": _backbones,
+    "model.head": HEADS,
+    "model.embed_norm": EMBED_NORMS,
+    "train.scheduler": SCHEDULERS,
+    "train.amp": AMP_MODES,
+    "train.local_init": LOCAL_INITS,
+    "train.stage": STAGES,
+    "eval.split": SPLITS,
+}
+
+_GE0 = (">= 0", lambda v: v >= 0)
+_GE1 = (">= 1", lambda v: v >= 1)
+_GT0 = ("> 0", lambda v: v > 0)
+_UNIT = ("in [0, 1]", lambda v: 0 <= v <= 1)
+_THRESHOLD = ("in [0, 1) (pixels above it are kept)", lambda v: 0 <= v < 1)
+
+# dotted key -> (what is allowed, test)
+RANGES: dict[str, tuple[str, Any]] = {
+    "data.global_size": _GE1,
+    "data.local_size": _GE1,
+    "data.num_triplets": _GE1,
+    "data.batch_size": _GE1,
+    "data.images_per_batch": _GE1,
+    "data.attributes_per_batch": _GE1,
+    "data.steps_per_epoch": (">= 0 (0: num_triplets // batch_size)", lambda v: v >= 0),
+    "data.eval_batch_size": _GE1,
+    "data.num_workers": _GE0,
+    "data.max_eval_queries": (">= 0 (0: all)", lambda v: v >= 0),
+    "data.crop_sampling_ratio": ("-1 (adaptive) or >= 1", lambda v: v == -1 or v >= 1),
+    "model.attr_embed_size": _GE1,
+    "model.spatial_dim": _GE1,
+    "model.local_spatial_dim": _GE1,
+    "model.embed_size": _GE1,
+    "model.reduction": _GE1,
+    "model.csn_mask_std": _GE0,
+    "model.tiny_width": _GE1,
+    "model.tiny_blocks": _GE1,
+    "train.epochs": _GE1,
+    "train.lr": _GT0,
+    "train.local_lr": _GT0,
+    "train.weight_decay": _GE0,
+    "train.lr_decay": ("in (0, 1]", lambda v: 0 < v <= 1),
+    "train.lr_step": _GE1,
+    "train.margin": _GE0,
+    "train.global_weight": _GE0,
+    "train.local_weight": _GE0,
+    "train.align_weight": _GE0,
+    "train.crop_threshold": _THRESHOLD,
+    "train.csn_mask_l1": _GE0,
+    "train.seed": _GE0,
+    "train.eval_every": _GE1,
+    "train.grad_clip": (">= 0 (0: off)", lambda v: v >= 0),
+    "eval.beta": _UNIT,
+    "eval.crop_threshold": _THRESHOLD,
+    "pretrain.source_size": _GE1,
+    "pretrain.min_scale": ("in (0, 1]", lambda v: 0 < v <= 1),
+    "pretrain.aspect_jitter": _GE0,
+    "pretrain.jitter_p": _UNIT,
+    "pretrain.colour_jitter": _UNIT,
+    "pretrain.grey_p": _UNIT,
+    "pretrain.temperature": _GT0,
+    "pretrain.projection_dim": _GE1,
+}
+
+
+def _looks_like_path(value: str) -> bool:
+    """A weights path has a folder or a file extension; a bare word is a misspelled ``imagenet``/``none``."""
+    return "/" in value or "\\" in value or Path(value).suffix != ""
+
+
+def validate(cfg: Config, origins: Mapping[str, str] | None = None, source: str = "<config>") -> None:
+    """Check every fixed-choice value and every range of a resolved configuration.
+
+    Args:
+        cfg: the merged configuration.
+        origins: dotted key -> where its value was set last (a file, or a ``--set`` override).
+        source: named for keys without an entry in ``origins``.
+    Raises:
+        ConfigError: one line naming where the value came from, the key, the value and what is allowed.
+    """
+    origins = origins or {}
+    for section in _SECTIONS:
+        body = getattr(cfg, section)
+        for f in fields(body):
+            key, value = f"{section}.{f.name}", getattr(body, f.name)
+            where = origins.get(key, source)
+            if key in CHOICES:
+                allowed = CHOICES[key]() if callable(CHOICES[key]) else CHOICES[key]
+                if value not in allowed:
+                    raise ConfigError(f"{where}: '{key}' must be one of {', '.join(map(str, allowed))}; got {value!r}")
+            elif key in RANGES:
+                text, ok = RANGES[key]
+                if not ok(value):
+                    raise ConfigError(f"{where}: '{key}' must be {text}; got {value!r}")
+            elif key in ("model.pretrained", "model.local_pretrained"):
+                if value not in WEIGHTS and not _looks_like_path(value):
+                    raise ConfigError(f"{where}: '{key}' must be one of {', '.join(WEIGHTS)} or a path to a state "
+                                      f"dict (e.g. runs/x/checkpoints/best.pt); got {value!r}")
+    if not cfg.name.strip():
+        raise ConfigError(f"{origins.get('name', source)}: 'name' must not be empty (it names the run folder)")
+
+
+def from_dict(
+    tree: Mapping[str, Any], source: str = "<dict>", origins: Mapping[str, str] | None = None, check: bool = True
+) -> Config:
+    """Build a :class:`Config` from a nested dict, rejecting unknown keys and invalid values.
+
+    Args:
+        tree: ``{"train": {"lr": 1e-4}, ...}``; missing keys keep their defaults.
+        source: where the dict came from, named in errors.
+        origins: dotted key -> where that value was set last (named in its errors instead of ``source``).
+        check: also check choices and ranges (:func:`validate`); off for one file of several, whose values a
+            later file may still fix.
+    Returns:
+        The frozen :class:`Config`.
+    Raises:
+        ConfigError: unknown section or key, wrong type, or a value out of its choices or range.
+    """
+    origins = origins or {}
     kwargs: dict[str, Any] = {}
     for section, body in tree.items():
         if section == "name":
-            kwargs["name"] = str(body)
+            kwargs["name"] = "" if body is None else str(body)
             continue
         if section not in _SECTIONS:
             raise ConfigError(
-                f"{source}: unknown section '{section}' (expected one of name, {', '.join(_SECTIONS)})"
+                f"{origins.get(section, source)}: unknown section '{section}' "
+                f"(expected one of name, {', '.join(_SECTIONS)})"
             )
         if body is None:
             body = {}
         if not isinstance(body, Mapping):
-            raise ConfigError(f"{source}: section '{section}' must be a mapping, got {body!r}")
+            raise ConfigError(f"{origins.get(section, source)}: section '{section}' must be a mapping, got {body!r}")
         cls = _SECTIONS[section]
         known = {f.name: f for f in fields(cls)}
         values = {}
         for key, value in body.items():
+            where = origins.get(f"{section}.{key}", source)
             if key not in known:
                 raise ConfigError(
-                    f"{source}: unknown key '{section}.{key}' (known keys: {', '.join(sorted(known))})"
+                    f"{where}: unknown key '{section}.{key}' (known keys: {', '.join(sorted(known))})"
                 )
-            values[key] = _coerce(value, known[key].type, f"{section}.{key}", source)
+            values[key] = _coerce(value, known[key].type, f"{section}.{key}", where)
         kwargs[section] = cls(**values)
-    return Config(**kwargs)
+    cfg = Config(**kwargs)
+    if check:
+        validate(cfg, origins, source)
+    return cfg
+
+
+def _leaves(tree: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
+    """Dotted keys of the values in one of our (two-level) config trees."""
+    for key, value in tree.items():
+        if isinstance(value, Mapping) and not prefix:
+            yield from _leaves(value, f"{key}.")
+        else:
+            yield f"{prefix}{key}"
 
 
 def _merge(base: dict, update: Mapping) -> dict:
@@ -260,7 +426,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set '{text}': cannot parse value {raw!r}: {exc}") from exc
+        raise ConfigError(f"--set '{text}': cannot parse value {raw!r}: {' '.join(str(exc).split())}") from exc
     # YAML 1.1 reads "1e-4" as a string; accept it as a float.
     if isinstance(value, str):
         try:
@@ -287,7 +453,7 @@ def _read_yaml(path: Path) -> dict:
         with open(path) as fh:
             tree = yaml.safe_load(fh)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
     if tree is None:
         return {}
     if not isinstance(tree, dict):
@@ -300,52 +466,121 @@ def is_authors_config(tree: Mapping) -> bool:
     return bool(tree) and all(isinstance(k, str) and k.isupper() for k in tree)
 
 
-# Authors' key (flattened with dots) -> our dotted key. Keys not listed are reported with a warning.
-_AUTHORS_KEYS: dict[str, str | None] = {
-    "DATA.DATASET": "data.dataset",
-    "DATA.BASE_PATH": None,  # combined with DATA.DATASET into data.root
-    "DATA.GLOBAL_SIZE": "data.global_size",
-    "DATA.LOCAL_SIZE": "data.local_size",
-    "DATA.NUM_TRIPLETS": "data.num_triplets",
-    "DATA.TRAIN_BATCHSIZE": "data.batch_size",
-    "DATA.TEST_BATCHSIZE": "data.eval_batch_size",
-    "DATA.NUM_WORKERS": "data.num_workers",
-    "DATA.NUM_ATTRIBUTES": None,  # read from meta.json / checkpoint shapes
-    "DATA.PATH_FILE": None,
-    "MODEL.GLOBAL.BACKBONE.NAME": "model.backbone",
-    "MODEL.LOCAL.BACKBONE.NAME": "model.local_backbone",
-    "MODEL.BACKBONE.NAME": "model.backbone",
-    "MODEL.LOCAL.ENABLE": "model.local_branch",
-    "MODEL.LOCAL.THRESHOLD": "train.crop_threshold",
-    "MODEL.EMBED_SIZE": "model.embed_size",
-    "MODEL.ATTRIBUTE.EMBED_SIZE": "model.attr_embed_size",
-    "MODEL.GLOBAL.ATTENTION.SPATIAL.COMMON_EMBED_SIZE": "model.spatial_dim",
-    "MODEL.LOCAL.ATTENTION.SPATIAL.COMMON_EMBED_SIZE": "model.local_spatial_dim",
-    "MODEL.GLOBAL.ATTENTION.CHANNEL.REDUCTION_RATE": "model.reduction",
-    "MODEL.ATTENTION.SPATIAL.ENABLE": "model.spatial_attention",
-    "MODEL.ATTENTION.CHANNEL.ENABLE": "model.channel_attention",
-    "MODEL.DEVICE": None,
-    "MODEL.GLOBAL.BACKBONE.EMBED_SIZE": None,  # implied by the backbone
-    "MODEL.LOCAL.BACKBONE.EMBED_SIZE": None,
-    "MODEL.GLOBAL.BACKBONE.PRETRAINED": None,
-    "MODEL.LOCAL.BACKBONE.PRETRAINED": None,
-    "MODEL.LOCAL.ATTENTION.CHANNEL.REDUCTION_RATE": None,  # the same rate as the global branch
-    "SOLVER.EPOCHS": "train.epochs",
-    "SOLVER.BASE_LR": "train.lr",
-    "SOLVER.GLOBAL.BASE_LR": "train.lr",
-    "SOLVER.LOCAL.BASE_LR": "train.local_lr",
-    "SOLVER.STEP_SIZE": "train.lr_step",
-    "SOLVER.DECAY_RATE": "train.lr_decay",
-    "SOLVER.MARGIN": "train.margin",
-    "SOLVER.WEIGHT_DECAY": "train.weight_decay",
-    "SOLVER.EVAL_STEP": "train.eval_every",
-    "SOLVER.GLOBAL.LOSS_WEIGHT": "train.global_weight",
-    "SOLVER.LOCAL.LOSS_WEIGHT": "train.local_weight",
-    "SOLVER.ALIGN.LOSS_WEIGHT": "train.align_weight",
-    "SOLVER.BETA": "eval.beta",
-    "SOLVER.LOG_PERIOD": None,
-    "SOLVER.CHECKPOINT_PERIOD": None,
+_IMAGENET_MEAN = [0.485, 0.456, 0.406]  # the normalisation of asen.data (torchvision's ImageNet statistics)
+_IMAGENET_STD = [0.229, 0.224, 0.225]
+
+# Every key of the authors' yacs defaults (ASEN++ reference code, flattened with dots) and its default value.
+# A file may override only these keys, as with yacs; the translation below gives each one its meaning here.
+AUTHORS_DEFAULTS: dict[str, Any] = {
+    "NAME": "",
+    "SAVE_DIR": "runs",
+    "DEVICE": "cuda",
+    "MODEL.EMBED_SIZE": 1024,
+    "MODEL.ATTRIBUTE.EMBED_SIZE": 512,
+    "MODEL.GLOBAL.BACKBONE.NAME": "resnet50",
+    "MODEL.GLOBAL.BACKBONE.EMBED_SIZE": 1024,
+    "MODEL.GLOBAL.ATTENTION.SPATIAL.ENABLE": True,
+    "MODEL.GLOBAL.ATTENTION.SPATIAL.COMMON_EMBED_SIZE": 512,
+    "MODEL.GLOBAL.ATTENTION.CHANNEL.ENABLE": True,
+    "MODEL.GLOBAL.ATTENTION.CHANNEL.REDUCTION_RATE": 2,
+    "MODEL.LOCAL.ENABLE": False,
+    "MODEL.LOCAL.BACKBONE.NAME": "resnet34",
+    "MODEL.LOCAL.BACKBONE.EMBED_SIZE": 256,
+    "MODEL.LOCAL.ATTENTION.SPATIAL.ENABLE": True,
+    "MODEL.LOCAL.ATTENTION.SPATIAL.COMMON_EMBED_SIZE": 256,
+    "MODEL.LOCAL.ATTENTION.CHANNEL.ENABLE": True,
+    "MODEL.LOCAL.ATTENTION.CHANNEL.REDUCTION_RATE": 2,
+    "INPUT.PIXEL_MEAN": _IMAGENET_MEAN,
+    "INPUT.PIXEL_STD": _IMAGENET_STD,
+    "INPUT.GLOBAL_SIZE": 224,
+    "INPUT.LOCAL_SIZE": 112,
+    "INPUT.THRESHOLD": 0.4,
+    "DATA.BASE_PATH": "data",
+    "DATA.DATASET": "",
+    "DATA.NUM_ATTRIBUTES": 0,
+    "DATA.ATTRIBUTES.NAME": [],
+    "DATA.ATTRIBUTES.NUM": [],
+    "DATA.PATH_FILE.TRAIN": "filenames_train.txt",
+    "DATA.PATH_FILE.VALID": "filenames_valid.txt",
+    "DATA.PATH_FILE.TEST": "filenames_test.txt",
+    "DATA.GROUNDTRUTH.TRAIN": "label_train.txt",
+    "DATA.GROUNDTRUTH.QUERY.VALID": "query_valid.txt",
+    "DATA.GROUNDTRUTH.QUERY.TEST": "query_test.txt",
+    "DATA.GROUNDTRUTH.CANDIDATE.VALID": "candidate_valid.txt",
+    "DATA.GROUNDTRUTH.CANDIDATE.TEST": "candidate_test.txt",
+    "DATA.NUM_WORKERS": 4,
+    "DATA.NUM_TRIPLETS": 100_000,
+    "DATA.TRAIN_BATCHSIZE": 16,
+    "DATA.TEST_BATCHSIZE": 64,
+    "SOLVER.OPTIMIZER_NAME": "Adam",
+    "SOLVER.BASE_LR": 1e-4,
+    "SOLVER.BASE_LR_SLOW": 1e-5,
+    "SOLVER.STEP_SIZE": 3,
+    "SOLVER.DECAY_RATE": 0.9,
+    "SOLVER.EPOCHS": 50,
+    "SOLVER.EVAL_STEPS": 1,
+    "SOLVER.LOG_PERIOD": 800,
+    "SOLVER.MARGIN": 0.2,
+    "SOLVER.GLOBAL_WEIGHT": 1.0,
+    "SOLVER.LOCAL_WEIGHT": 1.0,
+    "SOLVER.ALIGN_WEIGHT": 1.0,
+    "SOLVER.BETA": 0.6,
 }
+
+# The authors' key -> ours, where the meaning is one-to-one (the others are handled in translate_authors_configs).
+_AUTHORS_DIRECT: dict[str, tuple[str, ...]] = {
+    "MODEL.EMBED_SIZE": ("model.embed_size",),
+    "MODEL.ATTRIBUTE.EMBED_SIZE": ("model.attr_embed_size",),
+    "MODEL.GLOBAL.BACKBONE.NAME": ("model.backbone",),
+    "MODEL.LOCAL.BACKBONE.NAME": ("model.local_backbone",),
+    "MODEL.GLOBAL.ATTENTION.SPATIAL.ENABLE": ("model.spatial_attention",),
+    "MODEL.GLOBAL.ATTENTION.SPATIAL.COMMON_EMBED_SIZE": ("model.spatial_dim",),
+    "MODEL.LOCAL.ATTENTION.SPATIAL.COMMON_EMBED_SIZE": ("model.local_spatial_dim",),
+    "MODEL.GLOBAL.ATTENTION.CHANNEL.ENABLE": ("model.channel_attention",),
+    "MODEL.GLOBAL.ATTENTION.CHANNEL.REDUCTION_RATE": ("model.reduction",),
+    "MODEL.LOCAL.ENABLE": ("model.local_branch",),
+    "INPUT.GLOBAL_SIZE": ("data.global_size",),
+    "INPUT.LOCAL_SIZE": ("data.local_size",),
+    "INPUT.THRESHOLD": ("train.crop_threshold", "eval.crop_threshold"),
+    "DATA.NUM_WORKERS": ("data.num_workers",),
+    "DATA.NUM_TRIPLETS": ("data.num_triplets",),
+    "DATA.TRAIN_BATCHSIZE": ("data.batch_size",),
+    "DATA.TEST_BATCHSIZE": ("data.eval_batch_size",),
+    "SOLVER.STEP_SIZE": ("train.lr_step",),  # StepLR steps once per epoch: our "step" schedule
+    "SOLVER.DECAY_RATE": ("train.lr_decay",),
+    "SOLVER.EPOCHS": ("train.epochs",),
+    "SOLVER.EVAL_STEPS": ("train.eval_every",),
+    "SOLVER.MARGIN": ("train.margin",),
+    "SOLVER.GLOBAL_WEIGHT": ("train.global_weight",),
+    "SOLVER.LOCAL_WEIGHT": ("train.local_weight",),
+    "SOLVER.ALIGN_WEIGHT": ("train.align_weight",),
+    "SOLVER.BETA": ("eval.beta",),
+}
+# Keys that concern only the authors' runtime (where to log and save, which device): recognised, not used here
+# (the run folder is --run-dir, the device --device).
+_AUTHORS_RUNTIME = ("SAVE_DIR", "DEVICE", "SOLVER.LOG_PERIOD")
+# What the authors' code fixes without a key: the protocol of the paper.
+_AUTHORS_PROTOCOL: dict[str, Any] = {
+    "data.sampler": "random", "train.scheduler": "step", "train.weight_decay": 0.0, "model.head": "asen",
+    "model.embed_norm": "none", "model.pretrained": "imagenet", "model.local_pretrained": "imagenet",
+    "train.local_init": "pretrained",
+}
+
+
+def decode_yacs_value(value: Any) -> Any:
+    """Decode a value as yacs does: a string goes through Python literal evaluation, falling back to the string.
+
+    Args:
+        value: a value as PyYAML read it (``"1e-4"`` is a string there).
+    Returns:
+        ``1e-4`` -> ``0.0001``, ``"(1, 2)"`` -> ``(1, 2)``, ``"resnet50"`` -> ``"resnet50"``; non-strings unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return value
 
 
 def _flatten(tree: Mapping, prefix: str = "") -> dict[str, Any]:
@@ -359,36 +594,132 @@ def _flatten(tree: Mapping, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def translate_authors_config(tree: Mapping, source: str = "<authors config>") -> dict[str, Any]:
-    """Translate one of the authors' yacs YAML files into our nested dict.
+def translate_authors_configs(files: Iterable[tuple[str, Mapping]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merge consecutive authors' yacs files over their defaults (as yacs does), then translate to our keys.
 
-    Keys that only concern the authors' runtime (devices, logging periods) are dropped; keys this
-    project does not know are reported in one warning naming them and the file, never silently.
+    The merge comes first because a key's meaning can depend on another file: ``SOLVER.BASE_LR`` is the
+    learning rate of every parameter without ``MODEL.LOCAL.ENABLE`` (our ``train.lr``), but the local
+    branch's with it (our ``train.local_lr``; the global branch then trains at ``SOLVER.BASE_LR_SLOW``).
+    The result is a complete configuration: the authors' defaults apply to what the files do not set.
+
+    Args:
+        files: ``(source name, tree as read from YAML)`` for each file, in order.
+    Returns:
+        Our nested config dict and, per dotted key of ours, where it came from: "<file> (<their key>)", or
+        "the authors' defaults (<their key>)".
+    Raises:
+        ConfigError: a key the authors' defaults do not have (yacs rejects it too), a value of the wrong shape,
+            or a setting this project cannot reproduce (another optimiser, other pixel statistics, other file
+            names, attention switched differently in the two branches); the message names the file and key.
     """
-    flat = _flatten(tree)
+    defaults_name = "the authors' defaults"
+    flat: dict[str, Any] = dict(AUTHORS_DEFAULTS)
+    where: dict[str, str] = {k: defaults_name for k in flat}
+    rank: dict[str, int] = {k: -1 for k in flat}
+    names = []
+    for index, (source, tree) in enumerate(files):
+        names.append(source)
+        for key, value in _flatten(tree).items():
+            if key not in AUTHORS_DEFAULTS:
+                section = key.rsplit(".", 1)[0] + "." if "." in key else ""
+                near = [k for k in AUTHORS_DEFAULTS if section and k.startswith(section)] or list(AUTHORS_DEFAULTS)
+                raise ConfigError(f"{source}: unknown key '{key}' in the authors' config (not among their defaults; "
+                                  f"known here: {', '.join(near)})")
+            flat[key] = decode_yacs_value(value)
+            where[key], rank[key] = source, index
+
+    def fail(key: str, text: str) -> None:
+        raise ConfigError(f"{where[key]}: '{key}' {text}; got {flat[key]!r}")
+
     out: dict[str, Any] = {}
-    unknown = []
-    for key, value in flat.items():
-        if key not in _AUTHORS_KEYS:
-            unknown.append(key)
-            continue
-        ours = _AUTHORS_KEYS[key]
-        if ours is not None:
-            _set_dotted(out, ours, value, source)
-    if "DATA.BASE_PATH" in flat or "DATA.DATASET" in flat:
-        base = flat.get("DATA.BASE_PATH", "data")
-        out.setdefault("data", {})["root"] = str(Path(str(base)) / str(flat.get("DATA.DATASET", "")))
-    if "MODEL.LOCAL.ENABLE" in flat:
-        out.setdefault("train", {})["stage"] = 2 if flat["MODEL.LOCAL.ENABLE"] else 1
-    if unknown:
-        warnings.warn(f"{source}: ignoring authors' config keys this project does not use: {', '.join(unknown)}")
-    return out
+    origins: dict[str, str] = {}
+
+    def put(ours: str, value: Any, key: str | None) -> None:
+        section, name = ours.split(".")
+        out.setdefault(section, {})[name] = value
+        origins[ours] = f"{where[key]} ({key})" if key else f"the authors' protocol ({', '.join(names)})"
+
+    for ours, value in _AUTHORS_PROTOCOL.items():
+        put(ours, value, None)
+    for key, targets in _AUTHORS_DIRECT.items():
+        for ours in targets:
+            put(ours, flat[key], key)
+    local = flat["MODEL.LOCAL.ENABLE"]
+    if not isinstance(local, bool):
+        fail("MODEL.LOCAL.ENABLE", "must be True or False")
+    put("train.stage", 2 if local else 1, "MODEL.LOCAL.ENABLE")
+    if local:  # the local branch trains at BASE_LR, the global branch (and the attribute embedding) at BASE_LR_SLOW
+        put("train.local_lr", flat["SOLVER.BASE_LR"], "SOLVER.BASE_LR")
+        put("train.lr", flat["SOLVER.BASE_LR_SLOW"], "SOLVER.BASE_LR_SLOW")
+    else:  # every parameter trains at BASE_LR
+        put("train.lr", flat["SOLVER.BASE_LR"], "SOLVER.BASE_LR")
+    if flat["NAME"]:
+        out["name"], origins["name"] = str(flat["NAME"]), f"{where['NAME']} (NAME)"
+    if flat["DATA.DATASET"]:
+        put("data.dataset", flat["DATA.DATASET"], "DATA.DATASET")
+        later = "DATA.BASE_PATH" if rank["DATA.BASE_PATH"] > rank["DATA.DATASET"] else "DATA.DATASET"
+        put("data.root", str(Path(str(flat["DATA.BASE_PATH"])) / str(flat["DATA.DATASET"])), later)
+    # Recognised keys checked against what this project does.
+    if str(flat["SOLVER.OPTIMIZER_NAME"]) != "Adam":
+        fail("SOLVER.OPTIMIZER_NAME", "must be 'Adam' (this project trains with Adam, as the paper)")
+    for key, ours in (("INPUT.PIXEL_MEAN", _IMAGENET_MEAN), ("INPUT.PIXEL_STD", _IMAGENET_STD)):
+        value = flat[key]
+        if (not isinstance(value, (list, tuple)) or len(value) != 3
+                or any(not isinstance(v, (int, float)) or abs(v - o) > 1e-6 for v, o in zip(value, ours))):
+            fail(key, f"must be ImageNet's {ours} (this project normalises every image with it)")
+    for key, default in AUTHORS_DEFAULTS.items():
+        if key.startswith(("DATA.PATH_FILE.", "DATA.GROUNDTRUTH.")) and flat[key] != default:
+            fail(key, f"must be {default!r} (this project reads {default} from data.root)")
+    for switch in ("SPATIAL.ENABLE", "CHANNEL.ENABLE", "CHANNEL.REDUCTION_RATE"):
+        g, loc = f"MODEL.GLOBAL.ATTENTION.{switch}", f"MODEL.LOCAL.ATTENTION.{switch}"
+        if local and flat[loc] != flat[g]:
+            fail(loc, f"must equal {g} ({flat[g]!r}): both branches share one setting in this project")
+    for branch in ("GLOBAL", "LOCAL"):
+        name, size = flat[f"MODEL.{branch}.BACKBONE.NAME"], flat[f"MODEL.{branch}.BACKBONE.EMBED_SIZE"]
+        channels = _backbone_channels().get(str(name))
+        if channels is not None and size != channels:
+            fail(f"MODEL.{branch}.BACKBONE.EMBED_SIZE", f"must be {channels}, the channels of {name} after layer3")
+    n, attr_names, attr_values = flat["DATA.NUM_ATTRIBUTES"], flat["DATA.ATTRIBUTES.NAME"], flat["DATA.ATTRIBUTES.NUM"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        fail("DATA.NUM_ATTRIBUTES", "must be a whole number >= 0")
+    for key, listed in (("DATA.ATTRIBUTES.NAME", attr_names), ("DATA.ATTRIBUTES.NUM", attr_values)):
+        if not isinstance(listed, (list, tuple)):
+            fail(key, "must be a list")
+        if listed and n and len(listed) != n:  # blame the file that set either of the two last
+            last = max((key, "DATA.NUM_ATTRIBUTES"), key=rank.__getitem__)
+            raise ConfigError(f"{where[last]}: '{key}' lists {len(listed)} entries ({where[key]}) but "
+                              f"'DATA.NUM_ATTRIBUTES' is {n} ({where['DATA.NUM_ATTRIBUTES']}); one entry per attribute")
+    return out, origins
+
+
+def _backbone_channels() -> dict[str, int]:
+    """Channels of each torchvision backbone after layer3 (resnet50: 1024; resnet18/34: 256)."""
+    from .backbones import _TORCHVISION
+
+    return {name: spec[2] for name, spec in _TORCHVISION.items()}
+
+
+def translate_authors_config(tree: Mapping, source: str = "<authors config>") -> dict[str, Any]:
+    """Translate one authors' yacs file (over their defaults); see :func:`translate_authors_configs`.
+
+    Args:
+        tree: the file as read from YAML.
+        source: its name, for messages.
+    Returns:
+        Our nested config dict.
+    """
+    return translate_authors_configs([(source, tree)])[0]
 
 
 def load_config(
     paths: Iterable[str | Path] = (), overrides: Iterable[str] | Mapping[str, Any] = ()
 ) -> Config:
-    """Load and merge YAML files left to right, then apply ``section.key=value`` overrides.
+    """Load and merge YAML files left to right, then apply ``section.key=value`` overrides, then validate.
+
+    Consecutive authors' files are merged together over the authors' defaults first (as yacs does) and then
+    translated (:func:`translate_authors_configs`); that block then merges with our files left to right.
+    Choices and ranges are checked on the merged result, so a later file or override may fix an earlier value;
+    an error names the file or override that set the offending value last.
 
     Args:
         paths: config files (paths, or names of configs shipped in ``asen/configs``), ours or the authors'.
@@ -396,20 +727,41 @@ def load_config(
     Returns:
         The resolved, frozen :class:`Config`.
     Raises:
-        ConfigError: unknown key (named, with its file), wrong type, or missing file.
+        ConfigError: unknown key (named, with its file), wrong type, value out of range, or missing file.
     """
     tree: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    authors: list[tuple[str, Mapping]] = []
+
+    def add(raw: Mapping, raw_origins: Mapping[str, str], source: str) -> None:
+        nonlocal tree
+        from_dict(raw, source=source, origins=raw_origins, check=False)  # unknown keys and types, named by file
+        tree = _merge(tree, raw)
+        origins.update(raw_origins)
+
+    def flush_authors() -> None:
+        if authors:
+            raw, raw_origins = translate_authors_configs(authors)
+            add(raw, raw_origins, ", ".join(name for name, _ in authors))
+            authors.clear()
+
     for name in paths:
         path = resolve_config_path(name)
         raw = _read_yaml(path)
         if is_authors_config(raw):
-            raw = translate_authors_config(raw, source=str(path))
-        from_dict(raw, source=str(path))  # validate this file on its own so errors name it
-        tree = _merge(tree, raw)
-    items = overrides.items() if isinstance(overrides, Mapping) else (parse_override(o) for o in overrides)
-    for key, value in items:
-        _set_dotted(tree, key, value, source=f"override {key}={value!r}")
-    return from_dict(tree, source="merged config (last override)")
+            authors.append((str(path), raw))
+            continue
+        flush_authors()
+        add(raw, {key: str(path) for key in _leaves(raw)}, str(path))
+    flush_authors()
+    if isinstance(overrides, Mapping):
+        items = [(key, value, f"override {key}={value!r}") for key, value in overrides.items()]
+    else:
+        items = [(*parse_override(text), f"--set {text}") for text in overrides]
+    for key, value, source in items:
+        _set_dotted(tree, key, value, source=source)
+        origins[key] = source
+    return from_dict(tree, source="merged config", origins=origins)
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

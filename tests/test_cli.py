@@ -1,8 +1,10 @@
+import errno
 import json
 import subprocess
 import sys
 
 import pytest
+import torch
 
 from asen.cli import build_parser, main
 
@@ -53,29 +55,117 @@ def test_train_then_evaluate(toy_root, tmp_path, capsys):
     assert result["main"]["overall_without_invisible"] is not None
 
 
-def test_evaluate_an_official_checkpoint_with_the_authors_yaml(toy_root, tmp_path, capsys):
-    """`asen evaluate --asenpp-config ... --checkpoint ...` on a checkpoint in the official layout."""
-    import torch
-    import yaml
+TOY = ["model.backbone=resnet_tiny", "model.pretrained=none", "model.tiny_width=8", "model.attr_embed_size=16",
+       "model.spatial_dim=16", "model.embed_size=32", "data.global_size=32", "data.sampler=in_batch",
+       "data.images_per_batch=32", "data.steps_per_epoch=2", "data.num_workers=0", "train.epochs=1"]
 
-    from test_checkpoint import official_state
 
-    state = official_state()
-    for branch in ("global", "local"):  # the toy dataset has 2 attributes, the official file 8
-        key = f"choices.{branch}.attrnet.attr_embedding.weight"
-        state[key] = state["choices.global.attrnet.attr_embedding.weight"][:2].clone()
-    ckpt = tmp_path / "model_best.pth.tar"
-    torch.save({"model": state, "epoch": 20, "mAP": 0.6}, ckpt)
-    base, s2 = tmp_path / "Toy.yaml", tmp_path / "s2.yaml"
-    base.write_text(yaml.safe_dump({"DATA": {"BASE_PATH": str(toy_root.parent), "DATASET": toy_root.name,
-                                             "GLOBAL_SIZE": 64, "LOCAL_SIZE": 32, "TEST_BATCHSIZE": 32},
-                                    "MODEL": {"GLOBAL": {"BACKBONE": {"NAME": "resnet50"}}}}))
-    s2.write_text(yaml.safe_dump({"MODEL": {"LOCAL": {"ENABLE": True, "BACKBONE": {"NAME": "resnet34"}}}}))
-    out = tmp_path / "official.json"
-    code = main(["evaluate", "--checkpoint", str(ckpt), "--asenpp-config", str(base), "--asenpp-config", str(s2),
-                 "--device", "cpu", "--quiet", "--out", str(out), "--set", "data.num_workers=0"])
-    assert code == 0
-    printed = capsys.readouterr().out
-    assert "ASEN++ (global + local, beta=0.6)" in printed and "local branch MAP" in printed
-    result = json.loads(out.read_text())
-    assert set(result["fused"]["per_attribute"]) == {"colour", "position"} and result["beta"] == 0.6
+def _toy_train(toy_root, run_dir, *extra):
+    args = ["train", "-c", "fashionai_s1", "--device", "cpu", "--quiet", "--run-dir", str(run_dir)]
+    for o in [*TOY, f"data.root={toy_root}", *extra]:
+        args += ["--set", o]
+    return args
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_config_error_is_one_line_naming_the_override(capsys):
+    assert main(["train", "-c", "fashionai_s1", "--set", "train.scheduler=cosin"]) == 2
+    assert _one_error_line(capsys) == ("error: --set train.scheduler=cosin: 'train.scheduler' must be one of step, "
+                                       "cosine; got 'cosin'")
+
+
+def test_missing_config_is_an_error(capsys):
+    assert main(["train", "--set", "train.lr=1e-4"]) == 2
+    assert _one_error_line(capsys) == "error: give at least one --config (e.g. -c fashionai_s1, or -c synthfashion_cpu)"
+
+
+def test_data_error_is_one_line(tmp_path, capsys):
+    root = tmp_path / "Broken"
+    root.mkdir()
+    (root / "meta.json").write_text("{not json")
+    assert main(_toy_train(root, tmp_path / "run")) == 2
+    assert _one_error_line(capsys).startswith(f"error: {root / 'meta.json'}: not valid JSON (")
+
+
+def test_missing_checkpoint_file_is_one_line(tmp_path, capsys):
+    missing = tmp_path / "nope.pt"
+    assert main(["evaluate", "--checkpoint", str(missing), "--device", "cpu"]) == 2
+    assert _one_error_line(capsys) == f"error: checkpoint not found: {missing}"
+
+
+def test_checkpoint_error_is_one_line(tmp_path, capsys):
+    ckpt = tmp_path / "bare.pt"
+    torch.save({"model": {"w": torch.zeros(1)}}, ckpt)
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--device", "cpu"]) == 2
+    assert _one_error_line(capsys) == f"error: {ckpt}: no 'config' in the checkpoint (not written by asen train?)"
+
+
+def test_training_divergence_is_one_line(toy_root, tmp_path, capsys, monkeypatch):
+    import asen.train
+
+    def diverge(*args, **kwargs):
+        raise asen.train.TrainingDiverged("loss is nan at epoch 1, step 2; no checkpoint was written yet. "
+                                          "Lower train.lr, or set train.grad_clip / train.amp=none.")
+
+    monkeypatch.setattr(asen.train, "train", diverge)
+    assert main(_toy_train(toy_root, tmp_path / "run")) == 2
+    assert _one_error_line(capsys) == ("error: loss is nan at epoch 1, step 2; no checkpoint was written yet. "
+                                       "Lower train.lr, or set train.grad_clip / train.amp=none.")
+
+
+def test_disk_full_while_writing_a_file_names_it(toy_root, tmp_path, capsys, monkeypatch):
+    import asen.runs
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(asen.runs.os, "fsync", full)
+    run = tmp_path / "run"
+    assert main(_toy_train(toy_root, run)) == 2
+    assert _one_error_line(capsys) == (f"error: no space left on device while writing {run / 'run.json'}: "
+                                       "free space or choose another --run-dir/--out")
+
+
+def test_disk_full_inside_torch_save_names_the_checkpoint(toy_root, tmp_path, capsys, monkeypatch):
+    """torch.save on a full disk raises a RuntimeError from its zip writer, not an OSError."""
+    import asen.runs
+
+    def full(obj, f, *args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:595] . PytorchStreamWriter failed writing file "
+                           "data/3: file write failed")
+
+    monkeypatch.setattr(asen.runs.torch, "save", full)
+    run = tmp_path / "run"
+    assert main(_toy_train(toy_root, run)) == 2
+    assert _one_error_line(capsys) == (f"error: no space left on device while writing {run / 'checkpoints'}/"
+                                       "last.pt: free space or choose another --run-dir/--out")
+
+
+@pytest.mark.parametrize("exc", [
+    RuntimeError("[enforce fail at inline_container.cc:222] . file not found: archive/data.pkl"),
+    RuntimeError("mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"),
+    ValueError("a bug"),
+    OSError(errno.EACCES, "Permission denied"),
+])
+def test_any_other_exception_is_a_bug_and_keeps_its_traceback(toy_root, tmp_path, monkeypatch, exc):
+    import asen.train
+
+    def broken(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(asen.train, "train", broken)
+    with pytest.raises(type(exc)):
+        main(_toy_train(toy_root, tmp_path / "run"))
+
+
+def test_debug_shows_the_traceback_of_expected_failures(capsys):
+    assert main(["--debug", "train", "-c", "fashionai_s1", "--set", "train.scheduler=cosin"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last)") and "ConfigError" in err
+    assert err.splitlines()[-1].startswith("error: --set train.scheduler=cosin: 'train.scheduler' must be one of")
