@@ -67,7 +67,7 @@ class ModelConfig:
     reduction: int = 2  # channel-attention reduction rate (paper: 2)
     spatial_attention: bool = True  # ASA; off: global average pooling (ablation)
     channel_attention: bool = True  # ACA; off: no channel re-weighting (ablation)
-    head: str = "asen"  # "asen" (the paper), "csn" (per-attribute masks over one embedding), "asen_aaai"/"asen_v2" (asen.aaai)
+    head: str = "asen"  # "asen" (the paper), "csn" (masks over one embedding), "asen_aaai"/"asen_v2" (asen.aaai)
     csn_mask_mean: float = 0.9  # CSN masks start ~ normal(mean, std) and pass a ReLU (Veit et al.: 0.9, 0.7)
     csn_mask_std: float = 0.7
     local_branch: bool = False  # ASEN++'s local branch (stage 2)

@@ -179,8 +179,8 @@ def test_loader_reads_the_authors_checkpoint_layout(arch, tmp_path):
     c = torch.tensor([3, 7])
     if arch == "ASENet_V2":  # the whole model at the authors' input size (the backbone is slow on a CPU)
         with torch.no_grad():
-            emb, maps = model(torch.randn(2, 3, 224, 224), c)
-        assert emb.shape == (2, 1024) and maps.shape == (2, 14, 14) and torch.isfinite(emb).all()
+            emb, maps = model(torch.randn(1, 3, 224, 224), c[:1])
+        assert emb.shape == (1, 1024) and maps.shape == (1, 14, 14) and torch.isfinite(emb).all()
     feat = torch.randn(2, 1024, 14, 14).relu()  # what layer3 of ResNet-50 gives at 224 px
     with torch.no_grad():
         emb, maps = model.embed_features(feat, c)
