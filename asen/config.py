@@ -69,7 +69,7 @@ class ModelConfig:
     reduction: int = 2  # channel-attention reduction rate (paper: 2)
     spatial_attention: bool = True  # ASA; off: global average pooling (ablation)
     channel_attention: bool = True  # ACA; off: no channel re-weighting (ablation)
-    head: str = "asen"  # "asen" (the paper) or "csn" (learned per-attribute masks over one embedding, a baseline)
+    head: str = "asen"  # "asen" (the paper), "csn" (masks over one embedding), "asen_aaai"/"asen_v2" (asen.aaai)
     csn_mask_mean: float = 0.9  # CSN masks start ~ normal(mean, std) and pass a ReLU (Veit et al.: 0.9, 0.7)
     csn_mask_std: float = 0.7
     local_branch: bool = False  # ASEN++'s local branch (stage 2)
@@ -99,6 +99,7 @@ class TrainConfig:
     align_weight: float = 0.1
     crop_threshold: float = 0.1  # attention threshold for the zoom-in crop during stage 2 (paper: 0.1)
     csn_mask_l1: float = 5e-4  # CSN baseline only: weight of the masks' L1 norm per image (Veit et al.: 5e-4)
+    csn_embed_l2: float = 0.0  # CSN baseline only: weight of the unmasked embeddings' L2 norm (Veit et al.: 5e-3)
     init_from: str = ""  # stage 2: path of the stage-1 checkpoint to start from
     local_init: str = "pretrained"  # stage 2 local branch: "pretrained" (model.local_pretrained, the paper) or
     #   "global": a copy of the stage-1 global branch (same architecture; for from-scratch CPU training)

@@ -4,8 +4,11 @@
 * :func:`in_batch_triplet_loss`: the same hinge over every valid triplet inside a batch grouped by
   attribute (the CPU protocol's departure; averaged over the triplets that violate the margin).
 * :func:`alignment_loss`: ``mean(1 - cos(global, local))``, pulling the two branches' spaces together.
+* :func:`embedding_l2`: Veit et al.'s (CSN, CVPR 2017) L2 penalty on the unmasked embeddings.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -46,3 +49,11 @@ def in_batch_triplet_loss(
 def alignment_loss(global_emb: torch.Tensor, local_emb: torch.Tensor) -> torch.Tensor:
     """Mean of ``1 - cos(global, local)`` over the batch."""
     return (1.0 - F.cosine_similarity(global_emb, local_emb, dim=1)).mean()
+
+
+def embedding_l2(emb: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """Veit et al.'s L2 term: the Frobenius norm of each of ``groups`` equal row blocks of ``emb`` (N, D)
+    divided by the square root of the block's rows, averaged over the blocks (their CSN computes it per
+    anchor, positive and negative batch: ``groups=3`` for a batch stacked as anchors|positives|negatives)."""
+    blocks = emb.chunk(groups)
+    return torch.stack([b.norm() for b in blocks]).mean() / math.sqrt(len(blocks[0]))

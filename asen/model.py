@@ -8,8 +8,15 @@ attribute-aware channel attention (optional) -> ``feature_fc`` to the embedding.
 Baselines share the same code path with switches (``ModelConfig``):
 
 * Triplet network: both attentions off and ``head="asen"`` -> the attribute is ignored, one embedding space.
-* CSN (Veit et al. 2017): both attentions off and ``head="csn"`` -> a learned non-negative mask per
-  attribute multiplies the one embedding.
+* CSN (Veit et al. 2017, as the ASEN authors use it): both attentions off and ``head="csn"`` -> a learned
+  non-negative mask per attribute multiplies the one embedding (average pooling -> ``feature_fc`` -> mask,
+  which is the authors' ``ConditionalSimNet``; its training regularisers are ``train.csn_*`` values).
+* ASEN as the AAAI-2020 paper's code computes it: ``head="asen_aaai"`` (``ASENet``) or ``head="asen_v2"``
+  (``ASENet_V2``), the global branch being :class:`asen.aaai.ASENet` / :class:`asen.aaai.ASENetV2` (their own
+  attribute tables; see :mod:`asen.aaai`). Both attentions are built in, there is no local branch.
+
+``model.embed_norm`` (the CPU protocol's normalisation, not in either paper) applies to every head the same
+way: after the last layer that makes the embedding and before the CSN mask.
 
 Usage::
 
@@ -23,6 +30,9 @@ from torch import nn
 from .attention import ChannelAttention, SpatialAttention
 from .backbones import build_backbone
 from .config import ModelConfig
+
+AAAI_HEADS = ("asen_aaai", "asen_v2")  # the AAAI-2020 code's ASENet and ASENet_V2 (asen.aaai)
+HEADS = ("asen", "csn", *AAAI_HEADS)
 
 
 class AttributeBatchNorm(nn.Module):
@@ -41,6 +51,32 @@ class AttributeBatchNorm(nn.Module):
             idx = (attributes == attr).nonzero().squeeze(1)
             out = out.index_copy(0, idx, self.norms[attr](x[idx]))  # (B, D)
         return out
+
+
+def make_embed_norm(embed_norm: str, num_attributes: int, dim: int) -> nn.Module | None:
+    """The ``model.embed_norm`` layer of a ``dim``-d embedding.
+
+    Args:
+        embed_norm: ``"none"``, ``"batchnorm"`` or ``"attribute_batchnorm"`` (one BatchNorm per attribute).
+        num_attributes: number of attributes (for ``attribute_batchnorm``).
+        dim: embedding size.
+    Returns:
+        ``None`` for ``"none"``, else the layer (an :class:`AttributeBatchNorm` takes the attribute indices too).
+    """
+    if embed_norm == "none":
+        return None
+    if embed_norm == "batchnorm":
+        return nn.BatchNorm1d(dim)
+    if embed_norm == "attribute_batchnorm":
+        return AttributeBatchNorm(num_attributes, dim)
+    raise ValueError(f"model.embed_norm must be none, batchnorm or attribute_batchnorm, got {embed_norm!r}")
+
+
+def apply_embed_norm(norm: nn.Module | None, emb: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    """Apply a :func:`make_embed_norm` layer to (B, D) embeddings of attributes (B,)."""
+    if isinstance(norm, AttributeBatchNorm):
+        return norm(emb, attributes)
+    return emb if norm is None else norm(emb)
 
 
 class Branch(nn.Module):
@@ -64,13 +100,7 @@ class Branch(nn.Module):
         self.spatial = SpatialAttention(channels, attr_dim, spatial_dim) if spatial_attention else None
         self.channel = ChannelAttention(channels, attr_dim, reduction) if channel_attention else None
         self.feature_fc = nn.Linear(channels, embed_size)
-        self.norm: nn.Module | None = None
-        if embed_norm == "batchnorm":
-            self.norm = nn.BatchNorm1d(embed_size)
-        elif embed_norm == "attribute_batchnorm":
-            self.norm = AttributeBatchNorm(num_attributes, embed_size)
-        elif embed_norm != "none":
-            raise ValueError(f"model.embed_norm must be none, batchnorm or attribute_batchnorm, got {embed_norm!r}")
+        self.norm = make_embed_norm(embed_norm, num_attributes, embed_size)
 
     def forward(
         self, images: torch.Tensor, attr: torch.Tensor, attributes: torch.Tensor
@@ -92,11 +122,7 @@ class Branch(nn.Module):
         if self.channel is not None:
             pooled = self.channel(pooled, attr)  # (B, C)
         emb = self.feature_fc(pooled)  # (B, D)
-        if isinstance(self.norm, AttributeBatchNorm):
-            emb = self.norm(emb, attributes)
-        elif self.norm is not None:
-            emb = self.norm(emb)
-        return emb, maps
+        return apply_embed_norm(self.norm, emb, attributes), maps
 
 
 class ASEN(nn.Module):
@@ -104,10 +130,14 @@ class ASEN(nn.Module):
 
     def __init__(self, cfg: ModelConfig, num_attributes: int) -> None:
         super().__init__()
-        if cfg.head not in ("asen", "csn"):
-            raise ValueError(f"model.head must be 'asen' or 'csn', got {cfg.head!r}")
+        if cfg.head not in HEADS:
+            raise ValueError(f"model.head must be one of {', '.join(HEADS)}, got {cfg.head!r}")
         self.cfg = cfg
         self.num_attributes = num_attributes
+        self.csn_unmasked: torch.Tensor | None = None
+        if cfg.head in AAAI_HEADS:
+            self._init_aaai(cfg, num_attributes)
+            return
         self.attr_embedding = nn.Embedding(num_attributes, cfg.attr_embed_size)
         agnostic = not (cfg.spatial_attention or cfg.channel_attention or cfg.head == "csn")
         # an attribute-agnostic model (the Triplet network) has one space: its normalisation cannot use the attribute
@@ -137,8 +167,38 @@ class ASEN(nn.Module):
             # Veit et al. initialise the masks ~ normal(0.9, 0.7) and keep them non-negative with a ReLU
             masks = torch.empty(num_attributes, cfg.embed_size).normal_(cfg.csn_mask_mean, cfg.csn_mask_std)
             self.csn_masks = nn.Parameter(masks)
+            # CSN does not use the attribute embedding; it stays (frozen) so CSN checkpoints keep their keys
+            self.attr_embedding.requires_grad_(False)
         if cfg.channels_last:
             self.to(memory_format=torch.channels_last)
+
+    def _init_aaai(self, cfg: ModelConfig, num_attributes: int) -> None:
+        """The AAAI-2020 heads: the global branch is the authors' model, which owns its attribute tables."""
+        from .aaai import ASENet, ASENetV2  # asen.aaai builds on this module
+
+        if not (cfg.spatial_attention and cfg.channel_attention):
+            raise ValueError(f"model.head={cfg.head} has both attentions built in: model.spatial_attention and "
+                             f"model.channel_attention must be true (the ablation switches are for head=asen)")
+        if cfg.local_branch:
+            raise ValueError(f"model.head={cfg.head} has no local branch: set model.local_branch to false")
+        backbone = build_backbone(cfg.backbone, cfg.pretrained, cfg.tiny_width, cfg.tiny_blocks)
+        self.attr_embedding = None
+        if cfg.head == "asen_aaai":
+            self.global_branch = ASENet(backbone, num_attributes, spatial_dim=cfg.spatial_dim,
+                                        reduction=cfg.reduction, embed_size=cfg.embed_size, embed_norm=cfg.embed_norm)
+        else:
+            self.global_branch = ASENetV2(backbone, num_attributes, attr_embed_size=cfg.attr_embed_size,
+                                          spatial_dim=cfg.spatial_dim, reduction=cfg.reduction,
+                                          embed_norm=cfg.embed_norm)
+        self.local_branch = None
+        self.csn_masks = None
+        if cfg.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    @property
+    def embed_size(self) -> int:
+        """Size of the embedding (``model.embed_size``, except for ``asen_v2``: the backbone's channels)."""
+        return self.global_branch.embed_size if self.cfg.head in AAAI_HEADS else self.cfg.embed_size
 
     @property
     def attribute_aware(self) -> bool:
@@ -176,9 +236,13 @@ class ASEN(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The attribute-specific part of :meth:`forward` on backbone features (B, C, h, w) of ``branch``."""
         net = self.global_branch if branch == "global" else self.local_branch
+        if self.cfg.head in AAAI_HEADS:
+            return net.embed_features(feat, attributes)  # (B, D), (B, h, w)
         attr = self.attr_embedding(attributes)  # (B, A)
         emb, maps = net.head(feat, attr, attributes)  # (B, D), (B, h, w)
         if self.csn_masks is not None:
+            # kept for Veit et al.'s L2 term on the embeddings (train.csn_embed_l2) of this training step
+            self.csn_unmasked = emb if self.training else None
             emb = emb * torch.relu(self.csn_masks[attributes])  # (B, D)
         return emb, maps
 

@@ -28,7 +28,7 @@ from .distributed import average_gradients, average_tensor, barrier, dist_info, 
 from .config import Config
 from .data import ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images, load_split_files
 from .evaluate import evaluate
-from .losses import alignment_loss, in_batch_triplet_loss, triplet_loss
+from .losses import alignment_loss, embedding_l2, in_batch_triplet_loss, triplet_loss
 from .model import ASEN, build_model
 from .roi import local_inputs
 from .runs import RunDir, atomic_torch_save, rng_state, seed_everything, set_rng_state
@@ -137,6 +137,10 @@ def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torc
         loss_m = torch.relu(model.csn_masks[attrs]).sum(dim=1).mean()
         parts["mask_l1"] = float(loss_m.detach())
         loss_g = loss_g + t.csn_mask_l1 * loss_m
+    if model.csn_masks is not None and t.csn_embed_l2 > 0:  # Veit et al.'s L2 term on the unmasked embeddings
+        loss_e = embedding_l2(model.csn_unmasked, 1 if in_batch else 3)
+        parts["embed_l2"] = float(loss_e.detach())
+        loss_g = loss_g + t.csn_embed_l2 * loss_e
     if model.local_branch is None:
         return loss_g, parts
     crops, _ = local_inputs(maps, batch["original"], batch["size"], t.crop_threshold, cfg.data.global_size,
