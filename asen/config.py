@@ -213,7 +213,7 @@ def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
 # consuming module (named in the comment) what it means.
 SAMPLERS = ("random", "in_batch")  # asen.train.make_sampler
 CROP_MODES = ("batched", "per_image")  # asen.roi
-HEADS = ("asen", "csn")  # asen.model.ASEN
+HEADS = ("asen", "csn", "asen_aaai", "asen_v2")  # asen.model.ASEN (the last two: asen.aaai)
 EMBED_NORMS = ("none", "batchnorm", "attribute_batchnorm")  # asen.model.Branch
 SCHEDULERS = ("step", "cosine")  # asen.train.make_scheduler
 AMP_MODES = ("none", "bf16", "fp16")  # asen.train
@@ -283,6 +283,7 @@ RANGES: dict[str, tuple[str, Any]] = {
     "train.align_weight": _GE0,
     "train.crop_threshold": _THRESHOLD,
     "train.csn_mask_l1": _GE0,
+    "train.csn_embed_l2": _GE0,
     "train.seed": _GE0,
     "train.eval_every": _GE1,
     "train.grad_clip": (">= 0 (0: off)", lambda v: v >= 0),

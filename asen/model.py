@@ -29,10 +29,9 @@ from torch import nn
 
 from .attention import ChannelAttention, SpatialAttention
 from .backbones import build_backbone
-from .config import ModelConfig
+from .config import HEADS, ModelConfig  # noqa: F401  (HEADS: the allowed model.head values)
 
 AAAI_HEADS = ("asen_aaai", "asen_v2")  # the AAAI-2020 code's ASENet and ASENet_V2 (asen.aaai)
-HEADS = ("asen", "csn", *AAAI_HEADS)
 
 
 class AttributeBatchNorm(nn.Module):

@@ -63,7 +63,7 @@ BAD_CHOICES = [
     ("data.crop_mode", "batch", "one of batched, per_image"),
     ("model.backbone", "resnet51", "one of resnet18, resnet34, resnet50, resnet_tiny"),
     ("model.local_backbone", "vgg16", "one of resnet18, resnet34, resnet50, resnet_tiny"),
-    ("model.head", "triplet", "one of asen, csn"),
+    ("model.head", "triplet", "one of asen, csn, asen_aaai, asen_v2"),
     ("model.embed_norm", "layernorm", "one of none, batchnorm, attribute_batchnorm"),
     ("train.scheduler", "cosin", "one of step, cosine"),
     ("train.amp", "fp32", "one of none, bf16, fp16"),
