@@ -38,7 +38,8 @@ class DataConfig:
     root: str = "data/FashionAI"  # dataset folder with filenames_*.txt, label_train.txt, ...
     global_size: int = 224  # global-branch input: resize short side, centre crop (paper: 224)
     local_size: int = 112  # local-branch input: the zoomed crop is resized to this (paper: 112)
-    sampler: str = "random"  # "random": the paper's one random triplet at a time; "in_batch": grouped batches
+    sampler: str = "random"  # "random": the paper's one random triplet at a time; "aaai": the AAAI code's
+    #   variant (anchor's value uniform, negatives uniform over images); "in_batch": grouped batches
     num_triplets: int = 100_000  # triplets per epoch ("random" sampler; paper: 100k)
     batch_size: int = 16  # triplets per step ("random" sampler; paper: 16)
     images_per_batch: int = 96  # images per step ("in_batch" sampler)
@@ -49,6 +50,7 @@ class DataConfig:
     skip_bad_images: bool = False  # skip unreadable images (counted and reported) instead of failing
     max_eval_queries: int = 0  # evaluate on the first N queries per split file only (0: all)
     augment: bool = False  # random flip + crop of training images (CPU protocol; the paper uses none)
+    hflip: bool = False  # random horizontal flip only (the AAAI code's augmentation; implied by augment)
     cache_images: bool = False  # keep decoded images in memory (up to 4 GiB a process): for small CPU datasets
     crop_mode: str = "batched"  # local crops: "batched" on the device (roi_align) or "per_image" (PIL, the reference)
     crop_sampling_ratio: int = 2  # batched crops: roi_align samples per pixel and axis (-1: adaptive, slower)
@@ -211,7 +213,7 @@ def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
 # --- Allowed values -------------------------------------------------------------------------------------------
 # One tuple per fixed-choice key: to add a choice (a new head, a new sampler), extend its tuple here and teach the
 # consuming module (named in the comment) what it means.
-SAMPLERS = ("random", "in_batch")  # asen.train.make_sampler
+SAMPLERS = ("random", "aaai", "in_batch")  # asen.train.make_sampler
 CROP_MODES = ("batched", "per_image")  # asen.roi
 HEADS = ("asen", "csn", "asen_aaai", "asen_v2")  # asen.model.ASEN (the last two: asen.aaai)
 EMBED_NORMS = ("none", "batchnorm", "attribute_batchnorm")  # asen.model.Branch

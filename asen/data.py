@@ -4,7 +4,8 @@ Implements the data side of the paper's protocol (ASEN++ Sec. IV-A/B): the split
 with "resize the short side, centre crop, ImageNet normalisation", and the two triplet samplers:
 
 * :class:`RandomTripletSampler` - the published one: attribute uniformly at random, two distinct values,
-  anchor and positive two distinct images with the first value, the negative with the second.
+  anchor and positive two distinct images with the first value, the negative with the second (and the AAAI
+  code's variant: the anchor's value uniform, the negative uniform over the attribute's other images).
 * :class:`InBatchSampler` - a CPU-budget departure: batches grouped by attribute (a few attributes, many
   images each), every valid triplet inside the batch is used by the loss.
 
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
+from torchvision.transforms import functional as TF
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -251,13 +253,13 @@ def open_image(path: str | Path) -> Image.Image:
 
 
 def global_view(img: Image.Image, size: int) -> Image.Image:
-    """Resize the short side to ``size`` (bilinear) and centre-crop ``size x size`` (the paper's input)."""
-    w, h = img.size
-    scale = size / min(w, h)
-    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    img = img.resize((nw, nh), Image.BILINEAR)
-    left, top = (nw - size) // 2, (nh - size) // 2
-    return img.crop((left, top, left + size, top + size))
+    """Resize the short side to ``size`` (bilinear) and centre-crop ``size x size`` (the paper's input).
+
+    torchvision's own ``Resize(size)`` + ``CenterCrop(size)``, as the reference applies them: the long side
+    becomes ``int(size * long / short)`` and the crop's offset ``round((long - size) / 2)``.
+    """
+    img = TF.resize(img, size, interpolation=TF.InterpolationMode.BILINEAR)
+    return TF.center_crop(img, [size, size])
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
@@ -300,7 +302,9 @@ class ImageSet(Dataset):
 
     Each item is a dict: ``image`` (3, G, G) normalised, ``index`` (int), and with ``keep_original``
     ``original`` (3, H, W) uint8 - the full-resolution picture the local branch crops from.
-    With ``cache`` decoded images are kept in :data:`IMAGE_CACHE` (up to 4 GiB per process).
+    With ``cache`` decoded images are kept in :data:`IMAGE_CACHE` (up to 4 GiB per process). Training
+    augmentation: ``augment`` (:func:`jitter`: flip and crop, the CPU protocol's) or ``hflip`` (a random
+    horizontal flip only, the AAAI code's).
     """
 
     def __init__(
@@ -312,6 +316,7 @@ class ImageSet(Dataset):
         skip_bad_images: bool = False,
         cache: bool = False,
         augment: bool = False,
+        hflip: bool = False,
     ) -> None:
         self.root = Path(root)
         self.filenames = list(filenames)
@@ -320,6 +325,7 @@ class ImageSet(Dataset):
         self.skip_bad_images = skip_bad_images
         self.cache = cache
         self.augment = augment
+        self.hflip = hflip
         self.bad: list[str] = []
 
     def __len__(self) -> int:
@@ -345,6 +351,8 @@ class ImageSet(Dataset):
         img = self.load(index)
         if self.augment:
             img = jitter(img)
+        elif self.hflip and torch.rand(()) < 0.5:  # the AAAI code's RandomHorizontalFlip (jitter flips too)
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
         item = {"image": normalize(to_tensor(global_view(img, self.global_size))), "index": index}
         if self.keep_original:
             item["original"] = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
@@ -409,18 +417,40 @@ def group_by_value(labels: np.ndarray, meta: Meta, warn: bool = True) -> dict[in
 
 
 class RandomTripletSampler:
-    """The paper's sampler: ``num_triplets`` random (anchor, positive, negative, attribute) per epoch.
+    """One random triplet at a time, ``num_triplets`` per epoch, in batches of ``batch_size``.
+
+    Two schemes, both with the attribute drawn uniformly:
+
+    * ``"asenpp"`` (the ASEN++ code's): two distinct values drawn uniformly; anchor and positive two distinct
+      images of the first, the negative an image of the second (so negatives' values are uniform).
+    * ``"aaai"`` (the AAAI-2020 code's, ``data.sampler: aaai``): the anchor's value drawn uniformly, anchor and
+      positive two distinct images of it, the negative drawn uniformly among *all* the attribute's images with
+      another value (so negatives' values in proportion to their frequency).
 
     Deterministic given ``(seed, epoch)``, so a resumed run sees the same triplets.
     """
 
-    def __init__(self, labels: np.ndarray, meta: Meta, num_triplets: int, batch_size: int, seed: int) -> None:
+    SCHEMES = ("asenpp", "aaai")
+
+    def __init__(self, labels: np.ndarray, meta: Meta, num_triplets: int, batch_size: int, seed: int,
+                 scheme: str = "asenpp") -> None:
+        if scheme not in self.SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(self.SCHEMES)}, got {scheme!r}")
         self.groups = group_by_value(labels, meta)
         self.attrs = np.array(sorted(self.groups))
-        self.num_triplets, self.batch_size, self.seed = num_triplets, batch_size, seed
+        self.num_triplets, self.batch_size, self.seed, self.scheme = num_triplets, batch_size, seed, scheme
+        # per attribute: every usable image id, grouped by value, and where each value's group starts
+        self.pools = {a: np.concatenate([g[v] for v in sorted(g)]) for a, g in self.groups.items()}
+        self.starts = {a: np.cumsum([0] + [len(g[v]) for v in sorted(g)]) for a, g in self.groups.items()}
 
     def __len__(self) -> int:
         return math.ceil(self.num_triplets / self.batch_size)
+
+    def _aaai_negative(self, rng: np.random.Generator, attr: int, value_pos: int) -> int:
+        """Uniform over the attribute's images whose value is not the one at position ``value_pos``."""
+        start, stop = self.starts[attr][value_pos], self.starts[attr][value_pos + 1]
+        r = int(rng.integers(len(self.pools[attr]) - (stop - start)))
+        return int(self.pools[attr][r if r < start else r + (stop - start)])
 
     def epoch(self, epoch: int) -> Iterator[dict[str, np.ndarray]]:
         """Yield batches with ``images`` (3B,) ids ordered anchors|positives|negatives and ``attributes`` (B,)."""
@@ -429,9 +459,14 @@ class RandomTripletSampler:
         for t in range(self.num_triplets):
             attr = int(rng.choice(self.attrs))
             values = list(self.groups[attr])
-            pos_v, neg_v = rng.choice(len(values), size=2, replace=False)
-            a, p = rng.choice(self.groups[attr][values[pos_v]], size=2, replace=False)
-            n = rng.choice(self.groups[attr][values[neg_v]])
+            if self.scheme == "asenpp":
+                pos_v, neg_v = rng.choice(len(values), size=2, replace=False)
+                a, p = rng.choice(self.groups[attr][values[pos_v]], size=2, replace=False)
+                n = rng.choice(self.groups[attr][values[neg_v]])
+            else:
+                pos_v = int(rng.integers(len(values)))
+                a, p = rng.choice(self.groups[attr][values[pos_v]], size=2, replace=False)
+                n = self._aaai_negative(rng, attr, pos_v)
             triplets[t] = (a, p, n, attr)
         for start in range(0, self.num_triplets, self.batch_size):
             chunk = triplets[start : start + self.batch_size]
@@ -451,7 +486,11 @@ class InBatchSampler:
         self.groups = group_by_value(labels, meta)
         self.attrs = np.array(sorted(self.groups))
         self.k = min(attributes_per_batch, len(self.attrs))
-        self.per_attr = max(4, images_per_batch // self.k)
+        self.per_attr = images_per_batch // self.k
+        if self.per_attr < 4:
+            raise ValueError(f"data.images_per_batch={images_per_batch} gives {self.per_attr} images to each of "
+                             f"{self.k} attributes a step; the in-batch sampler needs at least 4 per attribute (two "
+                             f"values x two images): raise data.images_per_batch to {4 * self.k} or more")
         self.steps, self.seed = steps, seed
 
     def __len__(self) -> int:

@@ -50,13 +50,14 @@ class TrainResult:
 def make_sampler(cfg: Config, files: SplitFiles) -> RandomTripletSampler | InBatchSampler:
     """The triplet sampler the config asks for (``random``: the paper's; ``in_batch``: the CPU protocol)."""
     d = cfg.data
-    if d.sampler == "random":
-        return RandomTripletSampler(files.train_labels, files.meta, d.num_triplets, d.batch_size, cfg.train.seed)
+    if d.sampler in ("random", "aaai"):
+        return RandomTripletSampler(files.train_labels, files.meta, d.num_triplets, d.batch_size, cfg.train.seed,
+                                    scheme="aaai" if d.sampler == "aaai" else "asenpp")
     if d.sampler == "in_batch":
         steps = d.steps_per_epoch or max(1, d.num_triplets // d.batch_size)
         return InBatchSampler(files.train_labels, files.meta, d.images_per_batch, d.attributes_per_batch, steps,
                               cfg.train.seed)
-    raise ValueError(f"data.sampler must be 'random' or 'in_batch', got {d.sampler!r}")
+    raise ValueError(f"data.sampler must be 'random', 'aaai' or 'in_batch', got {d.sampler!r}")
 
 
 def make_optimizer(model: ASEN, cfg: Config) -> torch.optim.Optimizer:
@@ -221,7 +222,7 @@ def train(
 
     images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size,
                       keep_original=model.local_branch is not None, skip_bad_images=cfg.data.skip_bad_images,
-                      cache=cfg.data.cache_images, augment=cfg.data.augment)
+                      cache=cfg.data.cache_images, augment=cfg.data.augment, hflip=cfg.data.hflip)
     has_valid = "valid" in files.queries
     end_epoch = cfg.train.epochs if max_epochs is None else min(cfg.train.epochs, start_epoch + max_epochs)
     epoch = start_epoch - 1

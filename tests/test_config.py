@@ -59,7 +59,7 @@ def test_every_shipped_config_loads():
 
 # (key, bad value, what the message must say is allowed)
 BAD_CHOICES = [
-    ("data.sampler", "randm", "one of random, in_batch"),
+    ("data.sampler", "randm", "one of random, aaai, in_batch"),
     ("data.crop_mode", "batch", "one of batched, per_image"),
     ("model.backbone", "resnet51", "one of resnet18, resnet34, resnet50, resnet_tiny"),
     ("model.local_backbone", "vgg16", "one of resnet18, resnet34, resnet50, resnet_tiny"),

@@ -138,3 +138,94 @@ def test_read_items_can_collect_every_bad_line(toy_copy):
     assert [p.split(", ")[1].split(":")[0] for p in problems] == ["line 2", "line 4", "line 5"]
     with pytest.raises(DataError, match="line 2"):
         read_items(path, meta, 120, multi=True)
+
+
+def test_global_view_is_torchvisions_resize_and_centre_crop():
+    from PIL import Image
+    from torchvision import transforms as T
+
+    from asen.data import global_view
+
+    rng = np.random.default_rng(0)
+    ref = T.Compose([T.Resize(64), T.CenterCrop(64)])
+    # odd long sides and aspect ratios where round() and int() disagree (the former implementation used round)
+    for w, h in [(150, 97), (97, 150), (301, 200), (64, 64), (65, 200)]:
+        img = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        assert np.array_equal(np.asarray(global_view(img, 64)), np.asarray(ref(img))), (w, h)
+
+
+def _sampler_labels():
+    from asen.data import Meta
+
+    # one attribute, three values with 2, 3 and 15 images: the two schemes weigh values differently
+    counts = [2, 3, 15]
+    rows, i = [], 0
+    for v, n in enumerate(counts):
+        for _ in range(n):
+            rows.append((i, 0, v))
+            i += 1
+    meta = Meta("toy", ("a",), (3,), (("x", "y", "z"),))
+    return np.array(rows), meta, np.repeat(np.arange(3), counts)
+
+
+def test_aaai_sampler_draws_anchor_values_uniformly_and_negatives_by_image():
+    from asen.data import RandomTripletSampler
+
+    labels, meta, value_of = _sampler_labels()
+    n = 6000
+    stats = {}
+    for scheme in ("asenpp", "aaai"):
+        s = RandomTripletSampler(labels, meta, n, 100, seed=0, scheme=scheme)
+        ids = np.concatenate([b["images"].reshape(3, -1) for b in s.epoch(0)], axis=1)
+        a, p, neg = value_of[ids[0]], value_of[ids[1]], value_of[ids[2]]
+        assert (a == p).all() and (a != neg).all() and (ids[0] != ids[1]).all()
+        stats[scheme] = (np.bincount(a, minlength=3) / n, np.bincount(neg, minlength=3) / n)
+    # both: anchors' values uniform
+    for scheme in stats:
+        np.testing.assert_allclose(stats[scheme][0], [1 / 3] * 3, atol=0.03)
+    # ASEN++: the negative's value is the other of a uniform pair -> uniform as well
+    np.testing.assert_allclose(stats["asenpp"][1], [1 / 3] * 3, atol=0.03)
+    # AAAI: the negative is uniform over the other values' images: P(neg = v) = sum over anchor values u != v of
+    # 1/3 * n_v / (20 - n_u)
+    counts = np.array([2, 3, 15])
+    expected = [sum(counts[v] / (20 - counts[u]) for u in range(3) if u != v) / 3 for v in range(3)]
+    np.testing.assert_allclose(stats["aaai"][1], expected, atol=0.03)
+
+
+def test_aaai_sampler_is_deterministic_and_rejects_unknown_schemes():
+    from asen.data import RandomTripletSampler
+
+    labels, meta, _ = _sampler_labels()
+    a = [b["images"] for b in RandomTripletSampler(labels, meta, 50, 10, seed=3, scheme="aaai").epoch(2)]
+    b = [b["images"] for b in RandomTripletSampler(labels, meta, 50, 10, seed=3, scheme="aaai").epoch(2)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    with pytest.raises(ValueError, match="scheme must be one of asenpp, aaai"):
+        RandomTripletSampler(labels, meta, 50, 10, seed=3, scheme="veit")
+
+
+def test_hflip_flips_only_and_about_half_the_time(tmp_path):
+    from PIL import Image
+
+    from asen.data import ImageSet
+
+    arr = np.zeros((32, 32, 3), np.uint8)
+    arr[:, :8] = 255  # a white band on the left
+    Image.fromarray(arr).save(tmp_path / "a.png")
+    torch.manual_seed(0)
+    ds = ImageSet(tmp_path, ["a.png"] * 200, 32, keep_original=True, hflip=True)
+    flipped = 0
+    for i in range(200):
+        orig = ds[i]["original"]
+        assert orig.shape == (3, 32, 32)  # no crop
+        left, right = int(orig[0, 0, 0]), int(orig[0, 0, 31])
+        assert {left, right} == {0, 255}
+        flipped += right == 255
+    assert 70 < flipped < 130
+
+
+def test_in_batch_sampler_refuses_too_few_images_per_attribute(toy_root):
+    from asen.data import load_split_files
+
+    files = load_split_files(toy_root, ("train",))
+    with pytest.raises(ValueError, match=r"data.images_per_batch=6 gives 3 images to each of 2 attributes.*to 8 or more"):
+        InBatchSampler(files.train_labels, files.meta, 6, 2, 1, 0)
