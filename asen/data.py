@@ -239,6 +239,17 @@ def load_split_files(root: str | Path, splits: Sequence[str] = ("train", "valid"
     return SplitFiles(root, meta, filenames, labels, queries, candidates)
 
 
+def seeded_split(root: str | Path) -> str | None:
+    """How a prepared real dataset was split, when it is not the authors' split files: the ``mode`` the prepare
+    scripts record in ``counts.json`` (e.g. ``"seed 0"``); ``None`` for the authors' splits or no record."""
+    path = Path(root) / "counts.json"
+    try:
+        mode = json.loads(path.read_text()).get("mode")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return mode if isinstance(mode, str) and mode.startswith("seed") else None
+
+
 # ----------------------------------------------------------------------------------------------- images
 def open_image(path: str | Path) -> Image.Image:
     """Open an image as RGB, with an error naming the path when it is missing or unreadable."""

@@ -657,6 +657,15 @@ def print_summary(result: dict, out: Path, splits_given: bool, per_value: bool =
     if report:
         print(report)
     print(f"wrote {out} (split files, meta.json, counts.json{note})")
+    if not splits_given:
+        print(SEEDED_SPLIT_WARNING.format(out=out), file=sys.stderr)
+
+
+SEEDED_SPLIT_WARNING = (
+    "\n*** NOTE: {out} holds a seeded split made by this script, not the authors' split files. Valid and test MAP "
+    "measured on it are NOT comparable with the published numbers (other images, other queries). For comparable "
+    "figures, rerun with --splits <the authors' split files>. `asen evaluate` repeats this note. ***\n"
+)
 
 
 def write_counts(out: Path, counts: dict, extra: dict | None = None) -> Path:
