@@ -114,9 +114,11 @@ VERIFIED: tuple[Published, ...] = (
 
 # The ASEN++ paper's own comparison: method names as in the paper, our method keys alongside.
 PAPER_METHODS: dict[str, str] = {
-    "random": "Random baseline", "triplet": "Triplet network", "csn": "CSN", "asen": "ASEN",
+    "random": "Random baseline", "triplet": "Triplet network", "csn": "CSN", "asen_aaai": "ASEN",
     "asenpp": "ASEN++",
 }
+# rows of this project's table that the paper's table does not have
+NOT_IN_PAPER_TABLE: dict[str, str] = {"asen_v2": "ASEN_v2", "asen": "ASEN++ global branch"}
 PAPER_SOURCE = "ASEN++ paper, main comparison table ({dataset}); table number not verified here"
 PAPER_NOTE = "not verified here: the paper's tables could not be read; a maintainer with the PDF fills this in"
 
@@ -163,9 +165,14 @@ def rows(dataset: str, verified: bool | None = None) -> list[dict[str, Any]]:
 
 
 def paper_slot(method: str, dataset: str) -> dict[str, Any]:
-    """The ASEN++ paper's slot for one of our method keys (``random``, ``triplet``, ``csn``, ``asen``,
-    ``asenpp``); its values stay ``None`` until verified."""
+    """The ASEN++ paper's slot for one of our method keys (``random``, ``triplet``, ``csn``, ``asen_aaai``,
+    ``asenpp``); its values stay ``None`` until verified. Methods the paper's table does not have (``asen_v2``,
+    ``asen``: ASEN++'s global branch alone) get an empty row saying so."""
     _check_dataset(dataset)
+    if method in NOT_IN_PAPER_TABLE:
+        return {"method": NOT_IN_PAPER_TABLE[method], "dataset": dataset, "overall": None, "per_attribute": {},
+                "source": "not a row of the ASEN++ paper's main table", "verified": False,
+                "note": "not in the paper's table", "decimals": 2}
     if method not in PAPER_METHODS:
         raise ValueError(f"unknown method {method!r}; the paper's table has {', '.join(PAPER_METHODS)}")
     label = PAPER_METHODS[method]

@@ -1,7 +1,8 @@
 """Reproduce the shape of the paper's main comparison and ablation tables (ASEN++ Sec. IV) on SynthFashion.
 
-Methods of the main table: Random embeddings, Triplet network, CSN, ASEN (global branch, the AAAI model),
-ASEN++ (global + local). Each is trained with shipped configs (``synthfashion_cpu`` + a method overlay),
+Methods of the main table: Random embeddings, Triplet network, CSN (as the ASEN authors train it), ASEN and
+ASEN_v2 (the AAAI-2020 code's ASENet and ASENet_V2, :mod:`asen.aaai`), the ASEN++ global branch alone (stage 1)
+and ASEN++ (global + local). Each is trained with shipped configs (``synthfashion_cpu`` + a method overlay),
 ``seeds`` times; the table reports mean +- std of test MAP per attribute and overall, with and without the
 "Invisible" values. Every backbone starts from one label-free pre-training run (``synthfashion_cpu_pretrain``,
 :mod:`asen.pretrain`), the stand-in for the paper's ImageNet weights; ``Protocol(pretrain_configs=())`` (``asen
@@ -29,14 +30,17 @@ from .runs import data_fingerprint, write_json
 from .pretrain import pretrain
 from .train import train
 
-MAIN_METHODS = ("random", "triplet", "csn", "asen", "asenpp")
+MAIN_METHODS = ("random", "triplet", "csn", "asen_aaai", "asen_v2", "asen", "asenpp")
+# "asen" is ASEN++'s global branch trained alone (its stage 1); the AAAI paper's ASEN is "asen_aaai"
 METHOD_LABELS = {
-    "random": "Random embeddings", "triplet": "Triplet network", "csn": "CSN", "asen": "ASEN (global)",
+    "random": "Random embeddings", "triplet": "Triplet network", "csn": "CSN", "asen_aaai": "ASEN (AAAI ASENet)",
+    "asen_v2": "ASEN_v2 (AAAI ASENet_V2)", "asen": "ASEN++ global branch (stage 1)",
     "asenpp": "ASEN++ (global + local)", "no_asa": "ASEN++ w/o ASA", "no_aca": "ASEN++ w/o ACA",
     "global_only": "ASEN++ global branch only", "local_only": "ASEN++ local branch only",
 }
 # stage-1 overlays per method; ASEN++ continues ASEN's stage-1 run with the stage-2 config
-STAGE1_OVERLAYS = {"triplet": ["method_triplet"], "csn": ["method_csn"], "asen": [], "no_asa": ["ablation_no_asa"],
+STAGE1_OVERLAYS = {"triplet": ["method_triplet"], "csn": ["method_csn"], "asen_aaai": ["method_asen_aaai"],
+                   "asen_v2": ["method_asen_v2"], "asen": [], "no_asa": ["ablation_no_asa"],
                    "no_aca": ["ablation_no_aca"]}
 
 # Profiles: how much to train. "smoke" is for tests and the book's smoke build (minutes on a laptop).

@@ -155,7 +155,7 @@ display(Markdown(
 # %% [markdown]
 # ## The trained ASEN, attribute by attribute
 #
-# Now the real thing: the ASEN global branch (stage 1, the AAAI model) trained on SynthFashion, loaded
+# Now the real thing: ASEN++'s global branch (stage 1) trained on SynthFashion, loaded
 # from the run cache (`ctx.trained` trains it once for the whole book). `evaluate_checkpoint` extracts
 # L2-normalised embeddings of every test query and candidate under its attribute and ranks per
 # attribute. It returns per-attribute tables and the features themselves.
@@ -164,7 +164,7 @@ display(Markdown(
 ckpt = ctx.trained("asen", stage=1)
 res = asen.reproduce.evaluate_checkpoint(ckpt, ctx.files, ctx.device, progress=False)
 table = res["main"]
-print(table.format(f"ASEN (global), test MAP (%) - {ckpt.parent.parent.name}"))
+print(table.format(f"ASEN++ global branch, test MAP (%) - {ckpt.parent.parent.name}"))
 
 # %% [markdown]
 # The table's overall column is the query-weighted mean of its rows. Recomputing it from the features

@@ -49,7 +49,7 @@ print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
 # %% [markdown]
 # ## The two models
 #
-# ASEN (the global branch, stage 1) and the Triplet network are trained with the same data, budget and
+# ASEN (here ASEN++'s global branch, stage 1) and the Triplet network are trained with the same data, budget and
 # backbone ([chapter 8](08_main_table.ipynb) compares them by MAP). The Triplet network is ASEN with both
 # attention modules switched off: the attribute never enters its computation. `evaluate_checkpoint` gives
 # each model's MAP and the L2-normalised features of every test query and candidate.

@@ -96,6 +96,11 @@ def test_paper_slot_and_errors():
         P.rows("Zappos50k")
     with pytest.raises(ValueError, match="unknown method"):
         P.paper_slot("rpf", "FashionAI")
+    # the paper's "ASEN" is the AAAI model (our asen_aaai), not ASEN++'s global branch (our asen)
+    assert P.paper_slot("asen_aaai", "FashionAI")["method"] == "ASEN"
+    for key in ("asen", "asen_v2"):
+        slot = P.paper_slot(key, "FashionAI")
+        assert slot["overall"] is None and slot["note"] == "not in the paper's table"
 
 
 def test_format_map():

@@ -18,7 +18,7 @@ def test_main_table_and_ablations_smoke(toy_root, tmp_path, capsys):
         args += ["--set", o]
     assert main(args) == 0
     res = json.loads((tmp_path / "results" / "main_table.json").read_text())
-    assert list(res["methods"]) == ["random", "triplet", "csn", "asen", "asenpp"]
+    assert list(res["methods"]) == ["random", "triplet", "csn", "asen_aaai", "asen_v2", "asen", "asenpp"]
     for m in res["methods"].values():
         assert 0 <= m["overall"]["mean"] <= 100 and len(m["overall"]["values"]) == 1
         assert set(m["per_attribute"]) == {"colour", "position"}
@@ -32,6 +32,15 @@ def test_main_table_and_ablations_smoke(toy_root, tmp_path, capsys):
     # the ablation run reused the ASEN/ASEN++ runs of the main table (same config hash)
     runs = sorted(p.name.split("-")[0] for p in (tmp_path / "runs").iterdir())
     assert runs.count("asen_s1_seed0") == 1 and runs.count("asen_s2_seed0") == 1
+    # the AAAI rows are the authors' models, CSN trained as its authors did (the triplet loss alone)
+    import yaml
+
+    heads = {}
+    for run in (tmp_path / "runs").iterdir():
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+        heads[run.name.split("-")[0]] = (cfg["model"]["head"], cfg["train"]["csn_mask_l1"], cfg["train"]["csn_embed_l2"])
+    assert heads["asen_aaai_s1_seed0"][0] == "asen_aaai" and heads["asen_v2_s1_seed0"][0] == "asen_v2"
+    assert heads["csn_s1_seed0"] == ("csn", 0.0, 0.0)
 
 
 def test_load_or_train_reuses_finished_runs(toy_root, tmp_path, capsys):
