@@ -231,7 +231,7 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
     if cfg.train.stage == 2 and cfg.train.init_from != INIT_FROM_SCRATCH:
         load_stage1(model, cfg.train.init_from, files.root)
     elif cfg.train.stage == 2:
-        warnings.warn(f"stage 2 starts from untrained weights (train.init_from={INIT_FROM_SCRATCH})", stacklevel=2)
+        warnings.warn(f"stage 2 starts from untrained weights (train.init_from={INIT_FROM_SCRATCH})", stacklevel=3)
     if cfg.train.stage == 2 and cfg.train.local_init == "global":
         copy_global_to_local(model)
     elif cfg.train.local_init != "pretrained":

@@ -84,14 +84,14 @@ def test_stage2_from_stage1_and_fusion(stage1, toy_root, tmp_path):
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(toy_root, tmp_path, monkeypatch):
     cfg = tiny_cfg(toy_root, **{"train.epochs": 2})
     train(cfg, tmp_path / "n", "cpu", progress=False, max_epochs=1)
-    good = torch.load(tmp_path / "n" / "checkpoints" / "last.pt", weights_only=False)
+    good = torch.load(tmp_path / "n" / "checkpoints" / "last.pt", weights_only=True)
     import asen.train as T
 
     real = T.compute_loss
     monkeypatch.setattr(T, "compute_loss", lambda *a, **k: (real(*a, **k)[0] * float("nan"), {}))
     with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 2, step 1.*last good checkpoint"):
         train(cfg, tmp_path / "n", "cpu", progress=False, resume=True)
-    kept = torch.load(tmp_path / "n" / "checkpoints" / "last.pt", weights_only=False)
+    kept = torch.load(tmp_path / "n" / "checkpoints" / "last.pt", weights_only=True)
     assert kept["epoch"] == good["epoch"] == 0
     for k in good["model"]:
         torch.testing.assert_close(kept["model"][k], good["model"][k])
@@ -117,7 +117,7 @@ def test_local_branch_can_start_as_a_copy_of_the_global_branch(stage1, toy_root,
             torch.testing.assert_close(g[k], loc[k], msg=k)
     bad = tiny_cfg(toy_root, **{"model.local_branch": True, "train.stage": 2, "train.local_init": "global",
                                 "model.local_spatial_dim": 8, "train.init_from": "scratch"})
-    with pytest.raises(ValueError, match="identical branches"):
+    with pytest.raises(ValueError, match="identical branches"), pytest.warns(UserWarning, match="untrained"):
         train(bad, tmp_path / "bad", "cpu", progress=False)
 
 
