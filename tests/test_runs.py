@@ -17,9 +17,9 @@ def test_a_held_run_folder_refuses_a_second_holder(tmp_path):
     with R.RunDir(run, Config(), "cpu") as held:
         info = json.loads((run / ".lock").read_text())
         assert info["pid"] == os.getpid() and info["host"] == socket.gethostname() and info["started"]
-        with pytest.raises(R.RunLockedError, match=rf"^{run} is in use by pid {os.getpid()} on "
-                                                   rf"{socket.gethostname()} \(started .*\) \(lock file {run}/\.lock\); "
-                                                   r"wait for that run to end, or use another --run-dir$"):
+        expected = (rf"^{run} is in use by pid {os.getpid()} on {socket.gethostname()} \(started .*\) "
+                    rf"\(lock file {run}/\.lock\); wait for that run to end, or use another --run-dir$")
+        with pytest.raises(R.RunLockedError, match=expected):
             R.RunDir(run, Config(), "cpu", resume=True)
         assert held.path == run
     with R.RunDir(run, Config(), "cpu", resume=True):  # released at the end of the with block
