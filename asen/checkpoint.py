@@ -5,11 +5,19 @@ The authors' model keeps both branches under ``choices.{global,local}`` with the
 ``attnnet`` (spatial + channel attention + ``feature_fc``); files are dicts with ``model`` (the
 state_dict), ``epoch`` and ``mAP``. :data:`OFFICIAL_TO_OURS` maps those names onto this project's modules,
 so an official file loads strictly (no missing, no unexpected weights) and ours can be exported back.
+
+Every checkpoint is read by :func:`read_checkpoint`, with ``torch.load(weights_only=True)``: a file can
+hold tensors, numbers, strings and containers of them, never code to run. This project's checkpoints
+store nothing else; the NumPy arrays of checkpoints written before (NumPy's RNG state) are admitted
+through a short allow-list of NumPy's array-rebuilding functions (:data:`LEGACY_NUMPY_GLOBALS`).
 """
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -31,7 +39,113 @@ OFFICIAL_TO_OURS: list[tuple[str, str]] = [
 
 
 class CheckpointError(ValueError):
-    """A checkpoint does not match the model; the message lists the offending keys."""
+    """A checkpoint cannot be read or does not match the model or data; the message names the file."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """The checkpoint file does not exist (also a FileNotFoundError, as before)."""
+
+
+def _legacy_numpy_globals() -> list[Any]:
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    out = [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype]
+    out += [type(np.dtype(t)) for t in (np.uint32, np.int64, np.float64, np.float32)]
+    return out
+
+
+# NumPy's array and scalar reconstruction (no user code): what checkpoints written before this project stored
+# NumPy's RNG state as plain tensors need, and what a NumPy float as the authors' 'prec' needs
+LEGACY_NUMPY_GLOBALS = _legacy_numpy_globals()
+
+
+def read_checkpoint(path: str | Path, expected: str = "a checkpoint written by asen train") -> dict[str, Any]:
+    """Read a ``.pt``/``.pth``/``.pth.tar`` file safely (``torch.load(weights_only=True)``, on the CPU).
+
+    Args:
+        path: the file.
+        expected: what the file should be, for the error message (e.g. "a stage-1 checkpoint (best.pt)").
+    Returns:
+        The loaded dict.
+    Raises:
+        CheckpointError: (one line naming the file and what it should be) the file is missing, empty,
+            truncated or not a PyTorch file, holds Python objects other than tensors, numbers and strings
+            (refused: unpickling them could run code), or is not a dict.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointNotFoundError(f"{path}: no such file; expected {expected}")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a folder, not a file; expected {expected}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the file is empty (0 bytes; an interrupted copy?); expected {expected}")
+    try:
+        with torch.serialization.safe_globals(LEGACY_NUMPY_GLOBALS):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        msg = str(exc)
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", msg)
+        if found:
+            raise CheckpointError(f"{path}: refused: it holds a Python object ({found.group(1)}) that safe loading "
+                                  f"(weights_only) does not allow, since unpickling it could run code; expected "
+                                  f"{expected}, which holds tensors, numbers and strings only") from None
+        detail = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", msg, re.S)
+        reason = " ".join(detail.group(1).split())[:200] if detail else _first_line(exc)
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (truncated, or another kind of file: "
+                              f"{reason}); expected {expected}") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, UnicodeDecodeError, KeyError,
+            AttributeError, IndexError, TypeError) as exc:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (truncated, or another kind of file: "
+                              f"{_first_line(exc)}); expected {expected}") from None
+    if not isinstance(ckpt, Mapping):
+        raise CheckpointError(f"{path}: holds a {type(ckpt).__name__}, not a dict; expected {expected}")
+    return dict(ckpt)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def state_fingerprint(state: Mapping[str, torch.Tensor] | torch.nn.Module) -> str:
+    """SHA-256 over a state dict's names, dtypes, shapes and tensor bytes (buffers included).
+
+    Args:
+        state: a state dict, or a module (its ``state_dict()``).
+    Returns:
+        The hex digest: equal for equal weights wherever they were loaded, different after any change.
+    """
+    if isinstance(state, torch.nn.Module):
+        state = state.state_dict()
+    h = hashlib.sha256()
+    for key in sorted(state):
+        t = state[key]
+        if not isinstance(t, torch.Tensor):
+            h.update(f"{key}={t!r}\0".encode())
+            continue
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def check_attribute_count(model_attributes: int, checkpoint: str | Path | None, data_attributes: int,
+                          data_root: str | Path) -> None:
+    """Refuse a model whose attribute count differs from the data's, before any work.
+
+    Args:
+        model_attributes: the model's (checkpoint's) number of attributes.
+        checkpoint: the checkpoint file (for the message).
+        data_attributes: the dataset's number of attributes (its ``meta.json``).
+        data_root: the dataset folder (for the message).
+    Raises:
+        CheckpointError: the counts differ; the message names both counts and both places.
+    """
+    if int(model_attributes) != int(data_attributes):
+        raise CheckpointError(f"{checkpoint or 'the model'} has {model_attributes} attributes but the data in "
+                              f"{data_root} has {data_attributes} (its meta.json): the checkpoint was trained on "
+                              f"another dataset; use that dataset's folder (data.root) or its own checkpoint")
 
 
 def is_official(state: Mapping[str, Any]) -> bool:
@@ -131,7 +245,7 @@ def load_asenpp(checkpoint: str | Path | Mapping[str, Any], config_paths: Iterab
     Raises:
         CheckpointError: missing or unexpected weights, or a disagreement with the YAML files.
     """
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False) if isinstance(checkpoint, (str, Path)) else checkpoint
+    ckpt = read_checkpoint(checkpoint, "an ASEN++ checkpoint") if isinstance(checkpoint, (str, Path)) else checkpoint
     state = ckpt.get("model", ckpt) if isinstance(ckpt, Mapping) else ckpt
     if "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]
@@ -161,10 +275,10 @@ def load_asenpp(checkpoint: str | Path | Mapping[str, Any], config_paths: Iterab
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[ASEN, Config, dict]:
     """Load a checkpoint written by ``asen train`` (or an official one). Returns (model in eval mode, config, info)."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(path, "a best.pt/last.pt written by asen train, or an official ASEN++ checkpoint")
     state = ckpt.get("model", ckpt)
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path}: its 'model' entry is a {type(state).__name__}, not a state dict")
     if is_official(state):
         model = load_asenpp(ckpt)
         return model.to(device), model.checkpoint_info["config"], {"epoch": ckpt.get("epoch"), "mAP": ckpt.get("mAP")}
@@ -177,6 +291,12 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[AS
 
     cfg = from_dict(ckpt["config"], source=str(path))
     mcfg = ModelConfig(**{**cfg.model.__dict__, "pretrained": "none", "local_pretrained": "none"})
+    if "num_attributes" not in ckpt:
+        raise CheckpointError(f"{path}: no 'num_attributes' in the checkpoint (not written by asen train?)")
     model = ASEN(mcfg, ckpt["num_attributes"])
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: the weights do not fit the model its config describes "
+                              f"({_first_line(exc)})") from None
     return model.to(device).eval(), cfg, {k: ckpt.get(k) for k in ("epoch", "mAP", "stage")}

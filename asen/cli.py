@@ -34,12 +34,32 @@ def _load_cfg(args: argparse.Namespace):
     return load_config(args.config, args.overrides)
 
 
+def _user_errors(fn):
+    """Report the run-folder and checkpoint errors of a subcommand as one ``error:`` line (exit status 2)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(args: argparse.Namespace) -> int:
+        from .checkpoint import CheckpointError
+        from .runs import RunError
+
+        try:
+            return fn(args)
+        except (RunError, CheckpointError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return wrapped
+
+
+@_user_errors
 def cmd_train(args: argparse.Namespace) -> int:
     from .runs import resolve_device
     from .train import train
 
     from .distributed import dist_info, init_from_env
 
+    if args.resume and args.overwrite:
+        raise SystemExit("error: give --resume (continue the run) or --overwrite (replace it), not both")
     cfg = _load_cfg(args)
     device = init_from_env(resolve_device(args.device))  # joins torchrun's process group, if any
     rank, world = dist_info()
@@ -51,24 +71,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         if world > 1:
             raise SystemExit("error: backbone pre-training (train.stage 0) runs in one process; start it without torchrun")
-        best = pretrain(cfg, run_dir, device, resume=args.resume, progress=not args.quiet)
+        best = pretrain(cfg, run_dir, device, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
         print(f"done: pre-trained backbone in {best}; start stage 1 from it with --set model.pretrained={best}")
         return 0
-    result = train(cfg, run_dir, device, resume=args.resume, progress=not args.quiet)
+    result = train(cfg, run_dir, device, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
     if rank == 0:
         print(f"done: best validation MAP {result.best_map:.2f} at epoch {result.best_epoch}; "
               f"checkpoints in {run_dir / 'checkpoints'}")
     return 0
 
 
+@_user_errors
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from .checkpoint import load_asenpp, load_model
+    from .checkpoint import check_attribute_count, load_asenpp, load_model
     from .config import load_config
     from .data import load_split_files
     from .evaluate import evaluate
-    from .runs import resolve_device, write_json
+    from .runs import data_fingerprint, resolve_device, write_json
 
     device = resolve_device(args.device)
     if args.asenpp_config:
@@ -81,9 +102,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     cfg = cfg.with_overrides(args.overrides)
     split = args.split or cfg.eval.split
     files = load_split_files(cfg.data.root, (split,))
+    check_attribute_count(model.num_attributes, args.checkpoint, files.meta.num_attributes, files.root)
     with torch.inference_mode():
         res = evaluate(model, files, cfg, device, split=split, progress=not args.quiet)
     out = {"checkpoint": str(args.checkpoint), "dataset": cfg.data.dataset, "split": split,
+           "data": {"root": str(cfg.data.root), "fingerprint": data_fingerprint(cfg.data.root)},
            "main": res["main"].to_dict(), "global": res["global"].to_dict()}
     print(res["global"].format(f"{cfg.data.dataset} {split}: global branch MAP (%)"))
     if "fused" in res:
@@ -132,7 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--run-dir", help="run folder (default runs/<config name>); holds config, log.jsonl, checkpoints")
     p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run from <run-dir>/checkpoints/last.pt (same config required)")
+                   help="continue an interrupted run from <run-dir>/checkpoints/last.pt (same config required; "
+                        "a changed config is an error listing the keys that differ)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in a run folder that already holds one, deleting the earlier run's "
+                        "config.yaml, run.json, log.jsonl and checkpoints/ first (without it, and without "
+                        "--resume, an existing run folder is refused)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="per-attribute MAP of a checkpoint (prints a table, writes JSON)",

@@ -14,7 +14,8 @@ A pre-training run is a config with ``train.stage: 0`` (e.g. ``-c synthfashion_c
 synthfashion_cpu_pretrain``): ``train.epochs`` x ``data.steps_per_epoch`` steps of ``data.images_per_batch``
 images, Adam at ``train.lr`` with ``train.scheduler``, the view recipe in the ``pretrain`` section. Its
 ``checkpoints/best.pt`` holds the backbone's state dict; a stage-1 config starts from it with
-``model.pretrained=<that path>``. Runs resume from ``last.pt`` like training runs.
+``model.pretrained=<that path>``. Runs resume from ``last.pt``, and hold their folder, like training runs
+(:class:`asen.runs.RunDir`).
 """
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ from tqdm import tqdm
 from .backbones import build_backbone
 from .config import Config, PretrainConfig
 from .data import DataError, ImageSet, SplitFiles, global_view, load_split_files, normalize
-from .runs import RunDir, atomic_torch_save, rng_state, seed_everything, set_rng_state
+from .checkpoint import read_checkpoint
+from .runs import (RunConfigMismatch, RunDir, atomic_torch_save, config_diff, rng_state, seed_everything,
+                   set_rng_state)
 from .train import make_scheduler
 
 
@@ -136,6 +139,7 @@ def pretrain(
     progress: bool = True,
     files: SplitFiles | None = None,
     max_epochs: int | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Pre-train ``cfg.model.backbone`` on ``cfg.data.root``'s training images without labels (stage 0).
 
@@ -147,9 +151,12 @@ def pretrain(
         progress: show a tqdm bar.
         files: already-loaded split files (else read from ``cfg.data.root``).
         max_epochs: stop after this many epochs of this call (to simulate an interruption in tests).
+        overwrite: start a new run in a folder that holds one, deleting the earlier run's files.
     Returns:
         Path of ``checkpoints/best.pt``: ``{"state_dict": backbone weights, ...}``, the file
         ``model.pretrained`` takes.
+    Raises:
+        RunLockedError, RunExistsError, RunConfigMismatch: as :func:`asen.train.train`.
     """
     if cfg.train.stage != 0:
         raise ValueError(f"pretrain() runs stage-0 configs; this one has train.stage={cfg.train.stage}")
@@ -177,15 +184,27 @@ def pretrain(
     steps = cfg.data.steps_per_epoch or max(1, len(names) // batch)
     sched = make_scheduler(opt, cfg, steps)  # the same per-step schedule as training
 
-    last = Path(run_dir) / "checkpoints" / "last.pt"
+    with RunDir(run_dir, cfg, device, resume=resume, overwrite=overwrite) as run:
+        return _pretrain(cfg, run, device, resume, progress, files, names, max_epochs, backbone, head, opt, sched,
+                         steps, batch, fmt)
+
+
+def _pretrain(cfg: Config, run: RunDir, device: torch.device, resume: bool, progress: bool, files: SplitFiles,
+              names: list[str], max_epochs: int | None, backbone: nn.Module, head: nn.Module,
+              opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR, steps: int, batch: int,
+              fmt: torch.memory_format) -> Path:
+    p, m = cfg.pretrain, cfg.model
+    last = run.last
     if resume and not last.exists():
         raise FileNotFoundError(f"cannot resume: {last} does not exist (start the run without --resume)")
-    run = RunDir(run_dir, cfg, device, write_env=not resume)
     start = 0
     if resume:
-        ckpt = torch.load(last, map_location="cpu", weights_only=False)
-        if ckpt["config"] != cfg.to_dict():
-            raise ValueError(f"cannot resume {run_dir}: its config differs from the one given")
+        ckpt = read_checkpoint(last, "the last checkpoint of the pre-training run to resume")
+        diff = config_diff(ckpt.get("config") or {}, cfg.to_dict())
+        if diff:
+            raise RunConfigMismatch(f"cannot resume {run.path}: its config differs from the one given in "
+                                    f"{'; '.join(diff)} (resume with the run's own {run.path / 'config.yaml'}, "
+                                    f"or start over with --overwrite)")
         backbone.load_state_dict(ckpt["state_dict"])
         head.load_state_dict(ckpt["head"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -230,14 +249,12 @@ def pretrain(
                   "seconds": round(seconds, 2), "images_per_second": round(2 * batch * steps / max(seconds, 1e-9), 1),
                   "lr": [g["lr"] for g in opt.param_groups]}
         weights = {k: v.detach().cpu() for k, v in backbone.state_dict().items()}
+        # best.pt: the backbone alone, rewritten every epoch (the last epoch's wins), before last.pt moves on
+        atomic_torch_save({"state_dict": weights, "stage": 0, "epoch": epoch + 1, "backbone": m.backbone,
+                           "config": cfg.to_dict()}, run.best)
         atomic_torch_save({"state_dict": weights, "head": head.state_dict(), "optimizer": opt.state_dict(),
                            "scheduler": sched.state_dict(), "rng": rng_state(), "epoch": epoch,
                            "config": cfg.to_dict(), "stage": 0}, run.last)
-        # best.pt: the backbone alone (loadable with weights_only), rewritten every epoch; the last epoch's wins
-        tmp = run.best.with_suffix(".pt.tmp")
-        torch.save({"state_dict": weights, "stage": 0, "epoch": epoch + 1, "backbone": m.backbone,
-                    "config": cfg.to_dict()}, tmp)
-        tmp.replace(run.best)
         run.log(**record)
         if progress:
             tqdm.write(f"pre-training epoch {epoch + 1}: loss {record['loss']:.3f}, instance accuracy "

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .checkpoint import load_model
+from .checkpoint import check_attribute_count, load_model, read_checkpoint
 from .config import Config, load_config
 from .data import SplitFiles, load_split_files
 from .evaluate import MapTable, evaluate, map_table, random_features
@@ -118,6 +118,10 @@ def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: Sp
                    progress: bool = True) -> Path:
     """Load-or-train: reuse ``runs_root/<name>-<config hash>`` when it finished, resume it when it did not.
 
+    A folder that holds a started run without ``last.pt`` (killed during its first epoch) is trained again
+    from the start (``overwrite``); a run whose checkpoint holds another config is refused by
+    :func:`asen.train.train` (``RunConfigMismatch``), never retrained over.
+
     Returns:
         Path of the run's ``best.pt``.
     """
@@ -132,7 +136,8 @@ def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: Sp
     else:
         resume = (run / "checkpoints" / "last.pt").exists()
         fit = pretrain if cfg.train.stage == 0 else train
-        fit(cfg, run, device, resume=resume, progress=progress, files=files)
+        # no last.pt: nothing resumable was kept of an earlier start in this folder (if any); it is replaced
+        fit(cfg, run, device, resume=resume, progress=progress, files=files, overwrite=not resume)
     return best_checkpoint(cfg, runs_root)
 
 
@@ -172,7 +177,7 @@ def _finished(cfg: Config, runs_root: Path) -> bool:
         raise RuntimeError(f"{run} was trained on other data than what is now in {cfg.data.root} (data fingerprint "
                            f"{recorded} in its run.json, {current} now); delete that folder to retrain, or pass "
                            "another runs folder (--runs)")
-    return torch.load(last, map_location="cpu", weights_only=False)["epoch"] + 1 >= cfg.train.epochs
+    return read_checkpoint(last, f"the last checkpoint of {run}")["epoch"] + 1 >= cfg.train.epochs
 
 
 def _train_job(cfg_dict: dict, runs_root: str, threads: int) -> str:
@@ -299,6 +304,7 @@ def evaluate_checkpoint(ckpt: Path, files: SplitFiles, device: torch.device, spl
                         progress: bool = True, overrides: Sequence[str] = (), betas: tuple[float, ...] = ()) -> dict:
     """Evaluate a trained run's best checkpoint on a split (eval-time overrides such as eval.beta allowed)."""
     model, cfg, _ = load_model(ckpt, device)
+    check_attribute_count(model.num_attributes, ckpt, files.meta.num_attributes, files.root)
     cfg = cfg.with_overrides(overrides)
     with torch.inference_mode():
         return evaluate(model, files, cfg, device, split=split, progress=progress, betas=betas)

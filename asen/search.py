@@ -21,10 +21,15 @@ branch on the attribute-dependent crop) once per attribute.
 An index folder holds::
 
     index.json      attribute names, indexed attributes, dims, index type and parameters,
-                    embedding settings (sizes, beta, crop threshold), checkpoint path, config hash
+                    embedding settings (sizes, beta, crop threshold), checkpoint path, config hash,
+                    the SHA-256 of the model's weights and of every file below
     gallery.txt     one image path per line; line i is id i in every per-attribute index
     attr_<a>.faiss  one FAISS index per indexed attribute a
     features_<a>.npy  the gallery features (only with ``keep_features``)
+
+An index answers only for the weights it was built with: a query embedded by a model whose weights differ
+(another checkpoint, even of the same config) or a changed ``gallery.txt`` / ``attr_<a>.faiss`` is refused
+(:class:`IndexMismatchError`) instead of returning scores that mean nothing.
 
 FAISS is imported lazily (``pip install faiss-cpu``); GPU indexes are used when asked for and
 ``faiss.get_num_gpus() > 0``. The ``asen index build``, ``asen search`` and ``asen rerank`` commands are
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import math
 import sys
@@ -59,7 +65,26 @@ from .data import DataError, ImageSet, collate_images, load_meta
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 INDEX_FORMAT = "asen-search-index"
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: weight and file fingerprints
+
+
+class IndexMismatchError(DataError):
+    """An index folder does not belong to the model, or one of its files changed since it was built."""
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (read in 1 MiB chunks).
+
+    Args:
+        path: the file.
+    Returns:
+        The hex digest.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 ImageLike = str | Path | Image.Image
 
@@ -283,7 +308,8 @@ def load_attribute_names(num_attributes: int, cfg: Config | None = None, meta: s
     dataset folder (``cfg.data.root``), else ``"0" .. "n-1"`` (with a warning naming where it looked).
 
     Raises:
-        DataError: an explicit ``meta`` that cannot be read, or one whose attribute count differs from the model's.
+        DataError: an explicit ``meta`` that cannot be read, or one (or the config's dataset folder's) whose
+            attribute count differs from the model's.
     """
     if meta is not None:
         path = Path(meta)
@@ -294,11 +320,15 @@ def load_attribute_names(num_attributes: int, cfg: Config | None = None, meta: s
     if cfg is not None:
         try:
             m = load_meta(cfg.data.root)
+        except DataError:
+            m = None
+        if m is not None:
             if m.num_attributes == num_attributes:
                 return list(m.attributes)
-            warnings.warn(f"{cfg.data.root}/meta.json has {m.num_attributes} attributes but the model has "
-                          f"{num_attributes}; naming attributes by index")
-        except DataError:
+            raise DataError(f"{cfg.data.root}/meta.json has {m.num_attributes} attributes but the model has "
+                            f"{num_attributes}: the data folder in the checkpoint's config is not the one it was "
+                            f"trained on (give --meta of its dataset)")
+        else:
             warnings.warn(f"no meta.json in the checkpoint's dataset folder {cfg.data.root}; attributes are named "
                           f"by index 0..{num_attributes - 1} (give --meta for names)")
     return [str(i) for i in range(num_attributes)]
@@ -497,6 +527,9 @@ class SearchIndex:
             path = self.root / entry["file"]
             if not path.exists():
                 raise FileNotFoundError(f"index file missing: {path} (rebuild the index with `asen index build`)")
+            if file_sha256(path) != entry.get("sha256"):
+                raise IndexMismatchError(f"{path} is not the file this index was built with (its SHA-256 differs "
+                                         f"from the one in index.json); rebuild the index with `asen index build`")
             index = faiss.read_index(str(path))
             params = self.info.get("index_params", {})
             if self.info["index_type"] == "hnsw" and "ef_search" in params:
@@ -511,6 +544,27 @@ class SearchIndex:
     def search_vectors(self, attribute: str | int, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """:func:`search_vectors` on one attribute's index."""
         return search_vectors(self.index(attribute), queries, k)
+
+    def check_model(self, model: torch.nn.Module, checkpoint: str | Path | None = None) -> None:
+        """Refuse a model other than the one the index was built with (its weights' fingerprint differs).
+
+        Args:
+            model: the model about to embed queries.
+            checkpoint: where it was loaded from (for the message).
+        Raises:
+            IndexMismatchError: another attribute count or other weights; the message names both files.
+        """
+        from .checkpoint import state_fingerprint
+
+        n = int(getattr(model, "num_attributes", len(self.attribute_names)))
+        what = checkpoint or "the model"
+        if n != len(self.attribute_names):
+            raise IndexMismatchError(f"{what} has {n} attributes but the index {self.root} was built for "
+                                     f"{len(self.attribute_names)} (with {self.info.get('checkpoint')})")
+        if state_fingerprint(model) != self.info.get("weights_sha256"):
+            raise IndexMismatchError(f"{what} has other weights than the model the index {self.root} was built "
+                                     f"with ({self.info.get('checkpoint')}): its scores would be wrong; search with "
+                                     f"that checkpoint, or rebuild the index with `asen index build`")
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -614,7 +668,7 @@ def build_index(
         del index, feats
         if not keep_features:
             (out / f"features_{a}.npy").unlink()
-        entries.append({"index": a, "name": names[a], "file": file, "dim": dim,
+        entries.append({"index": a, "name": names[a], "file": file, "dim": dim, "sha256": file_sha256(out / file),
                         **({"features": f"features_{a}.npy"} if keep_features else {})})
     index_seconds = time.time() - t0
     if index_type == "hnsw":
@@ -625,6 +679,8 @@ def build_index(
     local = getattr(model, "local_branch", None) is not None
     mcfg = getattr(model, "cfg", None)
     _write_text(out / "gallery.txt", "".join(p + "\n" for p in paths))
+    from .checkpoint import state_fingerprint
+
     info = {
         "format": INDEX_FORMAT,
         "version": INDEX_VERSION,
@@ -639,6 +695,8 @@ def build_index(
         "settings": dataclasses.asdict(settings),
         "checkpoint": str(checkpoint) if checkpoint is not None else None,
         "config_hash": config.hash() if config is not None else None,
+        "weights_sha256": state_fingerprint(model),
+        "gallery_sha256": file_sha256(out / "gallery.txt"),
         "model": {"backbone": getattr(mcfg, "backbone", None), "local_branch": local,
                   "embed_size": getattr(mcfg, "embed_size", None)},
         "seconds": {"embed": round(embed_seconds, 3), "index": round(index_seconds, 3)},
@@ -670,9 +728,16 @@ def load_index(index_dir: str | Path, use_gpu: bool = False) -> SearchIndex:
         raise DataError(f"{meta}: not an asen search index (format {info.get('format')!r})")
     if int(info.get("version", 0)) > INDEX_VERSION:
         raise DataError(f"{meta}: index version {info['version']} is newer than this asen ({INDEX_VERSION})")
+    if int(info.get("version", 0)) < INDEX_VERSION or "weights_sha256" not in info:
+        raise IndexMismatchError(f"{meta}: index version {info.get('version')} records no fingerprint of the "
+                                 f"model's weights, so it cannot be checked against a checkpoint; rebuild it with "
+                                 f"`asen index build`")
     gallery = root / "gallery.txt"
     if not gallery.exists():
         raise FileNotFoundError(f"missing {gallery}")
+    if file_sha256(gallery) != info.get("gallery_sha256"):
+        raise IndexMismatchError(f"{gallery} is not the file this index was built with (its SHA-256 differs from "
+                                 f"the one in index.json); rebuild the index with `asen index build`")
     paths = gallery.read_text().splitlines()
     if len(paths) != info["num_items"]:
         raise DataError(f"{gallery}: {len(paths)} lines but index.json says {info['num_items']} images")
@@ -700,9 +765,13 @@ def search(
         ``[(gallery path, score)]`` best first; the score is the (fused) cosine similarity.
     Raises:
         DataError: unknown or unindexed attribute, or a model whose features do not fit the index.
+        IndexMismatchError: the model's weights are not those the index was built with, or an index file
+            changed since.
     """
     idx = index_dir if isinstance(index_dir, SearchIndex) else load_index(index_dir)
     a = idx.attribute_index(attribute)
+    idx.index(a)  # checks the attribute's index file
+    idx.check_model(model)
     q = embed_images(model, [query_image_path], [a], device, idx.settings)[a]  # (1, D)
     if q.shape[1] != idx.dim:
         raise DataError(f"the model's features have {q.shape[1]} dimensions but the index in {idx.root} has "
@@ -956,9 +1025,11 @@ def _load(args: argparse.Namespace) -> tuple[torch.nn.Module, Config, torch.devi
 
 def _cli_errors(fn):  # turn a missing FAISS into a one-line error like the other CLI errors
     def wrapped(args: argparse.Namespace) -> int:
+        from .checkpoint import CheckpointError
+
         try:
             return fn(args)
-        except ImportError as exc:
+        except (ImportError, CheckpointError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
@@ -992,10 +1063,9 @@ def run_search(args: argparse.Namespace) -> int:
     """``asen search``: print the ranked results of one query under one attribute."""
     idx = load_index(args.index, use_gpu=args.faiss_gpu)
     a = idx.attribute_index(args.attribute)  # fail before loading the model
+    idx.index(a)  # and on a changed index file
     model, cfg, device = _load(args)
-    if idx.info.get("config_hash") and idx.info["config_hash"] != cfg.hash():
-        print(f"warning: {args.checkpoint} has another config than the one the index was built with "
-              f"({idx.info.get('checkpoint')})", file=sys.stderr)
+    idx.check_model(model, args.checkpoint)
     results = search(idx, model, args.image, a, args.k, device)
     print(f"{args.image}: top {len(results)} of {len(idx.paths)} by '{idx.attribute_names[a]}'")
     print(format_results(results))

@@ -5,16 +5,19 @@ trains both branches (global lr 1e-5, local lr 1e-4 in the paper) with
 ``1.0 * global triplet + 0.1 * local triplet + 0.1 * alignment``; the local input is the zoom-in crop
 chosen by the global branch's attention (:mod:`asen.roi`).
 
-Every epoch ends with an atomic checkpoint (``last.pt``); the best by validation MAP is kept (``best.pt``).
-``resume=True`` continues from ``last.pt`` and ends with the same weights as an uninterrupted run: the
-triplets of an epoch depend only on (seed, epoch), and the model, optimiser, scheduler and RNG states are
-restored. A non-finite loss stops the run (:class:`TrainingDiverged`) and leaves the last good checkpoint.
+Every epoch ends with an atomic checkpoint (``last.pt``); the best by validation MAP is kept (``best.pt``),
+written before ``last.pt`` records it as the best, so that no crash loses it. ``resume=True`` continues
+from ``last.pt`` and ends with the same weights as an uninterrupted run: the triplets of an epoch depend
+only on (seed, epoch), and the model, optimiser, scheduler and RNG states are restored. A run folder is
+held by one process (:class:`asen.runs.RunDir`); a new run in a folder that holds one needs
+``overwrite=True``. Stage 2 starts from a stage-1 checkpoint (``train.init_from``; ``scratch`` opts out).
+A non-finite loss stops the run (:class:`TrainingDiverged`) and leaves the last good checkpoint.
 """
 from __future__ import annotations
 
 import math
-import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,15 +26,18 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .checkpoint import is_official, official_to_ours
+from .checkpoint import CheckpointError, check_attribute_count, is_official, official_to_ours, read_checkpoint
 from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
-from .config import Config
+from .config import Config, ConfigError
 from .data import ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images, load_split_files
 from .evaluate import evaluate
 from .losses import alignment_loss, embedding_l2, in_batch_triplet_loss, triplet_loss
 from .model import ASEN, build_model
 from .roi import local_inputs
-from .runs import RunDir, atomic_torch_save, rng_state, seed_everything, set_rng_state
+from .runs import (RunConfigMismatch, RunDir, atomic_torch_save, config_diff, rng_state, seed_everything,
+                   set_rng_state)
+
+INIT_FROM_SCRATCH = "scratch"  # train.init_from value: stage 2 on purpose without a stage-1 checkpoint
 
 
 class TrainingDiverged(RuntimeError):
@@ -81,15 +87,28 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: Config, steps_per_epoch: int
     return torch.optim.lr_scheduler.LambdaLR(opt, [fn] * len(opt.param_groups))
 
 
-def load_stage1(model: ASEN, path: str | Path) -> None:
-    """Initialise the global branch (and attribute embedding) from a stage-1 checkpoint."""
+def load_stage1(model: ASEN, path: str | Path, data_root: str | Path | None = None) -> None:
+    """Initialise the global branch (and attribute embedding) from a stage-1 checkpoint.
+
+    Args:
+        model: the stage-2 model (built for the data's attribute count).
+        path: the stage-1 checkpoint (``train.init_from``): ours, or an official ASEN++ one.
+        data_root: the data folder the model was built for (named in the attribute-count error).
+    Raises:
+        CheckpointError: the file cannot be read (missing, empty, truncated, unsafe), or its attribute count
+            differs from the model's.
+        ValueError: other weights that do not fit the model.
+    """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"stage-1 checkpoint not found: {path} (set train.init_from to a stage-1 best.pt)")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(path, "a stage-1 checkpoint (train.init_from: a stage-1 run's checkpoints/best.pt)")
     state = ckpt.get("model", ckpt)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: its 'model' entry is a {type(state).__name__}, not a state dict")
     if is_official(state):
         state = official_to_ours(state)
+    emb = state.get("attr_embedding.weight")
+    if isinstance(emb, torch.Tensor):
+        check_attribute_count(emb.shape[0], path, model.num_attributes, data_root or "the data")
     state = {k: v for k, v in state.items() if not k.startswith("local_branch.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("local_branch.")]
@@ -165,20 +184,38 @@ def train(
     progress: bool = True,
     files: SplitFiles | None = None,
     max_epochs: int | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
-    """Train one stage as configured, writing the run folder.
+    """Train one stage as configured, writing the run folder (held by this process while it trains).
 
     Args:
         cfg: the resolved configuration (stage, data, model, schedule).
         run_dir: the run folder (created; with ``resume`` it must hold ``checkpoints/last.pt``).
         device: where to train; nothing else in the code picks a device.
-        resume: continue an interrupted run from its last checkpoint.
+        resume: continue an interrupted run from its last checkpoint (same config required).
         progress: show tqdm bars.
         files: already-loaded split files (else read from ``cfg.data.root``).
         max_epochs: stop after this many epochs *of this call* (to simulate an interruption in tests).
+        overwrite: start a new run in a folder that holds one, deleting the earlier run's files.
     Returns:
         :class:`TrainResult` with the best validation MAP and the model holding the *last* weights.
+    Raises:
+        ConfigError: an inconsistent config, e.g. stage 2 without ``train.init_from``.
+        RunLockedError: another process trains in ``run_dir``.
+        RunExistsError: ``run_dir`` holds a run, and neither ``resume`` nor ``overwrite`` is set.
+        RunConfigMismatch: ``resume`` with another config (the message lists the differing keys).
+        CheckpointError: a checkpoint to start or resume from cannot be read, or does not fit the data.
     """
+    held: list[RunDir] = []
+    try:
+        return _train(cfg, run_dir, device, resume, progress, files, max_epochs, overwrite, held)
+    finally:
+        for run in held:
+            run.close()
+
+
+def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume: bool, progress: bool,
+           files: SplitFiles | None, max_epochs: int | None, overwrite: bool, held: list[RunDir]) -> TrainResult:
     if cfg.train.stage not in (1, 2):
         raise ValueError(f"train.stage must be 1 or 2 here, got {cfg.train.stage} (stage 0, backbone pre-training, "
                          "is asen.pretrain.pretrain; `asen train` picks it by the stage)")
@@ -191,9 +228,15 @@ def train(
         raise ValueError("model.local_branch is on but train.stage is 1 (the local branch is trained in stage 2)")
     if cfg.train.stage == 2 and not cfg.model.local_branch:
         raise ValueError("train.stage is 2 but model.local_branch is off")
+    if cfg.train.stage == 2 and not cfg.train.init_from:
+        raise ConfigError(f"train.init_from is empty, but stage 2 starts from a stage-1 checkpoint: set it, e.g. "
+                          f"--set train.init_from=runs/<stage-1 run>/checkpoints/best.pt (or "
+                          f"train.init_from={INIT_FROM_SCRATCH} to train stage 2 from untrained weights)")
     model = build_model(cfg.model, files.meta.num_attributes, device)
-    if cfg.train.stage == 2 and cfg.train.init_from:
-        load_stage1(model, cfg.train.init_from)
+    if cfg.train.stage == 2 and cfg.train.init_from != INIT_FROM_SCRATCH:
+        load_stage1(model, cfg.train.init_from, files.root)
+    elif cfg.train.stage == 2:
+        warnings.warn(f"stage 2 starts from untrained weights (train.init_from={INIT_FROM_SCRATCH})", stacklevel=3)
     if cfg.train.stage == 2 and cfg.train.local_init == "global":
         copy_global_to_local(model)
     elif cfg.train.local_init != "pretrained":
@@ -204,14 +247,20 @@ def train(
     sched = make_scheduler(opt, cfg, len(sampler))
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp == "fp16" and device.type == "cuda")
     last = Path(run_dir) / "checkpoints" / "last.pt"
+    run = None
+    if rank == 0:  # rank 0 holds the folder and writes
+        run = RunDir(run_dir, cfg, device, resume=resume, overwrite=overwrite)
+        held.append(run)
     if resume and not last.exists():
         raise FileNotFoundError(f"cannot resume: {last} does not exist (start the run without --resume)")
-    run = RunDir(run_dir, cfg, device, write_env=not resume) if rank == 0 else None  # rank 0 writes
     start_epoch, best_map, best_epoch = 0, -1.0, -1
     if resume:
-        ckpt = torch.load(last, map_location="cpu", weights_only=False)
-        if ckpt["config"] != cfg.to_dict():
-            raise ValueError(f"cannot resume {run_dir}: its config differs from the one given")
+        ckpt = read_checkpoint(last, "the last checkpoint of the run to resume")
+        diff = config_diff(ckpt.get("config") or {}, cfg.to_dict())
+        if diff:
+            raise RunConfigMismatch(f"cannot resume {run_dir}: its config differs from the one given in "
+                                    f"{'; '.join(diff)} (resume with the run's own {Path(run_dir) / 'config.yaml'}, "
+                                    f"or start over with --overwrite)")
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
@@ -281,11 +330,9 @@ def train(
             "config": cfg.to_dict(), "num_attributes": files.meta.num_attributes, "stage": cfg.train.stage,
         }
         if run:
+            if improved or not has_valid:  # best.pt first: last.pt never names a best that is not on disk
+                atomic_torch_save(state, run.best)
             atomic_torch_save(state, run.last)
-            if improved or not has_valid:
-                tmp = run.best.with_suffix(".pt.tmp")
-                shutil.copyfile(run.last, tmp)
-                tmp.replace(run.best)
             run.log(**record, best_map=best_map)
         barrier()
         if progress:

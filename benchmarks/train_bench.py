@@ -322,6 +322,8 @@ def e2e_train(cfg: Config, device: str | torch.device, steps: int) -> dict[str, 
     """
     cfg = cfg.replace(**{"data.steps_per_epoch": steps, "train.epochs": 1, "data.num_triplets": steps *
                          cfg.data.batch_size})
+    if cfg.train.stage == 2 and not cfg.train.init_from:  # a speed measurement: no stage-1 weights needed
+        cfg = cfg.replace(**{"train.init_from": "scratch"})
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         train(cfg, Path(tmp) / "run", device, progress=False)

@@ -107,3 +107,81 @@ def test_stage1_checkpoint_and_mismatches(tmp_path):
     broken["choices.local.attrnet.attr_embedding.weight"] = torch.zeros(8, 512)
     with pytest.raises(CheckpointError, match="shared attribute embedding"):
         load_asenpp({"model": broken})
+
+
+# ------------------------------------------------------------------------------------ safe reading of files
+class _RunsCode:
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path('PWNED').write_text('x')",))
+
+
+def test_read_checkpoint_names_the_file_and_what_is_wrong(tmp_path, monkeypatch):
+    from asen.checkpoint import CheckpointNotFoundError, load_model, read_checkpoint
+
+    good = tmp_path / "good.pt"
+    torch.save({"model": {"w": torch.ones(2)}, "epoch": 3}, good)
+    assert read_checkpoint(good)["epoch"] == 3
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "cut.pt").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (tmp_path / "notes.pt").write_text("epoch 3, mAP 64.6\n")
+    cases = {
+        tmp_path / "missing.pt": "no such file",
+        tmp_path / "empty.pt": r"the file is empty \(0 bytes",
+        tmp_path / "cut.pt": r"not a readable PyTorch checkpoint \(truncated, or another kind of file: ",
+        tmp_path / "notes.pt": r"not a readable PyTorch checkpoint \(truncated, or another kind of file: ",
+    }
+    for path, what in cases.items():
+        for load in (lambda p: read_checkpoint(p, "a stage-1 best.pt"), load_model, load_asenpp):
+            with pytest.raises(CheckpointError) as err:
+                load(path)
+            msg = str(err.value)
+            assert msg.startswith(f"{path}: ") and "\n" not in msg, msg
+            assert __import__("re").search(what, msg), msg
+        with pytest.raises(CheckpointError, match="expected a stage-1 best.pt$"):
+            read_checkpoint(path, "a stage-1 best.pt")
+    with pytest.raises(FileNotFoundError):  # still a FileNotFoundError for callers that catch that
+        load_model(tmp_path / "missing.pt")
+    assert issubclass(CheckpointNotFoundError, CheckpointError)
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path, monkeypatch):
+    from asen.checkpoint import load_model, read_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    torch.save({"model": {}, "payload": _RunsCode()}, tmp_path / "evil.pt")
+    for load in (read_checkpoint, load_model):
+        with pytest.raises(CheckpointError, match=rf"^{tmp_path / 'evil.pt'}: refused: it holds a Python object "
+                                                  r"\((builtins\.)?exec\).*could run code"):
+            load(tmp_path / "evil.pt")
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_the_authors_formats_load_with_weights_only(official, tmp_path):
+    import numpy as np
+
+    from asen.checkpoint import read_checkpoint
+
+    # ASEN++: {'model', 'epoch', 'mAP'}
+    torch.save(official, tmp_path / "model_best.pth.tar")
+    assert load_asenpp(tmp_path / "model_best.pth.tar").checkpoint_info["epoch"] == 17
+    # the AAAI code: {'epoch', 'state_dict', 'prec'}; 'prec' a float or a NumPy float
+    for prec in (61.2, np.float64(61.2)):
+        torch.save({"epoch": 9, "state_dict": {"module.fc.weight": torch.zeros(2, 2)}, "prec": prec},
+                   tmp_path / "aaai.pth.tar")
+        ckpt = read_checkpoint(tmp_path / "aaai.pth.tar")
+        assert ckpt["epoch"] == 9 and float(ckpt["prec"]) == pytest.approx(61.2)
+
+
+def test_checkpoints_of_the_previous_version_still_load(tmp_path):
+    """Before, the RNG state held NumPy's raw state tuple (a pickled ndarray): admitted by the NumPy allow-list."""
+    import numpy as np
+
+    from asen.checkpoint import read_checkpoint
+    from asen.runs import set_rng_state
+
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
+    torch.save({"model": {"w": torch.ones(1)}, "rng": state, "epoch": 2}, tmp_path / "old.pt")
+    expected = np.random.random(4)
+    ckpt = read_checkpoint(tmp_path / "old.pt")
+    set_rng_state(ckpt["rng"])
+    np.testing.assert_array_equal(np.random.random(4), expected)

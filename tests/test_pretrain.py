@@ -12,6 +12,7 @@ from asen.checkpoint import CheckpointError, load_model
 from asen.config import PretrainConfig, load_config
 from asen.data import normalize
 from asen.pretrain import nt_xent_loss, pretrain, random_views
+from asen.runs import RunConfigMismatch, RunExistsError
 from asen.train import train
 
 TINY = {"model.backbone": "resnet_tiny", "model.pretrained": "none", "model.tiny_width": 8,
@@ -75,7 +76,7 @@ def _held_out_loss(run, root) -> float:
     from asen.data import ImageSet, load_split_files
     from asen.pretrain import ProjectionHead, SourceImages
 
-    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)  # optimiser, scheduler, RNG: all plain
     net = build_backbone("resnet_tiny", "none", tiny_width=8)
     net.load_state_dict(ckpt["state_dict"])
     head = ProjectionHead(net.out_channels, 64)
@@ -119,8 +120,24 @@ def test_pretraining_resumes_to_the_same_weights(pretrained, toy_root, tmp_path)
     a = torch.load(best, weights_only=True)["state_dict"]
     b = torch.load(resumed, weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
-    with pytest.raises(ValueError, match="config differs"):
+    with pytest.raises(RunConfigMismatch, match=r"config differs from the one given in train\.lr: 0\.003 -> 0\.001 "):
         pretrain(pre_cfg(toy_root, **{"train.lr": 1e-3}), tmp_path / "r", "cpu", progress=False, resume=True)
+
+
+def test_pretraining_refuses_to_start_over_an_existing_run(pretrained, toy_root, tmp_path):
+    best, run = pretrained
+    before = best.read_bytes()
+    with pytest.raises(RunExistsError, match=rf"^{run} already holds a run"):
+        pretrain(pre_cfg(toy_root, **{"train.seed": 1}), run, "cpu", progress=False)
+    assert best.read_bytes() == before
+    other = tmp_path / "o"
+    pretrain(pre_cfg(toy_root, **{"train.epochs": 1, "data.steps_per_epoch": 1}), other, "cpu", progress=False)
+    (other / "checkpoints" / ".last.pt.dead.tmp").write_bytes(b"x")  # left by a killed run
+    pretrain(pre_cfg(toy_root, **{"train.epochs": 1, "data.steps_per_epoch": 1, "train.seed": 1}), other, "cpu",
+             progress=False, overwrite=True)
+    assert [json.loads(line)["epoch"] for line in (other / "log.jsonl").read_text().splitlines()] == [1]
+    assert torch.load(other / "checkpoints" / "best.pt", weights_only=True)["config"]["train"]["seed"] == 1
+    assert not (other / "checkpoints" / ".last.pt.dead.tmp").exists()
 
 
 def test_stage1_starts_from_the_pretrained_backbone(pretrained, toy_root, tmp_path):

@@ -91,8 +91,8 @@ def test_train_all_in_worker_processes_matches_one_process(toy_root, tmp_path):
         torch.set_num_threads(threads)
     assert all(_finished(c, protocol.runs_root) for c in cfgs)
     par = run_dir_of(cfgs[1], protocol.runs_root) / "checkpoints" / "best.pt"
-    a = torch.load(par, weights_only=False)["model"]
-    b = torch.load(seq, weights_only=False)["model"]
+    a = torch.load(par, weights_only=True)["model"]
+    b = torch.load(seq, weights_only=True)["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     mtime = par.stat().st_mtime_ns
     train_all(protocol, cfgs)  # nothing to do
@@ -180,3 +180,33 @@ def test_every_method_starts_from_the_pretraining_run_unless_told_not_to(toy_roo
     assert "from scratch" in protocol_caption(scratch)
     args = build_parser().parse_args(["reproduce", "--no-pretrain"])
     assert args.no_pretrain and not build_parser().parse_args(["reproduce"]).no_pretrain
+
+
+def test_load_or_train_restarts_a_run_killed_in_its_first_epoch_and_never_retrains_over_another_config(
+        toy_root, tmp_path):
+    """A cached run folder without last.pt (killed before its first checkpoint) is trained again from the start,
+    its leftovers replaced; a folder whose checkpoint holds another config is refused, not trained over."""
+    import torch
+
+    from asen.reproduce import run_dir_of
+    from asen.runs import RunConfigMismatch
+
+    protocol = Protocol(toy_root, tmp_path / "runs", device=torch.device("cpu"), profile="smoke",
+                        extra_overrides=tuple(TINY), progress=False, pretrain_configs=())
+    cfg = protocol.stage1_config("triplet", 0)
+    run = run_dir_of(cfg, protocol.runs_root)
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("name: killed\n")
+    (run / "log.jsonl").write_text('{"event": "started"}\n')
+    (run / "checkpoints" / ".last.pt.xyz.tmp").write_bytes(b"half")
+    best = ensure_trained(cfg, protocol.runs_root, protocol.device, progress=False)
+    assert [json.loads(line).get("epoch") for line in (run / "log.jsonl").read_text().splitlines()] == [1]
+    assert not (run / "checkpoints" / ".last.pt.xyz.tmp").exists()
+    assert torch.load(best, weights_only=True)["config"] == cfg.to_dict()
+    # an unfinished run whose checkpoint holds another config: refused, naming the key
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    ckpt["epoch"] = -1  # unfinished
+    ckpt["config"]["train"]["lr"] = 0.5
+    torch.save(ckpt, run / "checkpoints" / "last.pt")
+    with pytest.raises(RunConfigMismatch, match=r"train\.lr: 0\.5 -> "):
+        ensure_trained(cfg, protocol.runs_root, protocol.device, progress=False)

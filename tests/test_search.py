@@ -147,8 +147,8 @@ def test_local_branch_index_holds_fused_features(toy_root, gallery, tmp_path):
     assert_same_topk(fs, fi, *S.exact_search(ref, ref[:8], K))
     with pytest.raises(DataError, match="not indexed.*indexed: position"):
         idx.index("colour")
-    # a global-only model does not fit this 64-d fused index
-    with pytest.raises(DataError, match="64"):
+    # a global-only model does not fit this 64-d fused index (another model: refused by its weights)
+    with pytest.raises(S.IndexMismatchError, match="other weights"):
         S.search(idx, make_model(tiny_cfg(toy_root)), idx.paths[0], 1, K, "cpu")
 
 
@@ -250,6 +250,12 @@ def test_cli_index_search_rerank(toy_root, gallery, tmp_path, capsys):
     assert len(res) == 4 and res[0].split("\t")[0] == str(query)
     with pytest.raises(DataError, match="not indexed"):
         cli("search", "--index", tmp_path / "idx", *common, "--image", query, "--attribute", "position")
+    other = tmp_path / "other.pt"  # same config, other weights: its scores would mean nothing for this index
+    torch.save({"model": make_model(cfg, seed=5).state_dict(), "config": cfg.to_dict(), "num_attributes": 2}, other)
+    with pytest.raises(S.IndexMismatchError, match=rf"^{other} has other weights than the model the index "
+                                                   rf"{tmp_path / 'idx'} was built with \({ckpt}\)"):
+        cli("search", "--index", tmp_path / "idx", "--checkpoint", other, "--device", "cpu", "--quiet",
+            "--image", query, "--attribute", "colour")
     assert cli("rerank", *common, "--image", query, "--attribute", "1", "--results", tmp_path / "res.txt",
                "--alpha", 0.5, "--out", tmp_path / "rr.txt") == 0
     out = capsys.readouterr().out
@@ -262,3 +268,44 @@ def test_cli_index_search_rerank(toy_root, gallery, tmp_path, capsys):
     assert cli("index", "build", *common, "--images", toy_root / "images", "--attributes", "all",
                "--out", tmp_path / "dir_idx", "--index-type", "hnsw") == 0
     assert json.loads((tmp_path / "dir_idx" / "index.json").read_text())["num_items"] == 240
+
+
+def test_an_index_refuses_other_weights_and_changed_files(built, tmp_path):
+    import shutil
+
+    cfg, model, idx = built
+    root = tmp_path / "idx"
+    shutil.copytree(idx.root, root)
+    query = idx.paths[0]
+    assert S.search(root, model, query, 0, K, "cpu")[0][0] == query
+    assert idx.info["weights_sha256"] and all(e["sha256"] for e in idx.info["attributes"])
+    other = make_model(cfg, seed=1)  # same config, other weights
+    with pytest.raises(S.IndexMismatchError, match=rf"^the model has other weights than the model the index {root} "
+                                                   r"was built with \(ckpt\.pt\)"):
+        S.search(root, other, query, 0, K, "cpu")
+    # one attribute's .faiss file swapped for another's
+    (root / "attr_0.faiss").write_bytes((root / "attr_1.faiss").read_bytes())
+    with pytest.raises(S.IndexMismatchError, match=rf"^{root / 'attr_0.faiss'} is not the file this index was built "
+                                                   r"with .*rebuild the index"):
+        S.search(root, model, query, 0, K, "cpu")
+    assert S.search(root, model, query, 1, K, "cpu")  # the untouched attribute still answers
+    # a changed gallery list
+    (root / "gallery.txt").write_text("".join(p + "\n" for p in reversed(idx.paths)))
+    with pytest.raises(S.IndexMismatchError, match=rf"^{root / 'gallery.txt'} is not the file this index"):
+        S.load_index(root)
+    # an index written before fingerprints existed cannot be checked: rebuild it
+    info = dict(idx.info, version=1)
+    info.pop("weights_sha256")
+    (root / "index.json").write_text(json.dumps(info))
+    with pytest.raises(S.IndexMismatchError, match=r"index version 1 records no fingerprint.*rebuild it"):
+        S.load_index(root)
+
+
+def test_an_index_refuses_a_model_with_another_attribute_count(built, toy_root):
+    cfg, _, idx = built
+    torch.manual_seed(0)
+    three = build_model(cfg.model, 3, "cpu").eval()
+    with pytest.raises(S.IndexMismatchError, match=r"has 3 attributes but the index .* was built for 2"):
+        S.search(idx, three, idx.paths[0], 0, K, "cpu")
+    with pytest.raises(DataError, match=rf"{toy_root}/meta.json has 2 attributes but the model has 3"):
+        S.load_attribute_names(3, cfg)

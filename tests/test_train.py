@@ -9,6 +9,7 @@ from asen.checkpoint import load_model
 from asen.config import load_config
 from asen.data import load_split_files
 from asen.evaluate import evaluate, map_table, random_features
+from asen.runs import RunConfigMismatch
 from asen.train import TrainingDiverged, train
 
 TINY_MODEL = {
@@ -57,7 +58,7 @@ def test_resume_gives_the_same_weights(stage1, toy_root, tmp_path):
     assert resumed.last_epoch == 3
     for (k, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
-    with pytest.raises(ValueError, match="config differs"):
+    with pytest.raises(RunConfigMismatch, match=r"config differs from the one given in train\.lr: 0\.003 -> 0\.001 "):
         train(tiny_cfg(toy_root, **{"train.lr": 1e-3}), tmp_path / "r", "cpu", progress=False, resume=True)
 
 
@@ -83,14 +84,14 @@ def test_stage2_from_stage1_and_fusion(stage1, toy_root, tmp_path):
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(toy_root, tmp_path, monkeypatch):
     cfg = tiny_cfg(toy_root, **{"train.epochs": 2})
     train(cfg, tmp_path / "n", "cpu", progress=False, max_epochs=1)
-    good = torch.load(tmp_path / "n" / "checkpoints" / "last.pt", weights_only=False)
+    good = torch.load(tmp_path / "n" / "checkpoints" / "last.pt", weights_only=True)
     import asen.train as T
 
     real = T.compute_loss
     monkeypatch.setattr(T, "compute_loss", lambda *a, **k: (real(*a, **k)[0] * float("nan"), {}))
     with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 2, step 1.*last good checkpoint"):
         train(cfg, tmp_path / "n", "cpu", progress=False, resume=True)
-    kept = torch.load(tmp_path / "n" / "checkpoints" / "last.pt", weights_only=False)
+    kept = torch.load(tmp_path / "n" / "checkpoints" / "last.pt", weights_only=True)
     assert kept["epoch"] == good["epoch"] == 0
     for k in good["model"]:
         torch.testing.assert_close(kept["model"][k], good["model"][k])
@@ -115,8 +116,8 @@ def test_local_branch_can_start_as_a_copy_of_the_global_branch(stage1, toy_root,
         if "running" not in k and "num_batches" not in k:  # lr 0: weights stay; BN statistics move
             torch.testing.assert_close(g[k], loc[k], msg=k)
     bad = tiny_cfg(toy_root, **{"model.local_branch": True, "train.stage": 2, "train.local_init": "global",
-                                "model.local_spatial_dim": 8})
-    with pytest.raises(ValueError, match="identical branches"):
+                                "model.local_spatial_dim": 8, "train.init_from": "scratch"})
+    with pytest.raises(ValueError, match="identical branches"), pytest.warns(UserWarning, match="untrained"):
         train(bad, tmp_path / "bad", "cpu", progress=False)
 
 
@@ -145,3 +146,174 @@ def test_csn_mask_l1_shrinks_the_masks(toy_root, tmp_path):
         l1[w] = float(torch.relu(res.model.csn_masks.detach()).sum())
     assert l1[0.5] < 0.8 * l1[0.0], l1
     assert load_config(["fashionai_s1"]).train.csn_mask_l1 == pytest.approx(5e-4)  # Veit et al.'s weight
+
+
+# ------------------------------------------------------------------------------------ run folders, checkpoints
+def quick_cfg(root, **extra):
+    """Two one-step epochs: enough to write and overwrite checkpoints."""
+    return tiny_cfg(root, **{"train.epochs": 2, "data.steps_per_epoch": 1, "data.max_eval_queries": 4, **extra})
+
+
+def test_rerunning_a_run_folder_is_refused_unless_overwrite(toy_root, tmp_path):
+    from asen.runs import RunExistsError
+
+    run = tmp_path / "r"
+    train(quick_cfg(toy_root), run, "cpu", progress=False)
+    best = run / "checkpoints" / "best.pt"
+    before = (best.read_bytes(), (run / "log.jsonl").read_text(), (run / "config.yaml").read_text())
+    with pytest.raises(RunExistsError, match=rf"{run} already holds a run.*--resume.*--overwrite"):
+        train(quick_cfg(toy_root, **{"train.seed": 1}), run, "cpu", progress=False)
+    assert (best.read_bytes(), (run / "log.jsonl").read_text(), (run / "config.yaml").read_text()) == before
+    # overwrite: the earlier run's files are deleted first, nothing of it is mixed into the new one
+    (run / "notes.txt").write_text("mine")
+    train(quick_cfg(toy_root, **{"train.seed": 1, "train.epochs": 1}), run, "cpu", progress=False, overwrite=True)
+    assert [r["epoch"] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines())] == [1]
+    assert torch.load(best, weights_only=True)["config"]["train"]["seed"] == 1
+    assert json.loads((run / "run.json").read_text())["config_hash"] == quick_cfg(
+        toy_root, **{"train.seed": 1, "train.epochs": 1}).hash()
+    assert (run / "notes.txt").read_text() == "mine"  # not a run file: kept
+
+
+def test_cli_refuses_a_second_run_in_a_folder(toy_root, tmp_path, capsys):
+    from asen.cli import main
+
+    run = tmp_path / "c"
+    args = ["train", "-c", "fashionai_s1", "--device", "cpu", "--quiet", "--run-dir", str(run)]
+    for k, v in {**TINY_MODEL, "data.root": str(toy_root), "data.global_size": 32, "data.sampler": "in_batch",
+                 "data.images_per_batch": 32, "data.steps_per_epoch": 1, "data.max_eval_queries": 4,
+                 "data.num_workers": 0, "train.epochs": 1}.items():
+        args += ["--set", f"{k}={v}"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {run} already holds a run") and "\n" not in err
+    assert main(args + ["--overwrite"]) == 0
+
+
+def test_a_second_process_on_a_run_folder_is_refused(toy_root, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from asen.runs import RunLockedError
+
+    run = tmp_path / "locked"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from asen.config import Config; from asen.runs import RunDir; "
+         f"r = RunDir({str(run)!r}, Config(), 'cpu'); print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        config_before = (run / "config.yaml").read_text()
+        with pytest.raises(RunLockedError, match=rf"{run} is in use by pid {holder.pid} on "
+                                                 rf"{socket.gethostname()} \(started .*\); wait"):
+            train(quick_cfg(toy_root), run, "cpu", progress=False, overwrite=True)
+        assert (run / "config.yaml").read_text() == config_before and not (run / "log.jsonl").exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    train(quick_cfg(toy_root, **{"train.epochs": 1}), run, "cpu", progress=False, overwrite=True)  # released
+
+
+def test_best_is_on_disk_before_last_records_it(toy_root, tmp_path, monkeypatch):
+    """A crash (here a full disk) right after an improved epoch never leaves last.pt naming a best.pt that is
+    not there: best.pt is written first."""
+    import asen.train as T
+
+    real = T.atomic_torch_save
+    calls = []
+
+    def save(obj, path):
+        calls.append(path.name)
+        if path.name == "last.pt":
+            raise OSError(28, "No space left on device")
+        real(obj, path)
+
+    monkeypatch.setattr(T, "atomic_torch_save", save)
+    run = tmp_path / "crash"
+    with pytest.raises(OSError, match="No space left"):
+        train(quick_cfg(toy_root), run, "cpu", progress=False)
+    assert calls == ["best.pt", "last.pt"]
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    assert best["epoch"] == 0 and best["best_epoch"] == 1
+    assert not list((run / "checkpoints").glob("*.tmp")) and not list((run / "checkpoints").glob(".*.tmp"))
+
+
+def test_leftover_temporary_files_are_removed_on_resume(toy_root, tmp_path):
+    run = tmp_path / "tmpfiles"
+    cfg = quick_cfg(toy_root)
+    train(cfg, run, "cpu", progress=False, max_epochs=1)
+    stale = [run / "checkpoints" / ".last.pt.k1ll3d.tmp", run / "checkpoints" / "best.pt.tmp"]
+    for f in stale:
+        f.write_bytes(b"half a checkpoint")
+    train(cfg, run, "cpu", progress=False, resume=True)
+    assert not any(f.exists() for f in stale)
+
+
+def test_checkpoints_load_with_weights_only(stage1):
+    _, run = stage1
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)  # optimizer, scheduler, rng, config
+    assert set(ckpt) >= {"model", "optimizer", "scheduler", "rng", "config"}
+    assert isinstance(ckpt["rng"]["numpy"]["keys"], torch.Tensor)
+
+
+def test_stage2_needs_a_stage1_checkpoint(toy_root, tmp_path):
+    from asen.config import ConfigError
+
+    s2 = {"model.local_branch": True, "train.stage": 2, "train.epochs": 1, "data.steps_per_epoch": 1,
+          "data.max_eval_queries": 4}
+    with pytest.raises(ConfigError, match=r"train\.init_from is empty.*--set train\.init_from=.*init_from=scratch"):
+        train(tiny_cfg(toy_root, **s2), tmp_path / "s2", "cpu", progress=False)
+    assert not (tmp_path / "s2").exists()  # refused before anything was written
+    with pytest.warns(UserWarning, match="untrained weights"):
+        train(tiny_cfg(toy_root, **s2, **{"train.init_from": "scratch"}), tmp_path / "s2", "cpu", progress=False)
+
+
+def _with_attributes(path, out, n):
+    """A copy of a stage-1 checkpoint whose model has ``n`` attributes."""
+    ckpt = torch.load(path, weights_only=True)
+    w = ckpt["model"]["attr_embedding.weight"]
+    ckpt["model"]["attr_embedding.weight"] = torch.randn(n, w.shape[1])
+    ckpt["num_attributes"] = n
+    torch.save(ckpt, out)
+    return out
+
+
+def test_stage2_refuses_a_stage1_checkpoint_of_another_dataset(stage1, toy_root, tmp_path):
+    from asen.checkpoint import CheckpointError
+
+    _, run = stage1
+    three = _with_attributes(run / "checkpoints" / "best.pt", tmp_path / "three.pt", 3)
+    cfg2 = tiny_cfg(toy_root, **{"model.local_branch": True, "train.stage": 2, "train.init_from": str(three)})
+    with pytest.raises(CheckpointError, match=rf"{three} has 3 attributes but the data in {toy_root} has 2"):
+        train(cfg2, tmp_path / "s2", "cpu", progress=False)
+    for bad, content, what in [("empty.pt", b"", "is empty"), ("text.pt", b"not a checkpoint", "not a readable"),
+                               ("cut.pt", (run / "checkpoints" / "best.pt").read_bytes()[:5000], "not a readable")]:
+        (tmp_path / bad).write_bytes(content)
+        cfg = tiny_cfg(toy_root, **{"model.local_branch": True, "train.stage": 2,
+                                    "train.init_from": str(tmp_path / bad)})
+        with pytest.raises(CheckpointError, match=rf"^{tmp_path / bad}: .*{what}.*expected a stage-1 checkpoint"):
+            train(cfg, tmp_path / "s2", "cpu", progress=False)
+
+
+def test_evaluate_refuses_another_attribute_count_and_records_the_data(stage1, toy_root, tmp_path, capsys):
+    from asen.cli import main
+    from asen.runs import data_fingerprint
+
+    _, run = stage1
+    for n in (3, 1):  # more attributes than the data: ran silently before; fewer: an IndexError
+        bad = _with_attributes(run / "checkpoints" / "best.pt", tmp_path / f"n{n}.pt", n)
+        capsys.readouterr()
+        assert main(["evaluate", "--checkpoint", str(bad), "--device", "cpu", "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"error: {bad} has {n} attributes but the data in {toy_root} has 2 (its meta.json): the "
+                       f"checkpoint was trained on another dataset; use that dataset's folder (data.root) or its "
+                       f"own checkpoint")
+        assert not bad.with_suffix(".test.json").exists()
+    out = tmp_path / "res.json"
+    assert main(["evaluate", "--checkpoint", str(run / "checkpoints" / "best.pt"), "--device", "cpu", "--quiet",
+                 "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["data"] == {"root": str(toy_root), "fingerprint": data_fingerprint(toy_root)}
