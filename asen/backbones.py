@@ -20,6 +20,8 @@ from torch import nn
 from torchvision import models
 from torchvision.models.resnet import BasicBlock
 
+from .errors import UserError
+
 _TORCHVISION = {
     "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1, 256),
     "resnet34": (models.resnet34, models.ResNet34_Weights.IMAGENET1K_V1, 256),
@@ -28,7 +30,7 @@ _TORCHVISION = {
 BACKBONES = (*_TORCHVISION, "resnet_tiny")
 
 
-class PretrainedWeightsError(RuntimeError):
+class PretrainedWeightsError(UserError, RuntimeError):
     """ImageNet weights were asked for but cannot be loaded."""
 
 

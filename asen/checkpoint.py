@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping
 import torch
 
 from .config import Config, ModelConfig, load_config
+from .errors import UserError
 from .model import ASEN
 
 # (pattern over the official key, replacement in ours)
@@ -38,7 +39,7 @@ OFFICIAL_TO_OURS: list[tuple[str, str]] = [
 ]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint cannot be read or does not match the model or data; the message names the file."""
 
 

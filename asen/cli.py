@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from . import __version__
+from .errors import UserError
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -34,24 +35,6 @@ def _load_cfg(args: argparse.Namespace):
     return load_config(args.config, args.overrides)
 
 
-def _user_errors(fn):
-    """Report the run-folder and checkpoint errors of a subcommand as one ``error:`` line (exit status 2)."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapped(args: argparse.Namespace) -> int:
-        from .checkpoint import CheckpointError
-        from .runs import RunError
-
-        try:
-            return fn(args)
-        except (RunError, CheckpointError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    return wrapped
-
-
-@_user_errors
 def cmd_train(args: argparse.Namespace) -> int:
     from .runs import resolve_device
     from .train import train
@@ -59,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .distributed import dist_info, init_from_env
 
     if args.resume and args.overwrite:
-        raise SystemExit("error: give --resume (continue the run) or --overwrite (replace it), not both")
+        raise UserError("give --resume (continue the run) or --overwrite (replace it), not both")
     cfg = _load_cfg(args)
     device = init_from_env(resolve_device(args.device))  # joins torchrun's process group, if any
     rank, world = dist_info()
@@ -70,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .pretrain import pretrain
 
         if world > 1:
-            raise SystemExit("error: backbone pre-training (train.stage 0) runs in one process; start it without torchrun")
+            raise UserError("backbone pre-training (train.stage 0) runs in one process; start it without torchrun")
         best = pretrain(cfg, run_dir, device, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
         print(f"done: pre-trained backbone in {best}; start stage 1 from it with --set model.pretrained={best}")
         return 0
@@ -81,7 +64,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-@_user_errors
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
@@ -222,13 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that report a user's mistake or situation (not a bug): printed as one line."""
-    from .backbones import PretrainedWeightsError
-    from .checkpoint import CheckpointError
-    from .data import DataError
-    from .errors import UserError
-    from .train import TrainingDiverged
-
-    return UserError, DataError, CheckpointError, TrainingDiverged, PretrainedWeightsError, FileNotFoundError
+    return UserError, FileNotFoundError
 
 
 def _is_disk_full(exc: BaseException) -> bool:

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from .backbones import build_backbone
 from .config import Config, PretrainConfig
+from .errors import UserError
 from .data import DataError, ImageSet, SplitFiles, global_view, load_split_files, normalize
 from .checkpoint import read_checkpoint
 from .runs import (RunConfigMismatch, RunDir, atomic_torch_save, config_diff, rng_state, seed_everything,
@@ -39,7 +40,7 @@ from .runs import (RunConfigMismatch, RunDir, atomic_torch_save, config_diff, rn
 from .train import make_scheduler
 
 
-class PretrainingDiverged(RuntimeError):
+class PretrainingDiverged(UserError, RuntimeError):
     """The pre-training loss became NaN or infinite."""
 
 

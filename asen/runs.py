@@ -32,11 +32,12 @@ import numpy as np
 import torch
 
 from .config import Config, save_config
+from .errors import UserError
 
 RUN_FILES = ("config.yaml", "run.json", "log.jsonl")  # with checkpoints/: what makes a folder a run
 
 
-class RunError(ValueError):
+class RunError(UserError, ValueError):
     """A run folder cannot be used as asked; the message names the folder and what to do."""
 
 

@@ -30,6 +30,7 @@ from .checkpoint import CheckpointError, check_attribute_count, is_official, off
 from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
 from .config import Config, ConfigError
 from .data import ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images, load_split_files
+from .errors import UserError
 from .evaluate import evaluate
 from .losses import alignment_loss, embedding_l2, in_batch_triplet_loss, triplet_loss
 from .model import ASEN, build_model
@@ -40,7 +41,7 @@ from .runs import (RunConfigMismatch, RunDir, atomic_torch_save, config_diff, rn
 INIT_FROM_SCRATCH = "scratch"  # train.init_from value: stage 2 on purpose without a stage-1 checkpoint
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN or infinite."""
 
 

@@ -96,7 +96,8 @@ def test_data_error_is_one_line(tmp_path, capsys):
 def test_missing_checkpoint_file_is_one_line(tmp_path, capsys):
     missing = tmp_path / "nope.pt"
     assert main(["evaluate", "--checkpoint", str(missing), "--device", "cpu"]) == 2
-    assert _one_error_line(capsys) == f"error: checkpoint not found: {missing}"
+    assert _one_error_line(capsys) == (f"error: {missing}: no such file; expected a best.pt/last.pt written by asen "
+                                       "train, or an official ASEN++ checkpoint")
 
 
 def test_checkpoint_error_is_one_line(tmp_path, capsys):
@@ -128,7 +129,8 @@ def test_disk_full_while_writing_a_file_names_it(toy_root, tmp_path, capsys, mon
     monkeypatch.setattr(asen.runs.os, "fsync", full)
     run = tmp_path / "run"
     assert main(_toy_train(toy_root, run)) == 2
-    assert _one_error_line(capsys) == (f"error: no space left on device while writing {run / 'run.json'}: "
+    # the first write that reaches the disk is the run folder's (its lock file, fsynced with the folder)
+    assert _one_error_line(capsys) == (f"error: no space left on device while writing {run}: "
                                        "free space or choose another --run-dir/--out")
 
 
@@ -143,8 +145,9 @@ def test_disk_full_inside_torch_save_names_the_checkpoint(toy_root, tmp_path, ca
     monkeypatch.setattr(asen.runs.torch, "save", full)
     run = tmp_path / "run"
     assert main(_toy_train(toy_root, run)) == 2
+    # best.pt is written before last.pt records it
     assert _one_error_line(capsys) == (f"error: no space left on device while writing {run / 'checkpoints'}/"
-                                       "last.pt: free space or choose another --run-dir/--out")
+                                       "best.pt: free space or choose another --run-dir/--out")
 
 
 @pytest.mark.parametrize("exc", [
