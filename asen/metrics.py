@@ -8,10 +8,11 @@ weighted by the number of queries per attribute. Everything here is vectorised o
 Ranking: descending score. Exact score ties (rare with float features, common with quantised ones) are
 ordered by ``ties``: ``"stable"`` (the default) keeps candidate order, as ``np.argsort(-s, kind="stable")``;
 ``"reference"`` puts the later candidate first: the authors' ``np.argsort(s)[::-1]`` with the ascending sort
-made stable (NumPy's default sort fixes no tie order: with NumPy 2 on an AVX-512 CPU it reorders equal scores
-even among 12 candidates, so the authors' own tie order depends on their machine). Either way the order is exact and reproducible: a float32 row is sorted on one unique
-int64 key per candidate (the score's order-preserving bits, then the candidate index), which is faster than a
-stable argsort and lets NumPy use its fastest (unstable) sort.
+made stable (NumPy's default sort fixes no tie order: NumPy 2.4 with its AVX2 sort reorders equal scores
+even among 12 candidates, so the authors' own tie order depends on their machine). Either way the order is
+exact and reproducible: a float32 row is sorted on one unique int64 key per candidate (the score's
+order-preserving bits, then the candidate index), which is faster than a stable argsort and lets NumPy use
+its fastest (unstable) sort.
 """
 from __future__ import annotations
 
