@@ -186,23 +186,28 @@ class ImageStore:
     def __len__(self) -> int:
         return self.count
 
-    def gather(self, indices: Sequence[int] | np.ndarray | torch.Tensor, pin: bool = False) -> dict:
+    def gather(self, indices: Sequence[int] | np.ndarray | torch.Tensor, pin: bool = False,
+               keep_original: bool = True) -> dict:
         """The CPU half of a batch: uint8 global views and the originals' bytes, one contiguous copy each.
 
         Args:
             indices: (B,) image ids of the split.
             pin: put the copies in page-locked memory (for an asynchronous copy to a GPU).
+            keep_original: gather the originals too (the local branch needs them; stage 1 does not).
         Returns:
-            ``{"index": (B,), "view": (B, 3, G, G) uint8, "flat": (sum 3 h w,) uint8, "size": (B, 2)}``.
+            ``{"index": (B,), "view": (B, 3, G, G) uint8}`` and with ``keep_original``
+            ``"flat": (sum 3 h w,) uint8, "size": (B, 2)``.
         """
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long).view(-1)
         if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= self.count):
             raise IndexError(f"image ids must be in 0..{self.count - 1}, got {idx.tolist()}")
+        view = self.views[idx]  # (B, 3, G, G) copy out of the mapping
+        if not keep_original:
+            return {"index": idx, "view": view.pin_memory() if pin else view}
         sizes = self.sizes[idx]  # (B, 2)
         lengths = (3 * sizes[:, 0] * sizes[:, 1]).tolist()
         flat = torch.cat([self.data[o: o + n] for o, n in zip(self.offsets[idx].tolist(), lengths)]) \
             if len(idx) else torch.zeros(0, dtype=torch.uint8)
-        view = self.views[idx]  # (B, 3, G, G) copy out of the mapping
         if pin:
             view, flat = view.pin_memory(), flat.pin_memory()
         return {"index": idx, "view": view, "flat": flat, "size": sizes}
@@ -215,14 +220,16 @@ class ImageStore:
             part: from :meth:`gather`.
             device: where the batch goes.
         Returns:
-            ``{"image": (B, 3, G, G) float32 normalised, "index": (B,), "original": (B, 3, H, W) uint8
-            zero-padded, "size": (B, 2)}`` with ``image`` and ``original`` on ``device`` (``index`` and
-            ``size`` stay on the CPU, as from :func:`asen.data.collate_images`).
+            ``{"image": (B, 3, G, G) float32 normalised, "index": (B,)}`` and, when gathered,
+            ``"original": (B, 3, H, W) uint8 zero-padded, "size": (B, 2)``, with ``image`` and ``original`` on
+            ``device`` (``index`` and ``size`` stay on the CPU, as from :func:`asen.data.collate_images`).
         """
         device = torch.device(device)
         view = part["view"].to(device, non_blocking=True)
-        flat = part["flat"].to(device, non_blocking=True)
         image = normalize(view.float().div_(255.0))  # (B, 3, G, G), the ops of to_tensor + normalize
+        if "flat" not in part:
+            return {"image": image, "index": part["index"]}
+        flat = part["flat"].to(device, non_blocking=True)
         sizes = part["size"]
         ws, hs = sizes[:, 0].tolist(), sizes[:, 1].tolist()
         b = len(ws)
@@ -236,10 +243,11 @@ class ImageStore:
                 start += 3 * h * w
         return {"image": image, "index": part["index"], "original": original, "size": sizes}
 
-    def batch(self, indices: Sequence[int] | np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> dict:
-        """One batch, the tensors of :func:`asen.data.collate_images` (see :meth:`assemble`)."""
+    def batch(self, indices: Sequence[int] | np.ndarray | torch.Tensor, device: torch.device | str = "cpu",
+              keep_original: bool = True) -> dict:
+        """One batch, the tensors of :func:`asen.data.collate_images` (see :meth:`gather`, :meth:`assemble`)."""
         device = torch.device(device)
-        return self.assemble(self.gather(indices, pin=device.type == "cuda"), device)
+        return self.assemble(self.gather(indices, device.type == "cuda", keep_original), device)
 
 
 def open_store(
@@ -277,12 +285,13 @@ class StoreLoader:
         batches: image ids of each batch, in order.
         device: where batches go.
         prefetch: batches gathered ahead (0: gather in the main thread).
+        keep_original: include ``original`` and ``size`` (the local branch needs them).
     """
 
     def __init__(self, store: ImageStore, batches: Sequence[Sequence[int]], device: torch.device | str,
-                 prefetch: int = 2) -> None:
+                 prefetch: int = 2, keep_original: bool = True) -> None:
         self.store, self.batches = store, [np.asarray(b, dtype=np.int64) for b in batches]
-        self.device, self.prefetch = torch.device(device), prefetch
+        self.device, self.prefetch, self.keep_original = torch.device(device), prefetch, keep_original
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -291,7 +300,7 @@ class StoreLoader:
         pin = self.device.type == "cuda"
         if self.prefetch <= 0:
             for ids in self.batches:
-                yield self.store.assemble(self.store.gather(ids, pin), self.device)
+                yield self.store.assemble(self.store.gather(ids, pin, self.keep_original), self.device)
             return
         ready: queue.Queue = queue.Queue(maxsize=self.prefetch)
         stop = threading.Event()
@@ -299,7 +308,7 @@ class StoreLoader:
         def work() -> None:
             try:
                 for ids in self.batches:
-                    part = self.store.gather(ids, pin)
+                    part = self.store.gather(ids, pin, self.keep_original)
                     while not stop.is_set():
                         try:
                             ready.put(part, timeout=0.1)

@@ -12,17 +12,15 @@ from asen.device_images import ImageStore, StoreLoader, build_store, open_store,
 from asen.synth.layout import generate_dataset
 
 
-def pil_batch(root, filenames, global_size, ids, skip_bad_images=False):
-    images = ImageSet(root, filenames, global_size, keep_original=True, skip_bad_images=skip_bad_images)
+def pil_batch(root, filenames, global_size, ids, skip_bad_images=False, keep_original=True):
+    images = ImageSet(root, filenames, global_size, keep_original=keep_original, skip_bad_images=skip_bad_images)
     return collate_images([images[i] for i in ids])
 
 
 def assert_same_batch(got, want):
     assert got.keys() == want.keys()
-    torch.testing.assert_close(got["image"], want["image"], rtol=0, atol=0)
-    torch.testing.assert_close(got["original"], want["original"], rtol=0, atol=0)
-    torch.testing.assert_close(got["size"], want["size"], rtol=0, atol=0)
-    torch.testing.assert_close(got["index"], want["index"], rtol=0, atol=0)
+    for key in want:  # image, index and, with originals, original (uint8) and size
+        torch.testing.assert_close(got[key], want[key], rtol=0, atol=0)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +59,10 @@ def test_synthfashion_batches_equal_the_pil_path(synth, tmp_path):
         assert len(got) == 3
         for b, ids in zip(got, batches):
             assert_same_batch(b, pil_batch(synth, names, 64, ids))
+    # stage 1 (no local branch): only the global views, as ImageSet without keep_original
+    for b, ids in zip(StoreLoader(store, batches, "cpu", keep_original=False), batches):
+        assert set(b) == {"image", "index"}
+        assert_same_batch(b, pil_batch(synth, names, 64, ids, keep_original=False))
 
 
 def test_mixed_size_jpegs_are_padded_like_collate(jpegs, tmp_path):
