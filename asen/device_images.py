@@ -15,7 +15,9 @@ uint8 bytes to the device and converts and normalises there. Batches hold exactl
 ``index`` (B,), ``original`` (B, 3, H, W) uint8 zero-padded to the largest image, ``size`` (B, 2) width, height;
 on the CPU they are bit-identical (tested), on a GPU the conversion runs there.
 
-Not covered: ``data.augment`` (a random crop of the original before the resize cannot be cached).
+A store built with ``originals=False`` holds the global views only (``<split>_<G>px_views.u8``, 3 G^2 bytes an
+image, e.g. 150 kB at 224 px): enough for stage 1 and global-branch extraction, and far smaller on real datasets
+whose originals are large. Not covered: ``data.augment`` (a random crop of the original before the resize cannot be cached).
 A store records its dataset's signature (:func:`asen.runs.data_fingerprint` of the split files and the byte
 size of every image of the split); a store that no longer matches, or a truncated file, is an error naming the
 file, never silently used.
@@ -39,19 +41,21 @@ from .data import DataError, ImageSet, global_view, normalize
 STORE_VERSION = 1
 
 
-def store_path(root: str | Path, split: str, global_size: int, cache_dir: str | Path | None = None) -> Path:
-    """Default location of a split's store: ``<cache_dir or root/.asen_store>/<split>_<G>px.u8``.
+def store_path(root: str | Path, split: str, global_size: int, cache_dir: str | Path | None = None,
+               originals: bool = True) -> Path:
+    """Default location of a split's store: ``<cache_dir or root/.asen_store>/<split>_<G>px[_views].u8``.
 
     Args:
         root: the dataset folder.
         split: ``train``, ``valid`` or ``test``.
         global_size: side of the global view (``data.global_size``).
         cache_dir: another folder (e.g. a local disk when the dataset is on a slow or read-only one).
+        originals: a store with the originals (False: global views only, the ``_views`` file).
     Returns:
         The data file's path; the index is the same path with ``.json``.
     """
     folder = Path(cache_dir) if cache_dir is not None else Path(root) / ".asen_store"
-    return folder / f"{split}_{global_size}px.u8"
+    return folder / f"{split}_{global_size}px{'' if originals else '_views'}.u8"
 
 
 def _index_path(path: Path) -> Path:
@@ -84,7 +88,7 @@ def dataset_signature(root: str | Path, filenames: Sequence[str]) -> str:
 
 def build_store(
     root: str | Path, filenames: Sequence[str], global_size: int, path: str | Path,
-    skip_bad_images: bool = False, progress: bool = True,
+    skip_bad_images: bool = False, progress: bool = True, originals: bool = True,
 ) -> Path:
     """Decode every image once and write the store (atomically: a crash leaves no partial store behind).
 
@@ -95,6 +99,7 @@ def build_store(
         path: the data file to write (its index goes to ``path`` with ``.json``).
         skip_bad_images: replace an unreadable image by a grey one, as :class:`asen.data.ImageSet` does.
         progress: show a tqdm bar.
+        originals: store the originals too (False: global views only; enough for stage 1).
     Returns:
         ``path``.
     Raises:
@@ -116,14 +121,16 @@ def build_store(
                 orig = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)  # (3, h, w)
                 fh.seek(i * view_bytes)
                 fh.write(np.ascontiguousarray(view).tobytes())
-                fh.seek(end)
-                fh.write(np.ascontiguousarray(orig).tobytes())
-                offsets[i], sizes[i] = end, (orig.shape[2], orig.shape[1])
-                end += orig.size
+                sizes[i] = (orig.shape[2], orig.shape[1])
+                if originals:
+                    fh.seek(end)
+                    fh.write(np.ascontiguousarray(orig).tobytes())
+                    offsets[i] = end
+                    end += orig.size
             fh.flush()
             os.fsync(fh.fileno())
         index = {
-            "version": STORE_VERSION, "global_size": g, "count": n, "bytes": int(end),
+            "version": STORE_VERSION, "global_size": g, "count": n, "bytes": int(end), "originals": originals,
             "signature": dataset_signature(root, filenames), "root": str(root),
             "offsets": offsets.tolist(), "sizes": sizes.tolist(), "bad_images": images.bad,
         }
@@ -158,7 +165,7 @@ class ImageStore:
         try:
             index = json.loads(index_file.read_text())
             version, g, n, total = index["version"], index["global_size"], index["count"], index["bytes"]
-            offsets, sizes = index["offsets"], index["sizes"]
+            offsets, sizes, self.has_originals = index["offsets"], index["sizes"], bool(index["originals"])
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise DataError(f"{index_file}: not an image store index ({exc!r}); delete {self.path} and its "
                             f"index to rebuild") from exc
@@ -202,6 +209,9 @@ class ImageStore:
         if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= self.count):
             raise IndexError(f"image ids must be in 0..{self.count - 1}, got {idx.tolist()}")
         view = torch.index_select(self.views, 0, idx)  # (B, 3, G, G) copy (10x faster than views[idx])
+        if keep_original and not self.has_originals:
+            raise DataError(f"image store {self.path} holds the global views only (built with originals=False); "
+                            f"the local branch needs the originals: use store_path(..., originals=True)")
         if not keep_original:
             return {"index": idx, "view": view.pin_memory() if pin else view}
         sizes = self.sizes[idx]  # (B, 2)
@@ -253,6 +263,7 @@ class ImageStore:
 def open_store(
     root: str | Path, split: str, filenames: Sequence[str], global_size: int,
     cache_dir: str | Path | None = None, build: bool = True, skip_bad_images: bool = False, progress: bool = True,
+    originals: bool = True,
 ) -> ImageStore:
     """Open a split's store, building it first when there is none (a stale or truncated one is an error).
 
@@ -265,12 +276,14 @@ def open_store(
         build: build a missing store (False: a missing store is an error).
         skip_bad_images: see :func:`build_store`.
         progress: tqdm bar while building.
+        originals: the store with originals (False: the global views only, for stage 1).
     Returns:
         The :class:`ImageStore`.
     """
-    path = store_path(root, split, global_size, cache_dir)
+    path = store_path(root, split, global_size, cache_dir, originals)
     if build and not path.exists() and not _index_path(path).exists():
-        build_store(root, filenames, global_size, path, skip_bad_images=skip_bad_images, progress=progress)
+        build_store(root, filenames, global_size, path, skip_bad_images=skip_bad_images, progress=progress,
+                    originals=originals)
     return ImageStore(path, root, filenames, global_size)
 
 

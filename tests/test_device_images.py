@@ -147,3 +147,14 @@ def test_cuda_batches_match_the_cpu_ones(jpegs, tmp_path):
     assert gpu["image"].is_cuda and gpu["original"].is_cuda
     torch.testing.assert_close(gpu["original"].cpu(), cpu["original"], rtol=0, atol=0)
     torch.testing.assert_close(gpu["image"].cpu(), cpu["image"])
+
+
+def test_a_views_only_store_serves_stage_1_and_refuses_originals(jpegs, tmp_path):
+    root, names = jpegs
+    full = open_store(root, "train", names, 32, cache_dir=tmp_path, progress=False)
+    views = open_store(root, "train", names, 32, cache_dir=tmp_path, progress=False, originals=False)
+    assert views.path.name == "train_32px_views.u8" and full.path.name == "train_32px.u8"
+    assert views.path.stat().st_size == 5 * 3 * 32 * 32 < full.path.stat().st_size
+    assert_same_batch(views.batch([2, 0], keep_original=False), pil_batch(root, names, 32, [2, 0], keep_original=False))
+    with pytest.raises(DataError, match="holds the global views only"):
+        views.batch([2, 0])
