@@ -17,7 +17,10 @@ on the CPU they are bit-identical (tested), on a GPU the conversion runs there.
 
 A store built with ``originals=False`` holds the global views only (``<split>_<G>px_views.u8``, 3 G^2 bytes an
 image, e.g. 150 kB at 224 px): enough for stage 1 and global-branch extraction, and far smaller on real datasets
-whose originals are large. Not covered: ``data.augment`` (a random crop of the original before the resize cannot be cached).
+whose originals are large. Not covered: ``data.augment`` (a random crop of the original before the resize
+cannot be cached). Decoding on the GPU (``torchvision.io.decode_jpeg(..., device="cuda")``) is not used here:
+nvJPEG and a tensor resize do not reproduce PIL's bytes, while the store's batches are exactly the PIL path's.
+
 A store records its dataset's signature (:func:`asen.runs.data_fingerprint` of the split files and the byte
 size of every image of the split); a store that no longer matches, or a truncated file, is an error naming the
 file, never silently used.
