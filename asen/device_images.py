@@ -72,9 +72,8 @@ def dataset_signature(root: str | Path, filenames: Sequence[str]) -> str:
         root: the dataset folder.
         filenames: the split's image paths, relative to ``root``.
     Returns:
-        A 16-hex-digit string; it changes when a split file or an image's size changes.
-    Raises:
-        DataError: an image is missing (naming it).
+        A 16-hex-digit string; it changes when a split file or an image's size changes (a missing image
+        counts as size -1: with ``skip_bad_images`` it is stored grey, as the PIL path shows it).
     """
     from .runs import data_fingerprint
 
@@ -84,7 +83,7 @@ def dataset_signature(root: str | Path, filenames: Sequence[str]) -> str:
         try:
             size = (root / name).stat().st_size
         except FileNotFoundError:
-            raise DataError(f"image not found: {root / name}") from None
+            size = -1
         h.update(f"{name}\0{size}\0".encode())
     return h.hexdigest()[:16]
 

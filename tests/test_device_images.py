@@ -118,6 +118,20 @@ def test_bad_images_fail_the_build_or_are_grey_like_the_pil_path(jpegs, tmp_path
     with pytest.warns(UserWarning):
         want = pil_batch(root, names, 32, [0, 1, 2], skip_bad_images=True)
     assert_same_batch(store.batch([0, 1, 2]), want)
+    # a missing image: an error naming it, or grey with skip_bad_images; restoring it makes the store stale
+    good = [names[0], names[2], names[3]]
+    saved = (root / names[3]).read_bytes()
+    (root / names[3]).unlink()
+    with pytest.raises(DataError, match=f"image not found: {root / names[3]}"):
+        build_store(root, good, 32, tmp_path / "m.u8", progress=False)
+    with pytest.warns(UserWarning, match="skipping unreadable image"):
+        missing = ImageStore(build_store(root, good, 32, tmp_path / "m.u8", progress=False, skip_bad_images=True),
+                             root, good, 32)
+    with pytest.warns(UserWarning):
+        assert_same_batch(missing.batch([2, 0]), pil_batch(root, good, 32, [2, 0], skip_bad_images=True))
+    (root / names[3]).write_bytes(saved)
+    with pytest.raises(DataError, match="is stale"):
+        ImageStore(tmp_path / "m.u8", root, good, 32)
     shutil.rmtree(tmp_path)
     with pytest.raises(DataError, match="image store not found"):
         open_store(root, "train", names, 32, cache_dir=tmp_path, build=False)
