@@ -9,9 +9,10 @@
 3. the input pipeline (``pipeline``): on SynthFashion at 224 px, the PIL ``DataLoader`` (JPEG decoding in 2 and 4
    worker processes, as ``asen train`` does) against the global-view store of :mod:`asen.device_images` (one prefetch
    thread, conversion on the GPU) - first the loader alone (batches on the GPU, no model), then end to end with
-   a stage-1 training step (ResNet-50 at 224 px, bf16 + channels-last, 384 images a step, the setting that
-   reached 3,338 img/s on batches built beforehand), loaders taking turns; also the store's one-off build time.
-   Written to ``<results>/pipeline.json``.
+   training steps at the paper's sizes, random init, bf16 + channels-last, 384 images a step: stage 1
+   (ResNet-50 at 224 px, the setting that reached 3,338 img/s on batches built beforehand; store of global views)
+   and stage 2 (+ ResNet-34 on 112 px crops batched on the GPU; store with the originals), loaders taking turns;
+   also the stores' one-off build times. Written to ``<results>/pipeline.json``.
 
 Without CUDA it stops at once with an error (``--dry-run`` prints the commands and the plan and runs nothing;
 ``--pipeline-device cpu`` runs step 3 on the CPU at toy sizes, for testing).
@@ -109,76 +110,88 @@ def pipeline(device_name: str, workdir: Path) -> dict[str, Any]:
                             image_size=p["image_size"], progress=False)
     out: dict[str, Any] = {"device": device_name, "settings": p, "synth_seconds": time.perf_counter() - t0}
     extra = {"data.batch_size": p["batch_triplets"], "model.channels_last": device.type == "cuda",
-             "train.amp": "bf16" if device.type == "cuda" else "none", **p["backbone"]}
-    cfg = train_bench.make_config("paper", 1, root, **extra)
+             "train.amp": "bf16" if device.type == "cuda" else "none", "data.crop_mode": "batched", **p["backbone"]}
+    cfgs = {stage: train_bench.make_config("paper", stage, root, **extra) for stage in (1, 2)}
     files = load_split_files(root, ("train",))
-    names, g = files.filenames["train"], cfg.data.global_size
+    names, g = files.filenames["train"], cfgs[1].data.global_size
     log(f"pipeline: {len(names)} training images at {p['image_size']} px, global view {g} px, "
         f"{3 * p['batch_triplets']} images a step")
-    t0 = time.perf_counter()
-    store = open_store(root, "train", names, g, cache_dir=workdir / "store", progress=False, originals=False)
-    out["store"] = {"build_s": time.perf_counter() - t0, "bytes": store.path.stat().st_size, "images": len(store),
-                    "build_images_per_s": len(store) / (time.perf_counter() - t0)}
-    sampler = make_sampler(cfg, files)
+    stores, out["store"] = {}, {}
+    for stage in (1, 2):  # stage 1: global views only; stage 2: with the originals the local crops need
+        t0 = time.perf_counter()
+        stores[stage] = open_store(root, "train", names, g, cache_dir=workdir / "store", progress=False,
+                                   originals=stage == 2)
+        seconds = time.perf_counter() - t0
+        out["store"][f"stage{stage}"] = {"build_s": seconds, "bytes": stores[stage].path.stat().st_size,
+                                         "images": len(stores[stage]), "build_images_per_s": len(names) / seconds}
+    sampler = make_sampler(cfgs[1], files)
     metas = []
     epoch = 0
-    need = max(p["loader_batches"], p["warmup"] + p["steps"] * p["repeats"])
+    need = max(p["loader_batches"], p["warmup"] + p["steps"])
     while len(metas) < need:
         metas.extend(sampler.epoch(epoch))
         epoch += 1
-    metas = metas[:need]
-    images = ImageSet(root, names, g, keep_original=False)
 
-    def loaders(batches: list[list[int]]) -> dict[str, Any]:
+    def loaders(batches: list[list[int]], stage: int) -> dict[str, Any]:
+        images = ImageSet(root, names, g, keep_original=stage == 2)
         made: dict[str, Any] = {}
         for w in p["workers"]:
             made[f"pil_{w}_workers"] = DataLoader(images, batch_sampler=batches, collate_fn=collate_images,
                                                   num_workers=w, pin_memory=device.type == "cuda",
                                                   persistent_workers=False)
-        made["store"] = StoreLoader(store, batches, device, prefetch=2, keep_original=False)
+        made["store"] = StoreLoader(stores[stage], batches, device, prefetch=2, keep_original=stage == 2)
         return made
 
-    # loader alone: batches delivered on the device, nothing else (startup of the worker processes included)
+    def rates_of(runs: dict[str, list[float]]) -> dict[str, Any]:
+        res = {k: {"images_per_s": float(np.median(v)), "runs": v} for k, v in runs.items()}
+        best_pil = max(v["images_per_s"] for k, v in res.items() if k.startswith("pil_"))
+        res["store_over_best_pil"] = res["store"]["images_per_s"] / best_pil
+        return res
+
+    # loader alone (stage 1's batches delivered on the device; the worker processes' start-up included)
     batches = [m["images"].tolist() for m in metas[: p["loader_batches"]]]
-    rates: dict[str, list[float]] = {}
+    runs: dict[str, list[float]] = {}
     for _ in range(p["repeats"]):
-        for name, loader in loaders(batches).items():
+        for name, loader in loaders(batches, 1).items():
             _sync(device)
             t0 = time.perf_counter()
             n = 0
             for batch in loader:
-                x = batch["image"].to(device, non_blocking=True)
-                n += len(x)
+                n += len(batch["image"].to(device, non_blocking=True))
             _sync(device)
-            rates.setdefault(name, []).append(n / (time.perf_counter() - t0))
-    out["loader_only"] = {k: {"images_per_s": float(np.median(v)), "runs": v} for k, v in rates.items()}
-    log("loader only (img/s): " + ", ".join(f"{k} {v['images_per_s']:.0f}" for k, v in out["loader_only"].items()))
+            runs.setdefault(name, []).append(n / (time.perf_counter() - t0))
+    out["loader_only"] = rates_of(runs)
+    log("loader only (img/s): " + ", ".join(f"{k} {v['images_per_s']:.0f}" for k, v in out["loader_only"].items()
+                                            if isinstance(v, dict)))
 
-    # end to end: the loader feeding a stage-1 training step; warm-up steps untimed
-    torch.manual_seed(0)
-    model = build_model(cfg.model, files.meta.num_attributes, device).train()
-    opt = make_optimizer(model, cfg)
-    amp = cfg.train.amp
-    rates = {}
+    # end to end: each loader feeding training steps (warm-up steps untimed), loaders taking turns
     steps = metas[: p["warmup"] + p["steps"]]
-    for _ in range(p["repeats"]):
-        for name, loader in loaders([m["images"].tolist() for m in steps]).items():
-            n, t0 = 0, None
-            for s, (batch, meta) in enumerate(zip(loader, steps)):
-                if s == p["warmup"]:
-                    _sync(device)
-                    t0, n = time.perf_counter(), 0
-                with train_bench._autocast(device, amp):
-                    loss, _ = compute_loss(model, batch, meta, cfg, device)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                n += len(batch["image"])
-            _sync(device)
-            rates.setdefault(name, []).append(n / (time.perf_counter() - t0))
-    out["end_to_end"] = {k: {"images_per_s": float(np.median(v)), "runs": v} for k, v in rates.items()}
-    log("end to end, stage 1 (img/s): " + ", ".join(f"{k} {v['images_per_s']:.0f}"
-                                                     for k, v in out["end_to_end"].items()))
+    for stage, cfg in cfgs.items():
+        torch.manual_seed(0)
+        model = build_model(cfg.model, files.meta.num_attributes, device).train()
+        opt = make_optimizer(model, cfg)
+        runs = {}
+        for _ in range(p["repeats"]):
+            for name, loader in loaders([m["images"].tolist() for m in steps], stage).items():
+                n, t0 = 0, time.perf_counter()
+                for s, (batch, meta) in enumerate(zip(loader, steps)):
+                    if s == p["warmup"]:
+                        _sync(device)
+                        t0, n = time.perf_counter(), 0
+                    with train_bench._autocast(device, cfg.train.amp):
+                        loss, _ = compute_loss(model, batch, meta, cfg, device)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    n += len(batch["image"])
+                _sync(device)
+                runs.setdefault(name, []).append(n / (time.perf_counter() - t0))
+        out[f"end_to_end_stage{stage}"] = rates_of(runs)
+        log(f"end to end, stage {stage} (img/s): " + ", ".join(
+            f"{k} {v['images_per_s']:.0f}" for k, v in out[f"end_to_end_stage{stage}"].items() if isinstance(v, dict)))
+        del model, opt
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     return out
 
 

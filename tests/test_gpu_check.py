@@ -33,8 +33,10 @@ def test_without_cuda_it_fails_loudly(tmp_path):
 def test_pipeline_code_path_on_the_cpu(tmp_path):
     assert gpu_check.main(["--pipeline-device", "cpu", "--results", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "pipeline.json").read_text())
-    assert res["store"]["images"] == 300 and res["store"]["bytes"] == 300 * 3 * 64 * 64  # global views only (stage 1)
-    for part in ("loader_only", "end_to_end"):
-        assert set(res[part]) == {"pil_2_workers", "store"}
-        assert all(v["images_per_s"] > 0 for v in res[part].values())
+    assert res["store"]["stage1"]["images"] == 300
+    assert res["store"]["stage1"]["bytes"] == 300 * 3 * 64 * 64  # global views only
+    assert res["store"]["stage2"]["bytes"] == 300 * 3 * 64 * 64 * 2  # + the 64 px originals
+    for part in ("loader_only", "end_to_end_stage1", "end_to_end_stage2"):
+        assert set(res[part]) == {"pil_2_workers", "store", "store_over_best_pil"}
+        assert res[part]["store"]["images_per_s"] > 0 and res[part]["pil_2_workers"]["images_per_s"] > 0
     assert not (tmp_path / "work").exists() and (tmp_path / "summary.json").exists()
