@@ -7,7 +7,7 @@ relevant candidates (0 when there is none). Both use the same float32 score matr
 same stable sort, so their MAPs must agree to rounding (1e-9).
 
 The floor of any exact MAP is the per-attribute score product plus one sort of every query's score row;
-:func:`floor_time` times it (``torch.sort``, descending, the library's fastest sort on the CPU) in the same run.
+:func:`floor_time` times it (``torch.sort``, descending, not stable) in the same run, next to ours.
 """
 from __future__ import annotations
 
