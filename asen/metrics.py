@@ -4,17 +4,67 @@ Semantics of the reference: every query ranks *all* candidates (of its attribute
 a query is the mean over the ranks r of its relevant candidates of (relevant in the top r) / r; a query
 with no relevant candidate scores 0 and still counts; the overall MAP is the mean over all queries, i.e.
 weighted by the number of queries per attribute. Everything here is vectorised over candidates.
+
+Ranking: descending score. Exact score ties (rare with float features, common with quantised ones) are
+ordered by ``ties``: ``"stable"`` (the default) keeps candidate order, as ``np.argsort(-s, kind="stable")``;
+``"reference"`` puts the later candidate first: the authors' ``np.argsort(s)[::-1]`` with the ascending sort
+made stable (NumPy's default sort fixes no tie order: NumPy 2.4 with its AVX2 sort reorders equal scores
+even among 12 candidates, so the authors' own tie order depends on their machine). Either way the order is
+exact and reproducible: a float32 row is sorted on one unique int64 key per candidate (the score's
+order-preserving bits, then the candidate index), which is faster than a stable argsort and lets NumPy use
+its fastest (unstable) sort.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
-import torch
 
 _CHUNK = 1024  # queries ranked at once (bounds memory at large galleries)
+TIES = ("stable", "reference")
+Ties = Literal["stable", "reference"]
+
+
+def _check_ties(ties: str) -> None:
+    if ties not in TIES:
+        raise ValueError(f"ties={ties!r}: expected one of {', '.join(TIES)}")
+
+
+def rank_order(scores: np.ndarray, ties: Ties = "stable") -> np.ndarray:
+    """Candidate indices of each score row, best first.
+
+    Args:
+        scores: (q, C) scores; NaN is an error. float32 rows (what the models give) are sorted on a unique
+            int64 key per candidate; other dtypes keep their precision and use NumPy's stable argsort.
+        ties: ``"stable"`` - equal scores in candidate order; ``"reference"`` - equal scores in reversed
+            candidate order (the authors' ``np.argsort(s)[::-1]`` with a stable ascending sort).
+    Returns:
+        (q, C) int64 indices; row ``i`` equals ``np.argsort(-scores[i], kind="stable")`` for ``"stable"`` and
+        ``np.argsort(scores[i], kind="stable")[::-1]`` for ``"reference"``.
+    """
+    _check_ties(ties)
+    scores = np.asarray(scores)
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN: cannot rank (check the embeddings)")
+    n = scores.shape[1]
+    if scores.dtype != np.float32:
+        if ties == "stable":
+            return np.argsort(-scores, axis=1, kind="stable")
+        return np.ascontiguousarray(np.argsort(scores, axis=1, kind="stable")[:, ::-1])
+    s = np.ascontiguousarray(scores) + np.float32(0.0)  # -0.0 -> +0.0 (they compare equal, so they tie)
+    bits = s.view(np.int32)
+    ordered = bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))  # int32 with the float's order
+    desc = (np.int64(2**31 - 1) - ordered.astype(np.int64)).astype(np.uint64)  # in [0, 2^32): best first
+    index = np.arange(n, dtype=np.uint64) if ties == "stable" else np.arange(n - 1, -1, -1, dtype=np.uint64)
+    key = (desc << np.uint64(32)) | index  # (q, C) unique within a row, so any sort gives the one order
+    key.sort(axis=1)
+    low = (key & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    return low if ties == "stable" else (n - 1) - low
 
 
 def average_precisions(
-    queries: np.ndarray, candidates: np.ndarray, query_labels: np.ndarray, candidate_labels: np.ndarray
+    queries: np.ndarray, candidates: np.ndarray, query_labels: np.ndarray, candidate_labels: np.ndarray,
+    ties: Ties = "stable",
 ) -> np.ndarray:
     """AP of each query against all candidates, ranked by dot product.
 
@@ -23,9 +73,11 @@ def average_precisions(
         candidates: (C, D) embeddings.
         query_labels: (Q,) labels; a candidate is relevant when its label equals the query's.
         candidate_labels: (C,) labels.
+        ties: order of exactly tied scores, ``"stable"`` or ``"reference"`` (see :func:`rank_order`).
     Returns:
         (Q,) float64 APs in [0, 1].
     """
+    _check_ties(ties)
     queries, candidates = np.asarray(queries), np.asarray(candidates)
     query_labels, candidate_labels = np.asarray(query_labels), np.asarray(candidate_labels)
     if queries.ndim != 2 or candidates.ndim != 2 or queries.shape[1] != candidates.shape[1]:
@@ -39,15 +91,11 @@ def average_precisions(
         codes = np.unique(np.concatenate([query_labels, candidate_labels]), return_inverse=True)[1]
         query_labels, candidate_labels = codes[: len(query_labels)], codes[len(query_labels):]
     query_labels, candidate_labels = query_labels.astype(np.int64), candidate_labels.astype(np.int64)
-    cand_labels = torch.from_numpy(np.ascontiguousarray(candidate_labels))
     for start in range(0, len(queries), _CHUNK):
         stop = min(start + _CHUNK, len(queries))
         scores = queries[start:stop] @ candidates.T  # (q, C); the same float32 product as a per-query loop
-        # descending, ties in candidate order (= np.argsort(-scores, kind="stable")); torch sorts rows in parallel
-        order = torch.sort(torch.from_numpy(np.ascontiguousarray(scores)), dim=1, descending=True,
-                           stable=True).indices
-        q_labels = torch.from_numpy(np.ascontiguousarray(query_labels[start:stop]))
-        rel = (cand_labels[order] == q_labels[:, None]).numpy()  # (q, C) bool, in ranked order
+        order = rank_order(scores, ties)  # (q, C)
+        rel = candidate_labels[order] == query_labels[start:stop, None]  # (q, C) bool, in ranked order
         # Only the relevant ranks contribute: the k-th relevant candidate of a query, at rank r, adds k / r.
         rows, cols = np.nonzero(rel)  # row-major, so each query's relevant ranks come in increasing order
         n_rel = rel.sum(axis=1)
@@ -59,35 +107,39 @@ def average_precisions(
 
 
 def mean_average_precision(
-    queries: np.ndarray, candidates: np.ndarray, query_labels: np.ndarray, candidate_labels: np.ndarray
+    queries: np.ndarray, candidates: np.ndarray, query_labels: np.ndarray, candidate_labels: np.ndarray,
+    ties: Ties = "stable",
 ) -> float:
     """MAP as a fraction in [0, 1].
 
     Labels may be (N,) values (one attribute: every candidate is ranked) or (N, 2) ``(attribute, value)``
     rows, in which case each query ranks only the candidates of its attribute and the result is the mean
-    over all queries (weighted by query count per attribute), as in the paper.
+    over all queries (weighted by query count per attribute), as in the paper. ``ties`` orders exactly tied
+    scores (:func:`rank_order`).
     """
     query_labels, candidate_labels = np.asarray(query_labels), np.asarray(candidate_labels)
     if query_labels.ndim == 1:
-        aps = average_precisions(queries, candidates, query_labels, candidate_labels)
+        aps = average_precisions(queries, candidates, query_labels, candidate_labels, ties)
         return float(aps.mean()) if len(aps) else 0.0
-    per_attr = map_per_attribute(queries, candidates, query_labels, candidate_labels)
+    per_attr = map_per_attribute(queries, candidates, query_labels, candidate_labels, ties=ties)
     total = sum(n for _, n in per_attr.values())
     return float(sum(m * n for m, n in per_attr.values()) / total) if total else 0.0
 
 
 def map_per_attribute(
     queries: np.ndarray, candidates: np.ndarray, query_labels: np.ndarray, candidate_labels: np.ndarray,
-    exclude_values: dict[int, set[int]] | None = None,
+    exclude_values: dict[int, set[int]] | None = None, ties: Ties = "stable",
 ) -> dict[int, tuple[float, int]]:
     """Per-attribute MAP with ``(attribute, value)`` labels.
 
     Args:
         exclude_values: optional ``{attr: {values}}`` whose *queries* are left out (e.g. "Invisible");
             the candidates stay in the ranked list.
+        ties: order of exactly tied scores, ``"stable"`` or ``"reference"`` (see :func:`rank_order`).
     Returns:
         ``{attribute: (MAP fraction, number of queries)}``.
     """
+    _check_ties(ties)
     queries, candidates = np.asarray(queries), np.asarray(candidates)
     out: dict[int, tuple[float, int]] = {}
     for attr in np.unique(query_labels[:, 0]):
@@ -97,6 +149,7 @@ def map_per_attribute(
         cmask = candidate_labels[:, 0] == attr
         if not qmask.any():
             continue
-        aps = average_precisions(queries[qmask], candidates[cmask], query_labels[qmask, 1], candidate_labels[cmask, 1])
+        aps = average_precisions(queries[qmask], candidates[cmask], query_labels[qmask, 1], candidate_labels[cmask, 1],
+                                  ties)
         out[int(attr)] = (float(aps.mean()), int(qmask.sum()))
     return out

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from asen.metrics import average_precisions, map_per_attribute, mean_average_precision
+from asen.metrics import average_precisions, map_per_attribute, mean_average_precision, rank_order
 
 
 def ap_loop(scores, relevant):
@@ -68,3 +68,60 @@ def test_random_embeddings_match_value_counts():
 def test_bad_shapes():
     with pytest.raises(ValueError):
         average_precisions(np.zeros((2, 3)), np.zeros((4, 5)), np.zeros(2), np.zeros(4))
+
+
+def test_ties_by_hand():
+    # candidates 0 and 1 tie exactly (score 1), candidate 2 scores 0.5; only candidate 0 is relevant.
+    q = np.array([[1.0, 0.0]], dtype=np.float32)
+    c = np.array([[1.0, 0.0], [1.0, 0.0], [0.5, 0.0]], dtype=np.float32)
+    ql, cl = np.array([1]), np.array([1, 0, 0])
+    # stable: candidate order 0, 1, 2 -> relevant at rank 1 -> AP 1
+    assert mean_average_precision(q, c, ql, cl) == 1.0
+    assert mean_average_precision(q, c, ql, cl, ties="stable") == 1.0
+    # reference (np.argsort(s)[::-1]): 1, 0, 2 -> relevant at rank 2 -> AP 1/2
+    assert mean_average_precision(q, c, ql, cl, ties="reference") == 0.5
+    assert average_precisions(q, c, ql, cl, ties="reference")[0] == 0.5
+    two = np.stack([ql, ql], 1), np.stack([cl * 0 + 1, cl], 1)  # one attribute, (attr, value) labels
+    assert map_per_attribute(q, c, *two, ties="reference") == {1: (0.5, 1)}
+    assert map_per_attribute(q, c, *two) == {1: (1.0, 1)}
+    with pytest.raises(ValueError, match="ties='authors'"):
+        mean_average_precision(q, c, ql, cl, ties="authors")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rank_order_matches_numpy_sorts(dtype):
+    # quantised scores: many exact ties, negative and zero (both signs) scores, candidates beyond 2**16
+    rng = np.random.default_rng(3)
+    scores = (rng.integers(-6, 7, size=(7, 70_000)) / 4).astype(dtype)
+    scores[0, :5] = [0.0, -0.0, 0.0, -0.0, 0.0]
+    scores[1, :3] = [np.inf, -np.inf, np.finfo(dtype).max]
+    stable, reference = rank_order(scores), rank_order(scores, ties="reference")
+    for i in range(len(scores)):
+        np.testing.assert_array_equal(stable[i], np.argsort(-scores[i], kind="stable"))
+        np.testing.assert_array_equal(reference[i], np.argsort(scores[i], kind="stable")[::-1])
+    with pytest.raises(ValueError, match="NaN"):
+        rank_order(np.array([[0.0, np.nan]], dtype=dtype))
+
+
+def test_ties_reference_is_the_reversed_stable_ascending_sort():
+    # the authors' np.argsort(s)[::-1], with the ascending sort made stable (NumPy's default one fixes no tie order)
+    rng = np.random.default_rng(4)
+    q = rng.integers(0, 3, size=(50, 4)).astype(np.float32)
+    c = rng.integers(0, 3, size=(12, 4)).astype(np.float32)
+    ql, cl = rng.integers(0, 3, 50), rng.integers(0, 3, 12)
+    scores = q @ c.T
+    want = [ap_loop_ranked(np.argsort(scores[i], kind="stable")[::-1], cl == ql[i]) for i in range(len(q))]
+    np.testing.assert_allclose(average_precisions(q, c, ql, cl, ties="reference"), want, rtol=0, atol=1e-12)
+    stable = [ap_loop_ranked(np.argsort(-scores[i], kind="stable"), cl == ql[i]) for i in range(len(q))]
+    np.testing.assert_allclose(average_precisions(q, c, ql, cl), stable, rtol=0, atol=1e-12)
+    assert not np.allclose(want, stable)  # the data has ties that matter
+
+
+def ap_loop_ranked(order, relevant):
+    """AP of a given ranking, with a plain loop."""
+    hits, total = 0, 0.0
+    for rank, i in enumerate(order, 1):
+        if relevant[i]:
+            hits += 1
+            total += hits / rank
+    return total / hits if hits else 0.0
