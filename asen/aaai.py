@@ -437,7 +437,9 @@ def load_asen_aaai_for_evaluation(
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     state, info = read_aaai_checkpoint(checkpoint)
     num_attributes, embedding_size = aaai_sizes(state, arch)
-    model = load_asen_aaai({"state_dict": state, **info}, arch, num_attributes, embedding_size)
+    # a path is passed on as it is, so that an error names the file (it is read a second time)
+    source = checkpoint if isinstance(checkpoint, (str, Path)) else {"state_dict": state, **info}
+    model = load_asen_aaai(source, arch, num_attributes, embedding_size)
     if isinstance(checkpoint, (str, Path)):
         model.checkpoint_info["path"] = str(checkpoint)
     cfg = load_config(list(config_paths), overrides)

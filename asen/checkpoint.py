@@ -301,3 +301,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[AS
         raise CheckpointError(f"{path}: the weights do not fit the model its config describes "
                               f"({_first_line(exc)})") from None
     return model.to(device).eval(), cfg, {k: ckpt.get(k) for k in ("epoch", "mAP", "stage")}
+
+
+# The AAAI-2020 code's checkpoints (ASENet, ASENet_V2, ConditionalSimNet) are read by asen.aaai, which imports
+# this module; the loader is re-exported here so that every checkpoint format has one home to be found in.
+from .aaai import load_asen_aaai  # noqa: E402,F401

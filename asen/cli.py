@@ -69,26 +69,40 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from .checkpoint import check_attribute_count, load_asenpp, load_model
     from .config import load_config
-    from .data import load_split_files
+    from .data import load_split_files, seeded_split
     from .evaluate import evaluate
     from .runs import data_fingerprint, resolve_device, write_json
 
     device = resolve_device(args.device)
-    if args.asenpp_config:
-        model = load_asenpp(args.checkpoint, args.asenpp_config).to(device)
-        cfg = model.checkpoint_info["config"]
+    if args.asen_aaai:
+        if args.asenpp_config:
+            raise UserError("give --asen-aaai (an AAAI-2020 checkpoint) or --asenpp-config (an ASEN++ one), not both")
+        from .aaai import load_asen_aaai_for_evaluation
+
+        # the data and evaluation settings come from -c/--set (e.g. -c fashionai_s1), the model from the file
+        model, cfg = load_asen_aaai_for_evaluation(args.checkpoint, args.asen_aaai, args.config, args.overrides)
+        model = model.to(device)
     else:
-        model, cfg, _ = load_model(args.checkpoint, device)
-    if args.config:  # e.g. to evaluate on another dataset folder
-        cfg = load_config(args.config)
-    cfg = cfg.with_overrides(args.overrides)
+        if args.asenpp_config:
+            model = load_asenpp(args.checkpoint, args.asenpp_config).to(device)
+            cfg = model.checkpoint_info["config"]
+        else:
+            model, cfg, _ = load_model(args.checkpoint, device)
+        if args.config:  # e.g. to evaluate on another dataset folder
+            cfg = load_config(args.config)
+        cfg = cfg.with_overrides(args.overrides)
     split = args.split or cfg.eval.split
     files = load_split_files(cfg.data.root, (split,))
     check_attribute_count(model.num_attributes, args.checkpoint, files.meta.num_attributes, files.root)
+    seeded = seeded_split(files.root)
+    if seeded:
+        print(f"note: {files.root} holds a split made by its prepare script ({seeded}), not the authors' split "
+              "files: this MAP is not comparable with the published numbers", file=sys.stderr)
     with torch.inference_mode():
         res = evaluate(model, files, cfg, device, split=split, progress=not args.quiet)
     out = {"checkpoint": str(args.checkpoint), "dataset": cfg.data.dataset, "split": split,
-           "data": {"root": str(cfg.data.root), "fingerprint": data_fingerprint(cfg.data.root)},
+           "data": {"root": str(cfg.data.root), "fingerprint": data_fingerprint(cfg.data.root),
+                    "split": seeded or "the dataset's split files"},
            "main": res["main"].to_dict(), "global": res["global"].to_dict()}
     print(res["global"].format(f"{cfg.data.dataset} {split}: global branch MAP (%)"))
     if "fused" in res:
@@ -130,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one stage (stage 1: global branch; stage 2: + local branch; "
                                      "stage 0: self-supervised backbone pre-training)",
                        description="Train one stage. Paper: `asen train -c fashionai_s1` then "
-                                   "`asen train -c fashionai_s2 --set train.init_from=runs/fashionai_s1/checkpoints/best.pt`. "
+                                   "`asen train -c fashionai_s2 --set train.init_from=runs/fashionai_s1/checkpoints/last.pt`. "
                                    "Without ImageNet weights (resnet_tiny): `asen train -c synthfashion_cpu -c "
                                    "synthfashion_cpu_pretrain` pre-trains a backbone without labels, and a stage-1 run "
                                    "starts from it with --set model.pretrained=runs/synthfashion_cpu_pretrain/checkpoints/best.pt.")
@@ -150,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "checkpoints with --asenpp-config (their YAML files).")
     _add_config_args(p)
     p.add_argument("--checkpoint", required=True, help="a best.pt/last.pt from `asen train`, or an official .pth.tar")
+    p.add_argument("--asen-aaai", choices=["ASENet", "ASENet_V2", "ConditionalSimNet"], metavar="ARCH",
+                   help="the checkpoint is one of the AAAI-2020 code's (ASENet, ASENet_V2 or ConditionalSimNet, "
+                        "their --model name); the data and evaluation settings come from -c/--set, e.g. "
+                        "`--asen-aaai ASENet_V2 -c fashionai_s1 --checkpoint model_best.pth.tar`")
     p.add_argument("--asenpp-config", action="append", default=[], metavar="YAML",
                    help="the authors' config files for an official checkpoint, e.g. "
                         "--asenpp-config config/FashionAI/FashionAI.yaml --asenpp-config config/FashionAI/s2.yaml")

@@ -54,6 +54,9 @@ class DataConfig:
     cache_images: bool = False  # keep decoded images in memory (up to 4 GiB a process): for small CPU datasets
     crop_mode: str = "batched"  # local crops: "batched" on the device (roi_align) or "per_image" (PIL, the reference)
     crop_sampling_ratio: int = 2  # batched crops: roi_align samples per pixel and axis (-1: adaptive, slower)
+    loader: str = "pil"  # training images: "pil" (decoded every step, DataLoader workers) or "store" (decoded once
+    #   into a memory-mapped uint8 store, batches assembled on the device: asen.device_images; same tensors)
+    store_dir: str = ""  # where "store" keeps its files (default: <data.root>/.asen_store)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class TrainConfig:
     amp: str = "none"  # "none", "bf16" or "fp16" mixed precision (CUDA only)
     grad_clip: float = 0.0  # clip gradient norm (0: off)
     deterministic: bool = False  # torch.use_deterministic_algorithms
+    forward_passes: int = 1  # a batch is embedded in this many equal forward passes (BatchNorm statistics per
+    #   pass): with the random samplers 3 = anchors | positives | negatives, 16 images each (the authors' code)
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,8 @@ class EvalConfig:
     beta: float = 0.6  # weight of the global branch in the fused similarity (paper: 0.6)
     crop_threshold: float = 0.1  # attention threshold for the crop at test time
     split: str = "test"  # "valid" or "test"
+    ties: str = "stable"  # exact score ties: "stable" (candidate order) or "reference" (the authors' reversed
+    #   ascending argsort, asen.metrics); only quantised features have ties
 
 
 @dataclass(frozen=True)
@@ -222,6 +229,9 @@ AMP_MODES = ("none", "bf16", "fp16")  # asen.train
 LOCAL_INITS = ("pretrained", "global")  # asen.train.train
 STAGES = (0, 1, 2)  # 0: asen.pretrain; 1, 2: asen.train
 SPLITS = ("valid", "test")  # asen.evaluate
+TIES = ("stable", "reference")  # asen.metrics
+LOADERS = ("pil", "store")  # asen.train (asen.device_images)
+FORWARD_PASSES = (1, 3)  # asen.train.compute_loss
 WEIGHTS = ("imagenet", "none")  # asen.backbones.build_backbone; anything else is read as a path to a state dict
 
 
@@ -244,6 +254,9 @@ CHOICES: dict[str, Any] = {
     "train.local_init": LOCAL_INITS,
     "train.stage": STAGES,
     "eval.split": SPLITS,
+    "eval.ties": TIES,
+    "data.loader": LOADERS,
+    "train.forward_passes": FORWARD_PASSES,
 }
 
 _GE0 = (">= 0", lambda v: v >= 0)
@@ -567,7 +580,7 @@ _AUTHORS_RUNTIME = ("SAVE_DIR", "DEVICE", "SOLVER.LOG_PERIOD")
 _AUTHORS_PROTOCOL: dict[str, Any] = {
     "data.sampler": "random", "train.scheduler": "step", "train.weight_decay": 0.0, "model.head": "asen",
     "model.embed_norm": "none", "model.pretrained": "imagenet", "model.local_pretrained": "imagenet",
-    "train.local_init": "pretrained",
+    "train.local_init": "pretrained", "train.forward_passes": 3, "eval.ties": "reference",
 }
 
 

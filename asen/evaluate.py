@@ -151,12 +151,14 @@ def _weighted(per: dict[int, tuple[float, int]]) -> float:
     return 100.0 * sum(m * n for m, n in per.values()) / total if total else 0.0
 
 
-def map_table(meta: Meta, q: np.ndarray, c: np.ndarray, q_items: np.ndarray, c_items: np.ndarray) -> MapTable:
-    """Per-attribute and overall MAP (percent) of features ``q``/``c`` for the given items."""
+def map_table(meta: Meta, q: np.ndarray, c: np.ndarray, q_items: np.ndarray, c_items: np.ndarray,
+              ties: str = "stable") -> MapTable:
+    """Per-attribute and overall MAP (percent) of features ``q``/``c`` for the given items (``ties``: how exact
+    score ties are ranked, see :func:`asen.metrics.rank_order`)."""
     ql, cl = q_items[:, 1:3], c_items[:, 1:3]
-    per = map_per_attribute(q, c, ql, cl)
+    per = map_per_attribute(q, c, ql, cl, ties=ties)
     invisible = invisible_values(meta)
-    vis = map_per_attribute(q, c, ql, cl, exclude_values=invisible) if invisible else {}
+    vis = map_per_attribute(q, c, ql, cl, exclude_values=invisible, ties=ties) if invisible else {}
     names = list(meta.attributes)
     return MapTable(
         attributes=names,
@@ -198,16 +200,18 @@ def evaluate(
     cf = extract_features(model, images, c_items, desc=f"{split} candidates", **kw)
     result: dict[str, Any] = {"split": split, "features": {"query": qf, "candidate": cf},
                               "items": {"query": q_items, "candidate": c_items}}
-    result["global"] = map_table(files.meta, qf["global"], cf["global"], q_items, c_items)
+    ties = cfg.eval.ties
+    result["global"] = map_table(files.meta, qf["global"], cf["global"], q_items, c_items, ties)
     result["main"] = result["global"]
     if has_local:
-        result["local"] = map_table(files.meta, qf["local"], cf["local"], q_items, c_items)
+        result["local"] = map_table(files.meta, qf["local"], cf["local"], q_items, c_items, ties)
         beta = cfg.eval.beta
         result["fused"] = map_table(files.meta, fuse(qf["global"], qf["local"], beta),
-                                    fuse(cf["global"], cf["local"], beta), q_items, c_items)
+                                    fuse(cf["global"], cf["local"], beta), q_items, c_items, ties)
         result["main"] = result["fused"]
         result["beta"] = {b: map_table(files.meta, fuse(qf["global"], qf["local"], b),
-                                       fuse(cf["global"], cf["local"], b), q_items, c_items).overall for b in betas}
+                                       fuse(cf["global"], cf["local"], b), q_items, c_items, ties).overall
+                          for b in betas}
     if images.bad:
         result["skipped_images"] = list(images.bad)
     return result

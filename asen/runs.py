@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import cpu
 from .config import Config, save_config
 from .errors import UserError
 
@@ -308,6 +309,7 @@ class RunDir:
         write_json(self.path / "run.json", {
             "git_commit": git_commit(),
             "versions": package_versions(),
+            "cpu": cpu.describe(),  # CPU model, AVX-512, oneDNN's instruction-set cap (results differ by CPU kind)
             "command": sys.argv,
             "device": str(device),
             "config_hash": cfg.hash(),

@@ -30,6 +30,7 @@ from .checkpoint import CheckpointError, check_attribute_count, is_official, off
 from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
 from .config import Config, ConfigError
 from .data import ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images, load_split_files
+from .device_images import StoreLoader, open_store
 from .errors import UserError
 from .evaluate import evaluate
 from .losses import alignment_loss, embedding_l2, in_batch_triplet_loss, triplet_loss
@@ -135,6 +136,26 @@ def _autocast(device: torch.device, amp: str):
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
+def embed_in_passes(model: ASEN, images: torch.Tensor, attrs: torch.Tensor, branch: str,
+                    passes: int = 1) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``model(images, attrs, branch=branch)`` in ``passes`` equal forward passes, concatenated.
+
+    With 3 passes over a random-sampler batch (anchors | positives | negatives), BatchNorm normalises each third
+    with its own statistics, as the authors' code does with its three calls of the network (an in-batch batch is
+    cut into equal consecutive parts the same way).
+    """
+    if passes == 1:
+        return model(images, attrs, branch=branch)
+    outs, unmasked = [], []
+    for x, a in zip(images.chunk(passes), attrs.chunk(passes)):
+        outs.append(model(x, a, branch=branch))
+        unmasked.append(getattr(model, "csn_unmasked", None))
+    if all(u is not None for u in unmasked):  # the CSN head keeps its unmasked embeddings for Veit's L2 term
+        model.csn_unmasked = torch.cat(unmasked)
+    maps = None if outs[0][1] is None else torch.cat([m for _, m in outs])
+    return torch.cat([e for e, _ in outs]), maps
+
+
 def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torch.device) -> tuple[torch.Tensor, dict]:
     """One step's loss for either sampler and either stage. Returns (loss, parts for logging)."""
     t = cfg.train
@@ -143,7 +164,8 @@ def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torc
     in_batch = "values" in meta
     if not in_batch:
         attrs = attrs.repeat(3)  # anchors | positives | negatives
-    g, maps = model(images, attrs, branch="global")  # (N, D), (N, h, w)
+    passes = t.forward_passes
+    g, maps = embed_in_passes(model, images, attrs, "global", passes)  # (N, D), (N, h, w)
 
     def ranking(emb: torch.Tensor) -> torch.Tensor:
         if in_batch:
@@ -167,7 +189,7 @@ def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torc
     crops, _ = local_inputs(maps, batch["original"], batch["size"], t.crop_threshold, cfg.data.global_size,
                             cfg.data.local_size, mode=cfg.data.crop_mode,
                             sampling_ratio=cfg.data.crop_sampling_ratio)
-    loc, _ = model(crops, attrs, branch="local")
+    loc, _ = embed_in_passes(model, crops, attrs, "local", passes)
     loss_l = ranking(loc)
     if in_batch:
         loss_a = alignment_loss(g, loc)
@@ -226,9 +248,12 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     files = files or load_split_files(cfg.data.root)
     if cfg.model.local_branch and cfg.train.stage != 2:
-        raise ValueError("model.local_branch is on but train.stage is 1 (the local branch is trained in stage 2)")
+        raise ConfigError("model.local_branch is on but train.stage is 1 (the local branch is trained in stage 2)")
     if cfg.train.stage == 2 and not cfg.model.local_branch:
-        raise ValueError("train.stage is 2 but model.local_branch is off")
+        raise ConfigError("train.stage is 2 but model.local_branch is off")
+    if cfg.data.loader == "store" and (cfg.data.augment or cfg.data.hflip):
+        raise ConfigError("data.loader=store keeps every image's view fixed and cannot apply data.augment or "
+                          "data.hflip: set data.loader=pil, or turn the augmentation off")
     if cfg.train.stage == 2 and not cfg.train.init_from:
         raise ConfigError(f"train.init_from is empty, but stage 2 starts from a stage-1 checkpoint: set it, e.g. "
                           f"--set train.init_from=runs/<stage-1 run>/checkpoints/best.pt (or "
@@ -273,15 +298,24 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
     images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size,
                       keep_original=model.local_branch is not None, skip_bad_images=cfg.data.skip_bad_images,
                       cache=cfg.data.cache_images, augment=cfg.data.augment, hflip=cfg.data.hflip)
+    store = None
+    if cfg.data.loader == "store":  # every image decoded once into a memory-mapped store (asen.device_images)
+        store = open_store(files.root, "train", files.filenames["train"], cfg.data.global_size,
+                           cache_dir=cfg.data.store_dir or None, skip_bad_images=cfg.data.skip_bad_images,
+                           progress=progress, originals=model.local_branch is not None)
     has_valid = "valid" in files.queries
     end_epoch = cfg.train.epochs if max_epochs is None else min(cfg.train.epochs, start_epoch + max_epochs)
     epoch = start_epoch - 1
     for epoch in range(start_epoch, end_epoch):
         model.train()
         metas = [shard_batch(m, rank, world) for m in sampler.epoch(epoch)]
-        loader = DataLoader(images, batch_sampler=[m["images"].tolist() for m in metas], collate_fn=collate_images,
-                            num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda",
-                            persistent_workers=False)
+        batches = [m["images"].tolist() for m in metas]
+        if store is not None:
+            loader = StoreLoader(store, batches, device, keep_original=model.local_branch is not None)
+        else:
+            loader = DataLoader(images, batch_sampler=batches, collate_fn=collate_images,
+                                num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda",
+                                persistent_workers=False)
         t0, total, n_images = time.time(), 0.0, 0
         bar = tqdm(zip(loader, metas), total=len(metas), desc=f"stage {cfg.train.stage} epoch {epoch + 1}/{cfg.train.epochs}",
                    disable=not progress, leave=False)

@@ -153,15 +153,16 @@ results["imagenet_weights_cached"] = {k: bool(v) for k, v in weights_table["in t
 # %% [markdown]
 # ## Training with the paper's configs
 #
-# Two stages, as in the paper. Stage 2 starts from stage 1's best checkpoint. Each run folder keeps the
-# resolved config, the git commit, a JSON line per epoch and the checkpoints (`best.pt` by validation MAP).
+# Two stages, as in the paper. Stage 2 starts from stage 1's last checkpoint, as the authors' code does. Each
+# run folder keeps the resolved config, the git commit, a JSON line per epoch and the checkpoints (`best.pt` by
+# validation MAP).
 # An interrupted run continues with `--resume` and ends with the same weights. On several GPUs, `torchrun`
 # splits each batch across processes and averages the gradients.
 #
 # ```bash
 # asen train -c fashionai_s1 --run-dir runs/fashionai_s1
 # asen train -c fashionai_s2 --run-dir runs/fashionai_s2 \
-#     --set train.init_from=runs/fashionai_s1/checkpoints/best.pt
+#     --set train.init_from=runs/fashionai_s1/checkpoints/last.pt
 # asen evaluate --checkpoint runs/fashionai_s2/checkpoints/best.pt     # per-attribute MAP table + JSON
 #
 # asen train -c fashionai_s1 --run-dir runs/fashionai_s1 --resume      # continue an interrupted run

@@ -399,3 +399,34 @@ def test_csn_veit_terms_with_the_papers_sampler(toy_root):
     assert float(embedding_l2(model.csn_unmasked.detach(), 3)) == pytest.approx(float(veit), rel=1e-5)
     expected = parts["global"] + 5e-4 * parts["mask_l1"] + 5e-3 * parts["embed_l2"]
     assert float(loss.detach()) == pytest.approx(expected, rel=1e-5)
+
+
+def test_asen_evaluate_reads_an_aaai_checkpoint_file(toy_root, tmp_path, capsys):
+    import json
+    import shutil
+
+    from asen.checkpoint import load_asen_aaai as reexported
+    from asen.cli import main
+
+    assert reexported is load_asen_aaai
+    torch.manual_seed(0)
+    trained = build_aaai_model("ASENet_V2", num_attributes=2)
+    path = tmp_path / "model_best.pth.tar"
+    torch.save({"epoch": 5, "state_dict": ours_to_aaai(trained.state_dict(), "ASENet_V2"), "prec": 0.3}, path)
+    data = tmp_path / "Toy"
+    shutil.copytree(toy_root, data)
+    (data / "counts.json").write_text(json.dumps({"mode": "seed 0"}))  # as a prepare script's seeded split
+    args = ["evaluate", "--asen-aaai", "ASENet_V2", "-c", "fashionai_s1", "--checkpoint", str(path), "--device",
+            "cpu", "--quiet", "--out", str(tmp_path / "out.json")]
+    for s in (f"data.root={data}", "data.global_size=32", "data.num_workers=0", "data.max_eval_queries=8"):
+        args += ["--set", s]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"note: {data} holds a split made by its prepare script (seed 0)" in err
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["data"]["split"] == "seed 0" and 0.0 <= out["main"]["overall"] <= 100.0
+    # the wrong architecture is refused in one line naming the file
+    args[2] = "ASENet"
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and str(path) in err[0]

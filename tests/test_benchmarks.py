@@ -88,6 +88,7 @@ def test_report_renders_every_section(tmp_path):
                            "e2e": e2e, "faiss": faiss, "isa": isa}, "skipped": {"faiss_gpu": "not installed"}}
     text = run.report(results)
     assert "| stage-1 training step, CPU protocol | 10.0 | 8.0 | 0.80x |" in text
+    assert "(floor: score matrices + one torch.sort per query row)" in text and "ours / floor = " in text
     assert "| runs that crashed or failed | 1 | 0 |  |" in text
     for heading in ("### MAP", "### Training and extraction", "### End-to-end training", "### Search",
                     "### oneDNN instruction-set cap",
