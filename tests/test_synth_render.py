@@ -123,3 +123,34 @@ def test_below_hem_resolves_placeholders() -> None:
     values._below_hem(frame, ex, 0.6, 0.2)
     assert frame.bottom == pytest.approx(0.6 + 0.06 + 0.05)
     assert ex.counter is None or ex.counter > 0.6  # placed below the hem, or dropped when out of frame
+
+
+# ------------------------------------------------------------------------------------------ regions
+def test_attribute_region_replays_render_and_ignores_the_value() -> None:
+    for a, (name, names) in enumerate(ATTRIBUTES):
+        boxes = set()
+        for v in range(1, len(names)):
+            img, info = R.render_with_info(a, v, np.random.default_rng(5 + a))
+            assert R.attribute_region(name, v, np.random.default_rng(5 + a)) == info["region"]
+            boxes.add(info["region"])
+            left, top, right, bottom = info["region"]
+            assert 0 <= left < right <= img.size[0] and 0 <= top < bottom <= img.size[1]
+        if name.endswith("_design"):  # same body and framing: the region never gives the value away
+            assert len(boxes) == 1, name
+        # (a length image is framed just below its hem, so there the framing, not the region, follows the value)
+
+
+@pytest.mark.parametrize("name", ["collar_design", "lapel_design", "neck_design"])
+def test_design_values_differ_inside_their_region(name: str) -> None:
+    """Where two values of a design attribute differ (same person, same seed), the pixels lie in the region."""
+    a = ATTRIBUTE_NAMES.index(name)
+    inside = []
+    for seed in range(4):
+        r = {v: R.render_with_info(a, v, np.random.default_rng(seed)) for v in (1, 2, 3)}
+        x0, y0, x1, y1 = r[1][1]["region"]
+        for v1, v2 in ((1, 2), (1, 3), (2, 3)):
+            d = np.abs(np.asarray(r[v1][0], np.float32) - np.asarray(r[v2][0], np.float32)).max(-1) > 30
+            ys, xs = np.nonzero(d)
+            assert len(xs) > 0
+            inside.append(np.mean((xs >= x0 - 2) & (xs < x1 + 2) & (ys >= y0 - 2) & (ys < y1 + 2)))
+    assert np.median(inside) >= 0.95 and min(inside) >= 0.9, inside

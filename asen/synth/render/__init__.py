@@ -65,6 +65,8 @@ from .drawing import (
 from .garments import _draw_bottom, _draw_coat, _draw_coat_sleeves, _draw_top_body, _draw_top_sleeves
 from .sampling import _sample_extras, _sample_frame, _sample_look, _sample_outfit
 from .tables import COAT_HEMS, COLLARS, LAPELS, NECKLINES, NECKS, PANT_HEMS, SKIRT_HEMS, SLEEVE_ENDS
+from .regions import REGIONS, framing, region_box
+from .scene import Extras, Frame, Look, Outfit
 from .values import apply_value
 
 __all__ = [
@@ -76,7 +78,9 @@ __all__ = [
     "NECKS",
     "PANT_HEMS",
     "SKIRT_HEMS",
+    "REGIONS",
     "SLEEVE_ENDS",
+    "attribute_region",
     "check_image_size",
     "render_image",
     "render_with_info",
@@ -134,6 +138,48 @@ def split_streams(rng: np.random.Generator) -> dict[str, np.random.Generator]:
     return {k: np.random.default_rng(int(s)) for k, s in zip(_STREAMS, seeds)}
 
 
+def _scene(
+    name: str, v: int, st: dict[str, np.random.Generator]
+) -> tuple[Body, Look, Outfit, Frame, Extras]:
+    """Everything an image shows, drawn from its streams (all but ``background`` and ``finish``)."""
+    body = Body.sample(st["body"])
+    look = _sample_look(st["look"])
+    outfit = _sample_outfit(name, st["outfit"])
+    frame, u1, u2 = _sample_frame(name, st["frame"])
+    ex = _sample_extras(name, st["extras"])
+    apply_value(name, v, body, outfit, frame, ex, (u1, u2), st["value"])
+    if frame.bottom < 0:
+        frame.bottom = 1.04
+    return body, look, outfit, frame, ex
+
+
+def attribute_region(
+    attribute: int | str, value: int, rng: np.random.Generator, image_size: int | Sequence[int] = DEFAULT_IMAGE_SIZE
+) -> tuple[float, float, float, float]:
+    """The region :func:`render_with_info` would report as ``info["region"]``, without drawing the image.
+
+    Args:
+        attribute: attribute id ``0..7`` or name.
+        value: value id of that attribute (0 = Invisible).
+        rng: the generator the image is (or would be) rendered from; consumed as by :func:`render_with_info`.
+        image_size: ``(width, height)`` or one int.
+
+    Returns:
+        ``(left, top, right, bottom)`` in pixels (see :func:`~asen.synth.render.regions.region_box`).
+
+    Raises:
+        ValueError: bad attribute, value, size or generator.
+    """
+    a = attribute_index(attribute)
+    v = check_value(a, value)
+    size = _check_size(image_size)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    name = ATTRIBUTE_NAMES[a]
+    body, _, _, frame, _ = _scene(name, v, split_streams(rng))
+    return region_box(name, body, frame, size)
+
+
 def render_with_info(
     attribute: int | str, value: int, rng: np.random.Generator, image_size: int | Sequence[int] = DEFAULT_IMAGE_SIZE
 ) -> tuple[Image.Image, dict]:
@@ -147,7 +193,9 @@ def render_with_info(
 
     Returns:
         ``(image, info)`` with ``info["neck_xy"]`` (pixel position of the neck base centre),
-        ``info["scale"]`` (pixels per body height) and ``info["attribute"]``/``["value"]``.
+        ``info["scale"]`` (pixels per body height), ``info["attribute"]``/``["value"]``, ``info["frame"]``
+        (visible body heights) and ``info["region"]`` (the attribute's value-independent region in pixels,
+        :func:`~asen.synth.render.regions.region_box`).
 
     Raises:
         ValueError: bad attribute, value, size or generator.
@@ -159,20 +207,8 @@ def render_with_info(
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     name = ATTRIBUTE_NAMES[a]
     st = split_streams(rng)
-
-    body = Body.sample(st["body"])
-    look = _sample_look(st["look"])
-    outfit = _sample_outfit(name, st["outfit"])
-    frame, u1, u2 = _sample_frame(name, st["frame"])
-    ex = _sample_extras(name, st["extras"])
-    apply_value(name, v, body, outfit, frame, ex, (u1, u2), st["value"])
-    if frame.bottom < 0:
-        frame.bottom = 1.04
-
-    w, h = size
-    s = h / (frame.bottom - frame.top)
-    cx = w / 2 + frame.dx * w
-    oy = -frame.top * s
+    body, look, outfit, frame, ex = _scene(name, v, st)
+    s, cx, oy = framing(frame, size)
     img = _background(size, look, st["background"])
     cv = Canvas(img, s, cx, oy)
 
@@ -227,6 +263,7 @@ def render_with_info(
         "attribute": a,
         "value": v,
         "frame": (frame.top, frame.bottom),
+        "region": region_box(name, body, frame, size),
     }
     return img, info
 
