@@ -1,5 +1,5 @@
-"""Tests for SynthFashion (asen.synth): layout, determinism, caching, preview and the
-local-detail premise (design details blur away at 96 px but survive at full resolution)."""
+"""Tests for SynthFashion (asen.synth): layout, determinism, caching, preview and the local-detail premise's
+region cue (design pieces contrast with the garment; the values differ only inside the region)."""
 
 from __future__ import annotations
 
@@ -272,55 +272,35 @@ def test_render_image_size_and_determinism() -> None:
     assert render_image(4, 3, np.random.default_rng(8)).tobytes() != a
 
 
-def _down_up(img: Image.Image, side: int = 96) -> np.ndarray:
-    return np.asarray(img.resize((side, side), Image.BILINEAR).resize(img.size, Image.BILINEAR), dtype=np.float32)
+def test_design_pieces_stand_out_from_the_garment() -> None:
+    """The region cue every design value shares (generator 2): collar and neck pieces and lapel facings differ
+    from the garment's fabric by at least 60-80 grey levels, whatever the value, so the region survives the
+    64 px global input. (That the values are ambiguous at 64 px and legible in a crop of the region is
+    measured by tools/readability_probe.py, see its docstring.)"""
+    from asen.synth.render import sampling
+    from asen.synth.render.details import _contrast, _detail_fill
+    from asen.synth.render.palette import _lum, _scale
+
+    for seed in range(200):
+        out = sampling._sample_outfit("collar_design", np.random.default_rng(seed))
+        assert abs(_lum(_detail_fill(out.top)) - _lum(out.top.fabric.base)) >= 80
+        base = out.coat.fabric.base if out.coat is not None else out.top.fabric.base
+        facing = _contrast(base, _scale(base, 1.6) if _lum(base) < 128 else _scale(base, 0.55), 60.0)
+        assert abs(_lum(facing) - _lum(base)) >= 60
 
 
-def _legible_ratio(attr: str, seeds: range, neck_crop: bool) -> tuple[float, float]:
-    """Median over same-seed value pairs of (i) the L2 norm of the difference after a 96 px round
-    trip divided by the full-resolution one and (ii) the same ratio for the number of pixels
-    whose difference exceeds 40 grey levels (a legibility threshold)."""
-    a = [name for name, _ in ATTRIBUTES].index(attr)
-    n = len(ATTRIBUTES[a][1])
-    l2, strong = [], []
-    for seed in seeds:
-        renders = {v: render_with_info(a, v, np.random.default_rng(seed)) for v in range(1, n)}
-        x, y = (int(round(c)) for c in renders[1][1]["neck_xy"])
-        if neck_crop:  # the ~112 px region the local branch would crop from the 224 px original
-            box = (slice(max(0, y - 56), y + 56), slice(max(0, x - 56), x + 56))
-        else:
-            box = (slice(None), slice(None))
-        for v1, v2 in itertools.combinations(range(1, n), 2):
-            i1, i2 = renders[v1][0], renders[v2][0]
-            full = (np.asarray(i1, np.float32) - np.asarray(i2, np.float32))[box]
-            low = (_down_up(i1) - _down_up(i2))[box]
-            if np.linalg.norm(full) > 0:
-                l2.append(np.linalg.norm(low) / np.linalg.norm(full))
-            n_full = (np.abs(full).max(-1) > 40).sum()
-            if n_full > 0:
-                strong.append((np.abs(low).max(-1) > 40).sum() / n_full)
-    return float(np.median(l2)), float(np.median(strong))
-
-
-def test_design_details_blur_away_but_lengths_survive() -> None:
-    """The premise of the local branch, measured: with the same person/pose/framing (same seed),
-    what distinguishes two design values is mostly gone after a 224 -> 96 -> 224 round trip,
-    while what distinguishes two length values is not."""
-    seeds = range(8)
-    design = {a: _legible_ratio(a, seeds, neck_crop=True) for a in ("collar_design", "lapel_design", "neck_design")}
-    length = {a: _legible_ratio(a, seeds, neck_crop=False) for a in ("skirt_length", "pant_length", "coat_length")}
-    for attr, (l2, strong) in design.items():
-        assert l2 < 0.62 and strong < 0.5, (attr, l2, strong)
-    for attr, (l2, strong) in length.items():
-        assert l2 > 0.65 and strong > 0.7, (attr, l2, strong)
-    assert max(d[1] for d in design.values()) < min(d[1] for d in length.values()) - 0.2
-    # and the design difference is really located around the neck
-    img1, info = render_with_info("collar_design", 1, np.random.default_rng(0))
-    img2, _ = render_with_info("collar_design", 3, np.random.default_rng(0))
-    diff = np.abs(np.asarray(img1, np.float32) - np.asarray(img2, np.float32)).max(-1) > 0
-    ys, xs = np.nonzero(diff)
-    x, y = info["neck_xy"]
-    assert np.all(np.abs(xs - x) <= 56) and np.all(np.abs(ys - y) <= 56)
+def test_design_values_share_the_region_and_differ_inside_it() -> None:
+    """Same person, pose and framing (same seed): two values of a design attribute differ, inside the region."""
+    for attr in ("collar_design", "lapel_design", "neck_design"):
+        img1, info = render_with_info(attr, 1, np.random.default_rng(0))
+        img2, info2 = render_with_info(attr, 3, np.random.default_rng(0))
+        assert info["region"] == info2["region"]
+        diff = np.abs(np.asarray(img1, np.float32) - np.asarray(img2, np.float32)).max(-1) > 30
+        ys, xs = np.nonzero(diff)
+        assert len(xs) > 50, attr  # a few pixels at 224, not one line
+        x0, y0, x1, y1 = info["region"]
+        inside = (xs >= x0 - 2) & (xs < x1 + 2) & (ys >= y0 - 2) & (ys < y1 + 2)
+        assert inside.mean() >= 0.9, (attr, inside.mean())
 
 
 def test_invisible_is_varied() -> None:

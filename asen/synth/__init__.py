@@ -2,9 +2,10 @@
 
 Images are people wearing garments, drawn with Pillow (see :mod:`asen.synth.render`); the dataset
 is written in the split-file layout the library reads for FashionAI/DARN/DeepFashion (see
-:mod:`asen.synth.layout`). Length attributes are coarse shape; design attributes are fine details
-around the neck that blur away at the global branch's ~96 px input but are legible in a crop of the
-224 px original -- the premise of ASEN++'s local branch.
+:mod:`asen.synth.layout`). Length attributes are coarse shape; design attributes are details in a
+region around the neck that a contrasting piece makes findable at the global branch's 64 px input, with
+values that differ in shapes ambiguous at that size but legible in a crop of the 224 px original -- the
+premise of ASEN++'s local branch.
 
 Example::
 

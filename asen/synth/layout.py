@@ -42,7 +42,7 @@ from tqdm import tqdm
 from .attributes import ATTRIBUTE_NAMES, ATTRIBUTES, CANDIDATE_COUNTS, NUM_VALUES, QUERY_COUNTS, VALUE_WEIGHTS
 from .render import check_image_size, render_image
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "2.0.0"
 """Bump whenever the bytes written for a given (seed, size) change."""
 
 DATASET_NAME = "SynthFashion"

@@ -10,9 +10,11 @@ How the labels show up:
 * **Length attributes** (skirt/sleeve/coat/pant length) set where a hem ends relative to the body
   (mid-thigh, knee, calf, ...). They are coarse shape and survive a downsample to ~96 px.
 * **Design attributes** (collar/lapel/neckline/neck design) live in a small region around the neck.
-  Within an attribute the values share one coarse silhouette (same neck opening, same fabric) and
-  differ in thin (1 px at 224) outlines, notches, ribbing, fold lines and small shapes, so they
-  blur away at 96 px but are legible in a ~112 px crop of the 224 px original.
+  Since generator 2, collar and neck pieces and lapel facings contrast with the garment for every
+  value (a region findable at the 64 px global input), and within an attribute the values share that
+  piece's footprint and differ in its shape, outlined 2 px at 224 (pointed / rounded / square flaps,
+  ribs, a notch, rolls of two widths, a fold band, frills, cowl folds): ambiguous at 64 px, legible
+  in a crop of the region (``tools/readability_probe.py`` measures both). Necklines are unchanged.
 * **Invisible** (value 0) hides the region in several ways (cropped out, counter/board/bag in front,
   cape over the arms, scarf or hair over the neck, seen from behind), always over an outfit drawn
   with a random real value so that garment statistics do not give it away.
