@@ -17,9 +17,9 @@ Each view is described by histograms of oriented gradients (8 px cells at 4 px s
 on the grey levels) plus a 16 x 16 colour thumbnail, and a linear classifier (scikit-learn's ridge classifier on
 standardised features, balanced class weights, the penalty chosen by leave-one-out on the training images) is
 trained on the train split's images of the attribute and scored on its validation images (queries and
-candidates). Invisible (value 0) is left out: the premise concerns the visible values' details. The score is balanced accuracy
-against its chance level ``1/K`` (K visible values), and a control with the training labels shuffled gives
-the empirical chance of the same pipeline.
+candidates). Invisible (value 0) is left out: the premise concerns the visible values' details. The score is
+balanced accuracy against its chance level ``1/K`` (K visible values), and a control with the training labels
+shuffled gives the empirical chance of the same pipeline.
 
     .venv/bin/python tools/readability_probe.py data/SynthFashion [--train 500] [--test 250] [--json out.json]
 
@@ -198,7 +198,8 @@ def fit_score(
     model = make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=np.logspace(0, 5, 11), class_weight="balanced"))
     model.fit(x_train, y_train)
     pred = model.predict(x_test)
-    return {"balanced_accuracy": float(balanced_accuracy_score(y_test, pred)), "accuracy": float(np.mean(pred == y_test))}
+    accuracy = float(np.mean(pred == y_test))
+    return {"balanced_accuracy": float(balanced_accuracy_score(y_test, pred)), "accuracy": accuracy}
 
 
 def _items(files, split: str, a: int) -> np.ndarray:

@@ -132,7 +132,8 @@ def _draw_neck_design(cv: Canvas, body: Body, top: Top, look: Look, jit: float) 
         edge = [(-half + 2 * half * i / n, top_y - (0.0 if i % 2 else 0.007)) for i in range(n + 1)]
         tube = edge + [(half + 0.005, nb - 0.004)] + base[1:-1] + [(-(half + 0.005), nb - 0.004)]
     else:
-        tube = [(-half, top_y), (half, top_y), (half + 0.005, nb - 0.004)] + base[1:-1] + [(-(half + 0.005), nb - 0.004)]
+        top_edge = [(-half, top_y), (half, top_y)]
+        tube = top_edge + [(half + 0.005, nb - 0.004)] + base[1:-1] + [(-(half + 0.005), nb - 0.004)]
     cv.solid(tube, fill)
     if kind == "turtle":  # the folded-over band: a dark stripe across the tube
         fy = top_y + 0.4 * (nb - top_y)
