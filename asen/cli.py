@@ -120,13 +120,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from . import synth
 
+    if args.design not in synth.DESIGNS:
+        raise UserError(f"--design {args.design}: expected one of {', '.join(map(str, synth.DESIGNS))}")
     if args.preview:
-        path = synth.save_preview(args.preview, seed=args.seed)
-        print(f"wrote sample grid {path}")
+        path = synth.save_preview(args.preview, seed=args.seed, design=args.design)
+        print(f"wrote sample grid {path} (design {args.design})")
         return 0
     path = synth.generate_dataset(args.out, size=args.size, seed=args.seed, workers=args.workers,
-                                  progress=not args.quiet)
-    print(f"SynthFashion ({args.size}, seed {args.seed}) in {path}")
+                                  progress=not args.quiet, design=args.design)
+    print(f"SynthFashion ({args.size}, seed {args.seed}, design {args.design}, "
+          f"generator {synth.GENERATOR_VERSIONS[args.design]}) in {path}")
     return 0
 
 
@@ -182,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="generator seed; same seed + version = identical files")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--preview", metavar="PNG", help="only write a sample grid (one row per attribute, one column per value)")
+    p.add_argument("--design", type=int, default=1,
+                   help="how collars, lapels and neck designs are drawn: 1 (default, generator 1.0.0: fine details "
+                        "in the garment's fabric) or 2 (generator 2.0.0: contrasting pieces, values differ in 2 px "
+                        "shapes)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_synth)
 

@@ -1,5 +1,7 @@
-"""Tests for SynthFashion (asen.synth): layout, determinism, caching, preview and the local-detail premise's
-region cue (design pieces contrast with the garment; the values differ only inside the region)."""
+"""Tests for SynthFashion (asen.synth): layout, determinism, caching, preview, the two designs of the design
+attributes (design 1, the default, byte-identical to generator 1.0.0; design 2 opt-in and recorded) and the
+local-detail premise in each (design 1: details blur away at 96 px but lengths survive; design 2: pieces contrast
+with the garment and the values differ only inside the region)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from asen.synth import ATTRIBUTES, SIZES, __version__, generate_dataset, render_image, save_preview
+from asen.cli import main as asen_main
+from asen.runs import data_fingerprint
+from asen.synth import (
+    ATTRIBUTES,
+    DESIGNS,
+    GENERATOR_VERSIONS,
+    SIZES,
+    __version__,
+    dataset_design,
+    generate_dataset,
+    is_complete,
+    render_image,
+    save_preview,
+)
 from asen.synth.attributes import CANDIDATE_COUNTS, QUERY_COUNTS, random_map_estimate
-from asen.synth.layout import allocate, split_plan
+from asen.synth.layout import allocate, build_meta, split_plan
 from asen.synth.preview import CAPTION_HEIGHT, HEADER_HEIGHT, MAX_COLUMNS, PAD, preview_geometry
 from asen.synth.render import render_with_info
 
@@ -260,6 +275,11 @@ def test_preview_grid(tmp_path: Path) -> None:
     assert w > MAX_COLUMNS * cell
     with pytest.raises(ValueError, match="cell"):
         save_preview(tmp_path / "p.png", cell=0)
+    two = save_preview(tmp_path / "two.png", seed=0, image_size=96, cell=cell, design=2)
+    with Image.open(out) as a, Image.open(two) as b:
+        assert a.size == b.size and a.tobytes() != b.tobytes()
+    with pytest.raises(ValueError, match="design"):
+        save_preview(tmp_path / "p.png", design=3)
 
 
 def test_render_image_size_and_determinism() -> None:
@@ -272,13 +292,159 @@ def test_render_image_size_and_determinism() -> None:
     assert render_image(4, 3, np.random.default_rng(8)).tobytes() != a
 
 
-def test_design_pieces_stand_out_from_the_garment() -> None:
-    """The region cue every design value shares (generator 2): collar and neck pieces and lapel facings differ
-    from the garment's fabric by at least 60-80 grey levels, whatever the value, so the region survives the
-    64 px global input. (That the values are ambiguous at 64 px and legible in a crop of the region is
-    measured by tools/readability_probe.py, see its docstring.)"""
+# ------------------------------------------------------------------------------------------ designs
+# sha256 (first 16 hex digits) of render_image(attr, value, default_rng(7), 96).tobytes(), recorded from generator
+# 1.0.0 (design 1) and 2.0.0 (design 2) before the designs became selectable; Pillow's drawing is deterministic
+_FINGERPRINTS = {
+    1: {
+        ("collar_design", 1): "1333ed7d13ec12d8",
+        ("collar_design", 3): "11d127a2705b56e8",
+        ("lapel_design", 1): "e84f7dc4ef62e1b3",
+        ("lapel_design", 3): "ca8acb6a4573237a",
+        ("neck_design", 1): "16279527d8c0763f",
+        ("neck_design", 3): "8569f14aa17b4096",
+        ("neckline_design", 3): "c8a58e725c532dff",
+        ("skirt_length", 1): "007f79a9a9dfcefd",
+    },
+    2: {
+        ("collar_design", 1): "6ee93a8df0433499",
+        ("collar_design", 3): "bbb1e0fd24a06403",
+        ("lapel_design", 1): "491ab162c5631f38",
+        ("lapel_design", 3): "bb9fb543bf10b54e",
+        ("neck_design", 1): "4b5091f8111d94ed",
+        ("neck_design", 3): "a8e13e20d6685c32",
+    },
+}
+
+
+def _render_hash(attr: str, value: int, design: int | None) -> str:
+    kwargs = {} if design is None else {"design": design}
+    img = render_image(attr, value, np.random.default_rng(7), 96, **kwargs)
+    return hashlib.sha256(img.tobytes()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_designs_match_their_recorded_renders_and_design_1_is_the_default(design: int) -> None:
+    for (attr, value), digest in _FINGERPRINTS[design].items():
+        assert _render_hash(attr, value, design) == digest, (design, attr, value)
+        if design == 1:
+            assert _render_hash(attr, value, None) == digest, (attr, value)
+
+
+def test_designs_are_deterministic_and_differ_only_in_design_pieces() -> None:
+    for attr, value in (("collar_design", 2), ("lapel_design", 2), ("neck_design", 4), ("neckline_design", 5)):
+        renders = {}
+        for d in DESIGNS:
+            a, info = render_with_info(attr, value, np.random.default_rng(11), 96, design=d)
+            b, _ = render_with_info(attr, value, np.random.default_rng(11), 96, design=d)
+            assert a.tobytes() == b.tobytes() and info["design"] == d
+            renders[d] = a.tobytes()
+        # same random draws; necklines are drawn the same in both designs, the other three are not
+        assert (renders[1] == renders[2]) == (attr == "neckline_design"), attr
+
+
+@pytest.mark.parametrize("design", [0, 3, "2", 2.0, True, None])
+def test_bad_design(tmp_path: Path, design: object) -> None:
+    with pytest.raises(ValueError, match="design must be one of 1, 2"):
+        render_image("collar_design", 1, np.random.default_rng(0), 96, design=design)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="design"):
+        generate_dataset(tmp_path / "x", "tiny", progress=False, design=design)  # type: ignore[arg-type]
+    assert not (tmp_path / "x").exists()
+
+
+def test_design_is_recorded_and_a_dataset_of_one_design_is_not_reused_for_the_other(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert GENERATOR_VERSIONS == {1: "1.0.0", 2: "2.0.0"} and __version__ == "1.0.0"
+    assert dataset_design(json.loads((tiny / "meta.json").read_text())) == 1
+    meta2 = build_meta(TINY, 0, TINY.image_size, design=2)
+    assert meta2["generator"]["version"] == "2.0.0" and dataset_design(meta2) == 2
+    assert is_complete(tiny, build_meta(TINY, 0, TINY.image_size)) and not is_complete(tiny, meta2)
+    assert dataset_design({"generator": {"version": "3.0.0"}}) is None
+    # through the command line: design 2 replaces a design-1 folder (not reused) and is recorded in meta.json
+    root = tmp_path / "ds"
+    shutil.copytree(tiny, root)
+    capsys.readouterr()
+    assert asen_main(["synth", "--size", "tiny", "--seed", "0", "--workers", "1", "--quiet", "--design", "2",
+                      "--out", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "reusing" not in out and "design 2" in out and "2.0.0" in out
+    gen = json.loads((root / "meta.json").read_text())["generator"]
+    assert gen["version"] == "2.0.0" and dataset_design({"generator": gen}) == 2
+    # the same plan and labels, other design-attribute images, and a run's data fingerprint tells them apart
+    for name in ("label_train.txt", "query_test.txt", "filenames_valid.txt"):
+        assert (root / name).read_bytes() == (tiny / name).read_bytes()
+    a = json.loads(_manifest_bytes(tiny))["files"]
+    b = json.loads(_manifest_bytes(root))["files"]
+    assert any(a[k]["sha256"] != b[k]["sha256"] for k in a if k.startswith("images/"))
+    assert data_fingerprint(root) != data_fingerprint(tiny)
+
+
+def test_cli_rejects_a_bad_design_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert asen_main(["synth", "--size", "tiny", "--design", "3", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --design 3: expected one of 1, 2"
+    assert not (tmp_path / "x").exists()
+
+
+def _down_up(img: Image.Image, side: int = 96) -> np.ndarray:
+    return np.asarray(img.resize((side, side), Image.BILINEAR).resize(img.size, Image.BILINEAR), dtype=np.float32)
+
+
+def _legible_ratio(attr: str, seeds: range, neck_crop: bool) -> tuple[float, float]:
+    """Median over same-seed value pairs (design 1) of (i) the L2 norm of the difference after a 96 px round
+    trip divided by the full-resolution one and (ii) the same ratio for the number of pixels whose difference
+    exceeds 40 grey levels (a legibility threshold)."""
+    a = [name for name, _ in ATTRIBUTES].index(attr)
+    n = len(ATTRIBUTES[a][1])
+    l2, strong = [], []
+    for seed in seeds:
+        renders = {v: render_with_info(a, v, np.random.default_rng(seed), design=1) for v in range(1, n)}
+        x, y = (int(round(c)) for c in renders[1][1]["neck_xy"])
+        if neck_crop:  # the ~112 px region the local branch would crop from the 224 px original
+            box = (slice(max(0, y - 56), y + 56), slice(max(0, x - 56), x + 56))
+        else:
+            box = (slice(None), slice(None))
+        for v1, v2 in itertools.combinations(range(1, n), 2):
+            i1, i2 = renders[v1][0], renders[v2][0]
+            full = (np.asarray(i1, np.float32) - np.asarray(i2, np.float32))[box]
+            low = (_down_up(i1) - _down_up(i2))[box]
+            if np.linalg.norm(full) > 0:
+                l2.append(np.linalg.norm(low) / np.linalg.norm(full))
+            n_full = (np.abs(full).max(-1) > 40).sum()
+            if n_full > 0:
+                strong.append((np.abs(low).max(-1) > 40).sum() / n_full)
+    return float(np.median(l2)), float(np.median(strong))
+
+
+def test_design_details_blur_away_but_lengths_survive() -> None:
+    """Design 1: the premise of the local branch, measured: with the same person/pose/framing (same seed),
+    what distinguishes two design values is mostly gone after a 224 -> 96 -> 224 round trip,
+    while what distinguishes two length values is not."""
+    seeds = range(8)
+    design = {a: _legible_ratio(a, seeds, neck_crop=True) for a in ("collar_design", "lapel_design", "neck_design")}
+    length = {a: _legible_ratio(a, seeds, neck_crop=False) for a in ("skirt_length", "pant_length", "coat_length")}
+    for attr, (l2, strong) in design.items():
+        assert l2 < 0.62 and strong < 0.5, (attr, l2, strong)
+    for attr, (l2, strong) in length.items():
+        assert l2 > 0.65 and strong > 0.7, (attr, l2, strong)
+    assert max(d[1] for d in design.values()) < min(d[1] for d in length.values()) - 0.2
+    # and the design difference is really located around the neck
+    img1, info = render_with_info("collar_design", 1, np.random.default_rng(0), design=1)
+    img2, _ = render_with_info("collar_design", 3, np.random.default_rng(0), design=1)
+    diff = np.abs(np.asarray(img1, np.float32) - np.asarray(img2, np.float32)).max(-1) > 0
+    ys, xs = np.nonzero(diff)
+    x, y = info["neck_xy"]
+    assert np.all(np.abs(xs - x) <= 56) and np.all(np.abs(ys - y) <= 56)
+
+
+def test_design_2_pieces_stand_out_from_the_garment() -> None:
+    """The region cue every design-2 value shares: collar and neck pieces and lapel facings differ from the
+    garment's fabric by at least 60-80 grey levels, whatever the value, so the region survives the 64 px global
+    input. (That the values are ambiguous at 64 px and legible in a crop of the region is measured by
+    tools/readability_probe.py, see its docstring.)"""
     from asen.synth.render import sampling
-    from asen.synth.render.details import _contrast, _detail_fill
+    from asen.synth.render.design2 import _contrast, _detail_fill
     from asen.synth.render.palette import _lum, _scale
 
     for seed in range(200):
@@ -289,11 +455,12 @@ def test_design_pieces_stand_out_from_the_garment() -> None:
         assert abs(_lum(facing) - _lum(base)) >= 60
 
 
-def test_design_values_share_the_region_and_differ_inside_it() -> None:
-    """Same person, pose and framing (same seed): two values of a design attribute differ, inside the region."""
+def test_design_2_values_share_the_region_and_differ_inside_it() -> None:
+    """Design 2, same person, pose and framing (same seed): two values of a design attribute differ, inside the
+    region, by more than one line."""
     for attr in ("collar_design", "lapel_design", "neck_design"):
-        img1, info = render_with_info(attr, 1, np.random.default_rng(0))
-        img2, info2 = render_with_info(attr, 3, np.random.default_rng(0))
+        img1, info = render_with_info(attr, 1, np.random.default_rng(0), design=2)
+        img2, info2 = render_with_info(attr, 3, np.random.default_rng(0), design=2)
         assert info["region"] == info2["region"]
         diff = np.abs(np.asarray(img1, np.float32) - np.asarray(img2, np.float32)).max(-1) > 30
         ys, xs = np.nonzero(diff)

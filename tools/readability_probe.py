@@ -21,13 +21,19 @@ candidates). Invisible (value 0) is left out: the premise concerns the visible v
 balanced accuracy against its chance level ``1/K`` (K visible values), and a control with the training labels
 shuffled gives the empirical chance of the same pipeline.
 
-    .venv/bin/python tools/readability_probe.py data/SynthFashion [--train 500] [--test 250] [--json out.json]
+    .venv/bin/python tools/readability_probe.py data/SynthFashion [--design 1|2] [--train 500] [--test 250]
+        [--json out.json]
+
+The folder's design (:data:`asen.synth.DESIGNS`) is read from its ``meta.json`` (the generator version);
+``--design`` checks that the folder holds the one meant. A design-2 folder is written by
+``asen synth --design 2 --out data/SynthFashion2``.
 
 Measured on ``small`` (seed 0, 224 px renders; 500 training and 250 validation images per attribute, visible
 values only; 80-110 s wall on 2 shared cores of an AMD EPYC, ``lscpu`` model name), balanced accuracy in %
-(chance = 100/K; shuffled = the shuffled-label control on the global view), generator 1.0.0 then 2.0.0::
+(chance = 100/K; shuffled = the shuffled-label control on the global view), design 1 (generator 1.0.0) then
+design 2 (generator 2.0.0)::
 
-    generator 1.0.0   K  chance  global   crop  shuffled     generator 2.0.0   global   crop  shuffled
+    design 1          K  chance  global   crop  shuffled     design 2         global   crop  shuffled
     skirt_length      5    20.0    66.7   86.4      21.1                         66.5   85.7      21.5
     sleeve_length     8    12.5    16.3   38.8      15.1                         15.7   37.9      15.1
     coat_length       7    14.3    39.7   64.9      13.0                         37.7   64.9      12.6
@@ -37,15 +43,18 @@ values only; 80-110 s wall on 2 shared cores of an AMD EPYC, ``lscpu`` model nam
     neckline_design   9    11.1    40.2   94.1       7.0                         40.2   94.1       7.0
     neck_design       4    25.0    28.7   86.7      24.7                         30.7   94.7      24.3
 
-Generator 1 draws collar and neck pieces mostly in the garment's own fabric with 1 px outlines: the design values
+The lapel region runs down to the top button (``nb + 0.25``, the same in both designs); with the earlier, shorter
+region (``nb + 0.20``, which cut off the lapels' lower ends) design 1's lapel crop measured 84.6.
+
+Design 1 draws collar and neck pieces mostly in the garment's own fabric with 1 px outlines: the design values
 are near chance at 64 px and legible in a crop of their region, but the probe is *given* the region, and at 64 px
-there is little for an attention map to find. Generator 2 makes the region findable (the pieces contrast with the
+there is little for an attention map to find. Design 2 makes the region findable (the pieces contrast with the
 garment for every value) and the values differ in 2 px shapes: the crop reads them almost perfectly (collar 100,
 neck design 94.7), while the global view reads collar and lapel values better than before (47.9 and 61.7
 against chance 25: a contrasting piece's outline survives the downsampling better than 1 px lines on the same
-fabric) -- still 39 and 27 points below the crop. The length attributes are read better in the crop because the
-region fixes the garment's position; lengths and necklines are unchanged by generator 2 (the small changes come
-from the random collars and coats drawn on length images).
+fabric) -- still 52 and 27 points below the crop. The length attributes are read better in the crop because the
+region fixes the garment's position; lengths and necklines are drawn the same in both designs (the small changes
+come from the random collars and coats drawn on length images).
 
 The probe is a lower bound on what a network could read; it is meant for comparing views and generator versions
 with the same probe.
@@ -69,7 +78,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from asen.data import global_view, load_split_files, open_image  # noqa: E402
 from asen.roi import crop_box  # noqa: E402
 from asen.synth.attributes import ATTRIBUTE_NAMES  # noqa: E402
-from asen.synth.layout import image_rng  # noqa: E402
+from asen.synth.layout import GENERATOR_VERSIONS, dataset_design, image_rng  # noqa: E402
 from asen.synth.render import attribute_region  # noqa: E402
 
 GLOBAL_SIZE = 64  # asen/configs/synthfashion_cpu.yaml, data.global_size
@@ -237,6 +246,7 @@ def probe(
     local_size: int = LOCAL_SIZE,
     threshold: float = THRESHOLD,
     seed: int = 0,
+    design: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """Readability of each attribute's visible values in the global view and in the region crop.
 
@@ -250,14 +260,16 @@ def probe(
         local_size: side of the crop.
         threshold: crop threshold.
         seed: seed of the subsets and of the shuffled control.
+        design: the design the folder must hold (``None``: whichever its ``meta.json`` records).
 
     Returns:
-        ``{attribute: {"values", "n_train", "n_test", "chance", "global", "crop", "shuffled",
+        ``{attribute: {"design", "values", "n_train", "n_test", "chance", "global", "crop", "shuffled",
         "global_accuracy", "crop_accuracy"}}``; scores are balanced accuracies in [0, 1]
-        (``shuffled``: the global view with shuffled training labels).
+        (``shuffled``: the global view with shuffled training labels), ``design`` the folder's.
 
     Raises:
-        ValueError: not a SynthFashion folder, an unknown attribute or split.
+        ValueError: not a SynthFashion folder, an unknown attribute, split or generator version, or a folder of
+            another design than ``design``.
     """
     root = Path(root)
     if split not in ("valid", "test"):
@@ -267,6 +279,13 @@ def probe(
     if not isinstance(generator, dict) or "seed" not in generator:
         raise ValueError(f"{root / 'meta.json'}: no generator seed; the probe needs a SynthFashion folder")
     gen_seed = int(generator["seed"])
+    held = dataset_design({"generator": generator})
+    if held is None:
+        known = ", ".join(f"{v} (design {d})" for d, v in GENERATOR_VERSIONS.items())
+        raise ValueError(f"{root / 'meta.json'}: generator version {generator.get('version')!r}; expected {known}")
+    if design is not None and design != held:
+        raise ValueError(f"{root / 'meta.json'}: the folder holds design {held} (generator "
+                         f"{GENERATOR_VERSIONS[held]}), not design {design}")
     rng = np.random.default_rng(seed)
     out = {}
     for name in attributes:
@@ -285,6 +304,7 @@ def probe(
         crop = fit_score(c_tr, y_tr, c_te, y_te)
         shuffled = fit_score(g_tr, rng.permutation(y_tr), g_te, y_te)
         out[name] = {
+            "design": held,
             "values": k,
             "n_train": len(tr),
             "n_test": len(te),
@@ -320,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--local-size", type=int, default=LOCAL_SIZE)
     p.add_argument("--threshold", type=float, default=THRESHOLD)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--design", type=int, default=None,
+                   help="the design the folder must hold (default: whichever its meta.json records)")
     p.add_argument("--json", help="also write the results to this JSON file")
     args = p.parse_args(argv)
     if args.train < 2 or args.test < 1:
@@ -327,10 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         results = probe(args.data, args.attributes, args.train, args.test, args.split, args.global_size,
-                        args.local_size, args.threshold, args.seed)
+                        args.local_size, args.threshold, args.seed, args.design)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    held = next(iter(results.values()))["design"]
+    print(f"{args.data}: design {held} (generator {GENERATOR_VERSIONS[held]})")
     print(format_table(results))
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json:

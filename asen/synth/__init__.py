@@ -3,32 +3,49 @@
 Images are people wearing garments, drawn with Pillow (see :mod:`asen.synth.render`); the dataset
 is written in the split-file layout the library reads for FashionAI/DARN/DeepFashion (see
 :mod:`asen.synth.layout`). Length attributes are coarse shape; design attributes are details in a
-region around the neck that a contrasting piece makes findable at the global branch's 64 px input, with
-values that differ in shapes ambiguous at that size but legible in a crop of the 224 px original -- the
-premise of ASEN++'s local branch.
+small region around the neck, legible in a crop of the 224 px original but not at the global branch's input --
+the premise of ASEN++'s local branch. They come in two designs (:data:`DESIGNS`): design 1 (the default,
+generator 1.0.0) draws fine details that blur away at ~96 px, mostly in the garment's own fabric; design 2
+(generator 2.0.0) marks the region with a piece contrasting with the garment, findable at 64 px, whose values
+differ in shapes ambiguous at that size. The design is recorded as the generator version in ``meta.json``.
 
 Example::
 
     from asen.synth import generate_dataset, save_preview
-    root = generate_dataset("data/SynthFashion", size="small", seed=0)
+    root = generate_dataset("data/SynthFashion", size="small", seed=0)  # design 1
+    root2 = generate_dataset("data/SynthFashion2", size="small", seed=0, design=2)
     save_preview("preview.png")
 """
 
 from .attributes import ATTRIBUTE_NAMES, ATTRIBUTES, NUM_VALUES
-from .layout import GENERATOR_VERSION, SIZES, SizeSpec, generate_dataset, is_complete, split_plan
+from .layout import (
+    GENERATOR_VERSION,
+    GENERATOR_VERSIONS,
+    SIZES,
+    SizeSpec,
+    dataset_design,
+    generate_dataset,
+    is_complete,
+    split_plan,
+)
 from .preview import save_preview
-from .render import render_image, render_with_info
+from .render import DEFAULT_DESIGN, DESIGNS, render_image, render_with_info
 
 __version__: str = GENERATOR_VERSION
-"""Generator version, recorded in ``meta.json``; bumped whenever the bytes for a (seed, size) change."""
+"""The default design's generator version, recorded in ``meta.json`` (each design's: :data:`GENERATOR_VERSIONS`);
+bumped whenever the bytes for a (seed, size, design) change."""
 
 __all__ = [
     "ATTRIBUTES",
     "ATTRIBUTE_NAMES",
+    "DEFAULT_DESIGN",
+    "DESIGNS",
+    "GENERATOR_VERSIONS",
     "NUM_VALUES",
     "SIZES",
     "SizeSpec",
     "__version__",
+    "dataset_design",
     "generate_dataset",
     "is_complete",
     "render_image",

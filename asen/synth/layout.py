@@ -7,13 +7,19 @@ The dataset is written in the split-file layout shared by FashionAI / DARN / Dee
     <out>/label_train.txt                      image_id attr value
     <out>/query_{valid,test}.txt               image_id attr value
     <out>/candidate_{valid,test}.txt           image_id attr value
-    <out>/meta.json                            attributes, value names, generator settings
+    <out>/meta.json                            attributes, value names, generator settings (version = design)
     <out>/manifest.json                        sha256 and size of every other file
 
 Sizes are frozen :class:`SizeSpec` records in :data:`SIZES` (add one there to add a size).
 Per-attribute shares follow FashionAI's test split; within an attribute, values follow
 :data:`~asen.synth.attributes.VALUE_WEIGHTS` after a guaranteed minimum (2 training images per
 value, every value among each split's candidates).
+
+Designs: the design attributes' details are drawn in one of :data:`~asen.synth.render.DESIGNS` (1, the default,
+or 2; see :mod:`asen.synth.render`). The design is recorded as the major number of ``meta.json``'s generator
+version (:data:`GENERATOR_VERSIONS`), so a dataset of one design is never reused for the other, and runs (whose
+data fingerprint hashes ``meta.json``) trained on one are not reused on the other. Design 1 writes exactly the
+bytes generator 1.0.0 always wrote.
 
 Determinism: the split plan depends only on ``seed``; each image is rendered from its own
 ``numpy.random.SeedSequence(seed, spawn_key=(split, index))``, so the bytes written do not depend on
@@ -40,10 +46,14 @@ import numpy as np
 from tqdm import tqdm
 
 from .attributes import ATTRIBUTE_NAMES, ATTRIBUTES, CANDIDATE_COUNTS, NUM_VALUES, QUERY_COUNTS, VALUE_WEIGHTS
-from .render import check_image_size, render_image
+from .render import DEFAULT_DESIGN, check_design, check_image_size, render_image
 
-GENERATOR_VERSION = "2.0.0"
-"""Bump whenever the bytes written for a given (seed, size) change."""
+GENERATOR_VERSIONS: Mapping[int, str] = MappingProxyType({1: "1.0.0", 2: "2.0.0"})
+"""Per design, the generator version recorded in ``meta.json``; its major number is the design. Bump the minor or
+patch number of a design whenever the bytes written for a given (seed, size, design) change."""
+
+GENERATOR_VERSION = GENERATOR_VERSIONS[DEFAULT_DESIGN]
+"""The default design's generator version."""
 
 DATASET_NAME = "SynthFashion"
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
@@ -288,10 +298,10 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _render_task(task: tuple[str, str, int, int, int, int, int, int]) -> tuple[str, str, int]:
+def _render_task(task: tuple[str, str, int, int, int, int, int, int, int]) -> tuple[str, str, int]:
     """Worker: render, encode and write one image; return ``(relpath, sha256, bytes)``."""
-    root, split, index, attr, value, seed, w, h = task
-    img = render_image(attr, value, image_rng(seed, split, index), (w, h))
+    root, split, index, attr, value, seed, w, h, design = task
+    img = render_image(attr, value, image_rng(seed, split, index), (w, h), design)
     buf = io.BytesIO()
     img.save(buf, **JPEG_SETTINGS)  # type: ignore[arg-type]
     data = buf.getvalue()
@@ -301,10 +311,12 @@ def _render_task(task: tuple[str, str, int, int, int, int, int, int]) -> tuple[s
     return rel, _sha256(data), len(data)
 
 
-def _tasks(root: Path, plan: Mapping[str, list[Item]], seed: int, size: tuple[int, int]) -> Iterator[tuple]:
+def _tasks(
+    root: Path, plan: Mapping[str, list[Item]], seed: int, size: tuple[int, int], design: int
+) -> Iterator[tuple]:
     for split in SPLITS:
         for index, item in enumerate(plan[split]):
-            yield (str(root), split, index, item.attr, item.value, seed, size[0], size[1])
+            yield (str(root), split, index, item.attr, item.value, seed, size[0], size[1], design)
 
 
 def _pool_context() -> mp.context.BaseContext:
@@ -318,11 +330,12 @@ def _render_all(
     plan: Mapping[str, list[Item]],
     seed: int,
     size: tuple[int, int],
+    design: int,
     workers: int,
     progress: bool,
     label: str,
 ) -> dict[str, tuple[str, int]]:
-    tasks = list(_tasks(root, plan, seed, size))
+    tasks = list(_tasks(root, plan, seed, size, design))
     results: dict[str, tuple[str, int]] = {}
     bar = tqdm(total=len(tasks), desc=label, unit="img", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     try:
@@ -348,16 +361,20 @@ def _write_text(root: Path, rel: str, lines: Iterable[str], files: dict[str, tup
     files[rel] = (_sha256(data), len(data))
 
 
-def build_meta(spec: SizeSpec, seed: int, image_size: tuple[int, int]) -> dict:
+def build_meta(spec: SizeSpec, seed: int, image_size: tuple[int, int], design: int = DEFAULT_DESIGN) -> dict:
     """The ``meta.json`` content of a dataset (deterministic: no paths, times or worker counts).
 
     Args:
         spec: dataset size.
         seed: dataset seed.
         image_size: render size ``(width, height)``.
+        design: the design attributes' drawing, recorded as the generator version (:data:`GENERATOR_VERSIONS`).
 
     Returns:
         A JSON-serialisable dict.
+
+    Raises:
+        ValueError: unknown design.
     """
     counts = {"train": spec.train}
     for split in ("valid", "test"):
@@ -374,7 +391,7 @@ def build_meta(spec: SizeSpec, seed: int, image_size: tuple[int, int]) -> dict:
         "num_values": list(NUM_VALUES),
         "value_names": [list(values) for _, values in ATTRIBUTES],
         "generator": {
-            "version": GENERATOR_VERSION,
+            "version": GENERATOR_VERSIONS[check_design(design)],
             "seed": seed,
             "size": spec.name,
             "image_size": [image_size[0], image_size[1]],
@@ -389,6 +406,24 @@ def build_meta(spec: SizeSpec, seed: int, image_size: tuple[int, int]) -> dict:
 def _identity(meta: Mapping) -> tuple:
     g = meta.get("generator", {}) if isinstance(meta, Mapping) else {}
     return (meta.get("name"), g.get("version"), g.get("seed"), g.get("size"), list(g.get("image_size", [])))
+
+
+def dataset_design(meta: Mapping) -> int | None:
+    """The design a dataset was drawn in, from its ``meta.json`` content.
+
+    Args:
+        meta: a dataset's meta dict (see :func:`build_meta`).
+
+    Returns:
+        The design (the generator version's major number) or ``None`` when the version is not one of
+        :data:`GENERATOR_VERSIONS`.
+    """
+    g = meta.get("generator", {}) if isinstance(meta, Mapping) else {}
+    version = g.get("version") if isinstance(g, Mapping) else None
+    for design, known in GENERATOR_VERSIONS.items():
+        if version == known:
+            return design
+    return None
 
 
 def _read_json(path: Path) -> dict | None:
@@ -449,10 +484,11 @@ def generate_dataset(
     workers: int | None = None,
     image_size: int | Sequence[int] | None = None,
     progress: bool = True,
+    design: int = DEFAULT_DESIGN,
 ) -> Path:
     """Generate (or reuse) a SynthFashion dataset.
 
-    If ``out_dir`` already holds a complete dataset with the same generator version, seed, size
+    If ``out_dir`` already holds a complete dataset with the same generator version (design), seed, size
     and image size, nothing is written. Otherwise the dataset is written into a temporary sibling
     folder and renamed into place, so ``out_dir`` never holds a half-written dataset.
 
@@ -463,20 +499,24 @@ def generate_dataset(
         workers: processes to render with (``None``: all usable cores; 1: in-process).
         image_size: ``None`` (the size's default, 224x224 for small/fashionai), one int or ``(W, H)``.
         progress: show a tqdm progress bar (on stderr).
+        design: how the design attributes' details are drawn, one of :data:`~asen.synth.render.DESIGNS`: 1 (the
+            default, generator 1.0.0) or 2 (generator 2.0.0, see :mod:`asen.synth.render`).
 
     Returns:
         The dataset folder as a ``Path``.
 
     Raises:
-        ValueError: unknown size, bad seed, image size or worker count.
+        ValueError: unknown size or design, bad seed, image size or worker count.
         FileExistsError: ``out_dir`` exists and is not a SynthFashion dataset (or is a file).
     """
     spec = get_size(size)
     seed = check_seed(seed)
+    design = check_design(design)
     nworkers = _check_workers(workers)
     img_size = check_image_size(image_size, spec.image_size)
     out = Path(out_dir)
-    meta = build_meta(spec, seed, img_size)
+    meta = build_meta(spec, seed, img_size, design)
+    version = GENERATOR_VERSIONS[design]
 
     if out.exists():
         if not out.is_dir():
@@ -484,7 +524,7 @@ def generate_dataset(
         if is_complete(out, meta):
             print(
                 f"SynthFashion: reusing complete dataset at {out} "
-                f"(version {GENERATOR_VERSION}, size {spec.name}, seed {seed})"
+                f"(version {version}, size {spec.name}, seed {seed})"
             )
             return out
         if any(out.iterdir()) and not _is_synth_folder(out):
@@ -500,7 +540,8 @@ def generate_dataset(
         for split in SPLITS:
             (tmp / "images" / split).mkdir(parents=True)
         plan = split_plan(spec, seed)
-        files = _render_all(tmp, plan, seed, img_size, nworkers, progress, f"SynthFashion {spec.name}")
+        label = f"SynthFashion {spec.name}" + (f" design {design}" if design != DEFAULT_DESIGN else "")
+        files = _render_all(tmp, plan, seed, img_size, design, nworkers, progress, label)
         for split in SPLITS:
             _write_text(tmp, f"filenames_{split}.txt", (image_path(split, i) for i in range(len(plan[split]))), files)
         _write_text(tmp, "label_train.txt", (f"{i} {it.attr} {it.value}" for i, it in enumerate(plan["train"])), files)

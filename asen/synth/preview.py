@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .attributes import ATTRIBUTES, DESIGN_ATTRIBUTES
 from .layout import check_seed
-from .render import check_image_size, render_with_info
+from .render import DEFAULT_DESIGN, check_design, check_image_size, render_with_info
 
 MAX_COLUMNS = 10
 LABEL_WIDTH = 150
@@ -115,6 +115,7 @@ def save_preview(
     image_size: int | Sequence[int] | None = None,
     cell: int = 128,
     inset: bool = True,
+    design: int = DEFAULT_DESIGN,
 ) -> Path:
     """Write a labelled grid of sample images (rows: 8 attributes, columns: values, max 10).
 
@@ -125,14 +126,16 @@ def save_preview(
         cell: thumbnail side in pixels (>= 16).
         inset: on design-attribute thumbnails, add a bottom-right inset with the neck crop of the
             full-resolution render (the local branch's view).
+        design: how the design attributes' details are drawn (see :func:`~asen.synth.render.render_with_info`).
 
     Returns:
         The path written.
 
     Raises:
-        ValueError: bad seed, image size or cell.
+        ValueError: bad seed, image size, cell or design.
     """
     seed = check_seed(seed)
+    design = check_design(design)
     size = check_image_size(image_size)
     if isinstance(cell, bool) or not isinstance(cell, (int, np.integer)) or cell < 16:
         raise ValueError(f"cell must be an int >= 16 (thumbnail side in px), got {cell!r}")
@@ -152,7 +155,7 @@ def save_preview(
             x = LABEL_WIDTH + PAD + v * (cell + PAD)
             # same generator state across a row: same person, pose and framing, only the value changes
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_PREVIEW_TAG, row)))
-            img, info = render_with_info(row, v, rng, size)
+            img, info = render_with_info(row, v, rng, size, design)
             grid.paste(img.resize((cell, cell), Image.LANCZOS), (x, y))
             if name in DESIGN_ATTRIBUTES and v > 0 and inset:
                 _paste_inset(grid, img, info["neck_xy"], (x, y), cell)

@@ -9,12 +9,20 @@ How the labels show up:
 
 * **Length attributes** (skirt/sleeve/coat/pant length) set where a hem ends relative to the body
   (mid-thigh, knee, calf, ...). They are coarse shape and survive a downsample to ~96 px.
-* **Design attributes** (collar/lapel/neckline/neck design) live in a small region around the neck.
-  Since generator 2, collar and neck pieces and lapel facings contrast with the garment for every
-  value (a region findable at the 64 px global input), and within an attribute the values share that
-  piece's footprint and differ in its shape, outlined 2 px at 224 (pointed / rounded / square flaps,
-  ribs, a notch, rolls of two widths, a fold band, frills, cowl folds): ambiguous at 64 px, legible
-  in a crop of the region (``tools/readability_probe.py`` measures both). Necklines are unchanged.
+* **Design attributes** (collar/lapel/neckline/neck design) live in a small region around the neck,
+  drawn in one of two designs (``design=1``, the default, or ``design=2``; necklines are the same in both):
+
+  - *design 1* (generator 1.0.0): within an attribute the values share one coarse silhouette (same neck
+    opening, mostly the garment's own fabric) and differ in thin (1 px at 224) outlines, notches, ribbing,
+    fold lines and small shapes, so they blur away at 96 px but are legible in a ~112 px crop of the 224 px
+    original; there is little at 64 px to show where the region is;
+  - *design 2* (generator 2.0.0): collar and neck pieces and lapel facings contrast with the garment for
+    every value (a region findable at the 64 px global input), and within an attribute the values share
+    that piece's footprint and differ in its shape, outlined 2 px at 224 (pointed / rounded / square flaps,
+    ribs, a notch, rolls of two widths, a fold band, frills, cowl folds): ambiguous at 64 px, legible in a
+    crop of the region.
+
+  ``tools/readability_probe.py`` measures both designs.
 * **Invisible** (value 0) hides the region in several ways (cropped out, counter/board/bag in front,
   cape over the arms, scarf or hair over the neck, seen from behind), always over an outfit drawn
   with a random real value so that garment statistics do not give it away.
@@ -22,12 +30,13 @@ How the labels show up:
   attribute-irrelevant garment choices (random sleeves and bottoms on design images, random
   necklines and collars on length images).
 
-Public API: :func:`render_image`, :func:`render_with_info`, :func:`check_image_size`, :func:`split_streams`
-and the value tables (``SKIRT_HEMS`` ...). The package is split by concern: :mod:`.geometry` (points, curves),
-:mod:`.palette` (colours, :class:`~.palette.Fabric`), :mod:`.body` (the figure), :mod:`.scene` (garment and
-framing records), :mod:`.canvas` (body units -> pixels), :mod:`.tables` (per-value hems and design names),
-:mod:`.sampling` (attribute-irrelevant choices), :mod:`.values` (the label-carrying part, one setter per
-attribute), :mod:`.details` (collars, lapels, necklines, neck designs), :mod:`.garments` (tops, coats,
+Public API: :func:`render_image`, :func:`render_with_info`, :func:`check_image_size`, :func:`check_design`,
+:func:`split_streams`, :data:`DESIGNS` and the value tables (``SKIRT_HEMS`` ...). The package is split by
+concern: :mod:`.geometry` (points, curves), :mod:`.palette` (colours, :class:`~.palette.Fabric`), :mod:`.body`
+(the figure), :mod:`.scene` (garment and framing records), :mod:`.canvas` (body units -> pixels), :mod:`.tables`
+(per-value hems and design names), :mod:`.sampling` (attribute-irrelevant choices), :mod:`.values` (the
+label-carrying part, one setter per attribute), :mod:`.details` (necklines, and the table of each design's
+drawing of collars, lapels and neck designs: :mod:`.design1`, :mod:`.design2`), :mod:`.garments` (tops, coats,
 bottoms) and :mod:`.drawing` (background, skin, hair, accessories, occluders, finish). Those modules are
 implementation details of the drawing and may change with the generator version.
 
@@ -64,6 +73,7 @@ from .drawing import (
     _draw_torso_skin,
     _finish,
 )
+from .details import DEFAULT_DESIGN, DESIGNS, DETAIL_DRAWERS, check_design
 from .garments import _draw_bottom, _draw_coat, _draw_coat_sleeves, _draw_top_body, _draw_top_sleeves
 from .sampling import _sample_extras, _sample_frame, _sample_look, _sample_outfit
 from .tables import COAT_HEMS, COLLARS, LAPELS, NECKLINES, NECKS, PANT_HEMS, SKIRT_HEMS, SLEEVE_ENDS
@@ -74,7 +84,9 @@ from .values import apply_value
 __all__ = [
     "COAT_HEMS",
     "COLLARS",
+    "DEFAULT_DESIGN",
     "DEFAULT_IMAGE_SIZE",
+    "DESIGNS",
     "LAPELS",
     "NECKLINES",
     "NECKS",
@@ -83,6 +95,7 @@ __all__ = [
     "REGIONS",
     "SLEEVE_ENDS",
     "attribute_region",
+    "check_design",
     "check_image_size",
     "render_image",
     "render_with_info",
@@ -183,7 +196,11 @@ def attribute_region(
 
 
 def render_with_info(
-    attribute: int | str, value: int, rng: np.random.Generator, image_size: int | Sequence[int] = DEFAULT_IMAGE_SIZE
+    attribute: int | str,
+    value: int,
+    rng: np.random.Generator,
+    image_size: int | Sequence[int] = DEFAULT_IMAGE_SIZE,
+    design: int = DEFAULT_DESIGN,
 ) -> tuple[Image.Image, dict]:
     """Render one garment image and report where things are.
 
@@ -192,19 +209,23 @@ def render_with_info(
         value: value id of that attribute (0 = Invisible).
         rng: random generator; the image is a pure function of its state.
         image_size: ``(width, height)`` or one int.
+        design: how collars, neck designs and lapels are drawn, one of :data:`DESIGNS` (the same random draws
+            in every design: only those pieces' pixels differ).
 
     Returns:
         ``(image, info)`` with ``info["neck_xy"]`` (pixel position of the neck base centre),
-        ``info["scale"]`` (pixels per body height), ``info["attribute"]``/``["value"]``, ``info["frame"]``
-        (visible body heights) and ``info["region"]`` (the attribute's value-independent region in pixels,
-        :func:`~asen.synth.render.regions.region_box`).
+        ``info["scale"]`` (pixels per body height), ``info["attribute"]``/``["value"]``/``["design"]``,
+        ``info["frame"]`` (visible body heights) and ``info["region"]`` (the attribute's value-independent region
+        in pixels, :func:`~asen.synth.render.regions.region_box`, the same in every design).
 
     Raises:
-        ValueError: bad attribute, value, size or generator.
+        ValueError: bad attribute, value, size, design or generator.
     """
     a = attribute_index(attribute)
     v = check_value(a, value)
     size = _check_size(image_size)
+    design = check_design(design)
+    details = DETAIL_DRAWERS[design]
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     name = ATTRIBUTE_NAMES[a]
@@ -225,18 +246,18 @@ def render_with_info(
     if outfit.dress and bottom is not None and bottom.kind == "skirt":
         top_hem = 0.41
         _draw_bottom(cv, body, bottom, top.fabric)
-        _draw_top_body(cv, body, top, look, ex, top_hem)
+        _draw_top_body(cv, body, top, look, ex, top_hem, details)
     else:
         if bottom is not None and not outfit.tucked:
             _draw_bottom(cv, body, bottom, bottom.fabric)
-        _draw_top_body(cv, body, top, look, ex, top_hem)
+        _draw_top_body(cv, body, top, look, ex, top_hem, details)
         if bottom is not None and outfit.tucked:
             _draw_bottom(cv, body, bottom, bottom.fabric)
     sleeved_coat = coat is not None and coat.sleeve is not None
     if sleeved_coat:  # the top's sleeves go under the coat
         _draw_top_sleeves(cv, body, top, top_hem)
     if coat is not None:
-        _draw_coat(cv, body, coat, look, ex)
+        _draw_coat(cv, body, coat, look, ex, details)
     for side in (-1, 1):
         _draw_arm_skin(cv, body, look, side, 0.45)
     if coat is not None and sleeved_coat:
@@ -264,6 +285,7 @@ def render_with_info(
         "scale": s,
         "attribute": a,
         "value": v,
+        "design": design,
         "frame": (frame.top, frame.bottom),
         "region": region_box(name, body, frame, size),
     }
@@ -271,7 +293,11 @@ def render_with_info(
 
 
 def render_image(
-    attribute: int | str, value: int, rng: np.random.Generator, image_size: int | Sequence[int] = DEFAULT_IMAGE_SIZE
+    attribute: int | str,
+    value: int,
+    rng: np.random.Generator,
+    image_size: int | Sequence[int] = DEFAULT_IMAGE_SIZE,
+    design: int = DEFAULT_DESIGN,
 ) -> Image.Image:
     """Render one SynthFashion garment image.
 
@@ -280,11 +306,12 @@ def render_image(
         value: value id of that attribute (0 = Invisible).
         rng: ``numpy.random.Generator``; the image is a pure function of its state, the label and the size.
         image_size: ``(width, height)`` or one int; default 224x224.
+        design: how collars, neck designs and lapels are drawn, one of :data:`DESIGNS` (default 1).
 
     Returns:
         An RGB ``PIL.Image.Image`` of the requested size.
 
     Raises:
-        ValueError: bad attribute, value, image size or generator.
+        ValueError: bad attribute, value, image size, design or generator.
     """
-    return render_with_info(attribute, value, rng, image_size)[0]
+    return render_with_info(attribute, value, rng, image_size, design)[0]

@@ -1,20 +1,66 @@
-"""The design attributes' details: neckline openings, collars, neck designs and lapels.
+"""The design attributes' details: neckline openings, and the per-design drawing of collars, neck designs and lapels.
 
 These are the regions ASEN++'s attention must find and its local branch zoom into (Sec. III-B/C): each design
-attribute is drawn in a small region around the neck, marked by a piece that contrasts with the garment for
-every value (findable at the global input), and the values of one attribute differ inside it in shapes outlined
-2 px at 224 (legible in a zoomed crop, ambiguous once the image is shrunk to 64 px).
+attribute is drawn in a small region around the neck, and the values of one attribute differ inside it. Necklines
+are the same in every design; collars, neck designs and lapels are drawn by one of the designs in
+:data:`DETAIL_DRAWERS` (:mod:`.design1`, the default, or :mod:`.design2`), the only place a design is chosen.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+from numbers import Integral
+from typing import Callable
 
+from . import design1, design2
 from .body import Body
 from .canvas import Canvas
-from .geometry import Point, _arc, _bezier, _flip, _mirror
-from .palette import Color, _lum, _mix, _scale
+from .geometry import Point, _arc, _bezier, _mirror
 from .scene import Coat, Look, Top
+
+DESIGNS: tuple[int, ...] = (1, 2)
+"""The designs of the design attributes' details; 1 is the default (generator 1.0.0), 2 opt-in (2.0.0)."""
+
+DEFAULT_DESIGN = 1
+
+
+@dataclass(frozen=True)
+class DetailDrawers:
+    """How one design draws the three design attributes' pieces (the neckline is shared by every design).
+
+    Attributes:
+        collar: draws ``top.collar`` (``cv, body, top, look``).
+        neck: draws ``top.neck`` (``cv, body, top, look, jitter``).
+        lapels: draws ``coat.lapel`` (``cv, body, coat``).
+    """
+
+    collar: Callable[[Canvas, Body, Top, Look], None]
+    neck: Callable[[Canvas, Body, Top, Look, float], None]
+    lapels: Callable[[Canvas, Body, Coat], None]
+
+
+DETAIL_DRAWERS: dict[int, DetailDrawers] = {
+    1: DetailDrawers(design1._draw_collar, design1._draw_neck_design, design1._draw_lapels),
+    2: DetailDrawers(design2._draw_collar, design2._draw_neck_design, design2._draw_lapels),
+}
+"""Per design: its drawing functions."""
+
+
+def check_design(design: object) -> int:
+    """Validate a design number.
+
+    Args:
+        design: candidate design (an int of :data:`DESIGNS`).
+
+    Returns:
+        The design as ``int``.
+
+    Raises:
+        ValueError: not one of :data:`DESIGNS` (bools rejected).
+    """
+    if isinstance(design, bool) or not isinstance(design, Integral) or int(design) not in DETAIL_DRAWERS:
+        raise ValueError(f"design must be one of {', '.join(map(str, DESIGNS))}, got {design!r}")
+    return int(design)
 
 
 def _neckline_opening(body: Body, kind: str) -> tuple[list[Point], list[Point]] | None:
@@ -46,150 +92,3 @@ def _neckline_opening(body: Body, kind: str) -> tuple[list[Point], list[Point]] 
     return None
 
 
-def _contrast(base: Color, other: Color, min_diff: float = 80.0) -> Color:
-    """``other`` pushed away from ``base`` (towards white or black) until their luminances differ by ``min_diff``."""
-    if abs(_lum(other) - _lum(base)) >= min_diff:
-        return other
-    target: Color = (250, 250, 250) if _lum(base) < 128 else (18, 18, 18)
-    for t in (0.25, 0.5, 0.75):
-        c = _mix(other, target, t)
-        if abs(_lum(c) - _lum(base)) >= min_diff:
-            return c
-    return target
-
-
-def _ink(fill: Color) -> Color:
-    """The outline colour drawn on a detail piece: near black on a light piece, near white on a dark one."""
-    return (28, 24, 24) if _lum(fill) > 110 else (236, 232, 228)
-
-
-def _detail_fill(top: Top) -> Color:
-    """Collar and neck pieces always stand out from the garment (the region cue shared by every value): the
-    outfit's detail colour, pushed away from the fabric's base colour in luminance."""
-    return _contrast(top.fabric.base, top.detail_color)
-
-
-def _draw_collar(cv: Canvas, body: Body, top: Top, look: Look) -> None:
-    """Collar designs: one contrasting piece around the neck for every value (findable at the global input);
-    the values share its footprint and differ in its shape, outlined 2 px at 224: pointed flaps on a band
-    (shirt), rounded flaps (Peter Pan), a flat collar with square corners (puritan), a striped ribbed band (rib)."""
-    nb, nw, ws = body.nb, body.nw, body.ws
-    fill = _detail_fill(top)
-    ink = _ink(fill)
-    w2 = 2 * cv.lw
-    polys: list[list[Point]] = []
-    kind = top.collar
-    if kind == "shirt":
-        stand = _arc(0.0, nb - 0.008, nw + 0.004, 0.015, 180, 0, 8)
-        band = [(-nw - 0.002, nb - 0.017), (0.0, nb - 0.006), (nw + 0.002, nb - 0.017)] + stand[::-1]
-        polys.append(band)
-        for side in (-1, 1):
-            polys.append(
-                _flip([(0.002, nb + 0.004), (nw + 0.004, nb - 0.013), (nw + 0.032, nb + 0.006), (0.016, nb + 0.05)],
-                      side)
-            )
-    elif kind == "peter_pan":
-        for side in (-1, 1):
-            arc = _arc(0.022, nb + 0.014, 0.027, 0.027, -110, 170, 16)
-            polys.append(_flip([(0.002, nb + 0.004), (nw * 0.6, nb - 0.001)] + arc[:-1] + [(0.002, nb + 0.032)], side))
-    elif kind == "puritan":
-        for side in (-1, 1):
-            right = [(0.002, nb + 0.004), (nw * 0.7, nb - 0.004), (nw + 0.004, nb - 0.009), (0.05 * ws, nb + 0.002),
-                     (0.051 * ws, nb + 0.042), (0.006, nb + 0.045)]
-            polys.append(_flip(right, side))
-    elif kind == "rib":
-        inner = _arc(0.0, nb - 0.008, nw + 0.004, 0.015, 180, 0, 12)
-        outer = _arc(0.0, nb - 0.006, nw + 0.027, 0.048, 0, 180, 12)
-        polys.append(inner + outer)
-    for poly in polys:
-        cv.solid(poly, fill)
-        cv.line(poly, ink, closed=True, width=w2)
-    if kind == "rib":  # ink ribs every ~5 px at 224, 2 px wide: stripes a crop resolves and 64 px blurs
-        n = max(6, int(round(0.15 * cv.s / 5.0)))
-        for i in range(1, n):
-            a = math.radians(180 - 180 * i / n)
-            p0 = (math.cos(a) * (nw + 0.004), nb - 0.008 + math.sin(a) * 0.015)
-            p1 = (math.cos(a) * (nw + 0.027), nb - 0.006 + math.sin(a) * 0.048)
-            cv.line([p0, p1], ink, width=w2)
-
-
-def _draw_neck_design(cv: Canvas, body: Body, top: Top, look: Look, jit: float) -> None:
-    """Neck designs: one contrasting tube over the neck for every value, with heights that overlap between
-    values; the values differ in what is drawn on it, in ink 2 px at 224: a dark fold band (turtle), vertical
-    ribs (low turtle), a zigzag edge of dark frills (ruffle), cowl folds hanging below it (draped)."""
-    nb, nw = body.nb, body.nw
-    fill = _detail_fill(top)
-    ink = _ink(fill)
-    w2 = 2 * cv.lw
-    kind = top.neck
-    heights = {"turtle": 0.031, "ruffle": 0.028, "low_turtle": 0.024, "draped": 0.022}
-    top_y = nb - heights[kind or "turtle"] + jit
-    wide = 0.008
-    base = _arc(0.0, nb - 0.004, nw + wide + 0.005, 0.016, 0, 180, 8)
-    half = nw + wide
-    if kind == "ruffle":
-        n = 8
-        edge = [(-half + 2 * half * i / n, top_y - (0.0 if i % 2 else 0.007)) for i in range(n + 1)]
-        tube = edge + [(half + 0.005, nb - 0.004)] + base[1:-1] + [(-(half + 0.005), nb - 0.004)]
-    else:
-        top_edge = [(-half, top_y), (half, top_y)]
-        tube = top_edge + [(half + 0.005, nb - 0.004)] + base[1:-1] + [(-(half + 0.005), nb - 0.004)]
-    cv.solid(tube, fill)
-    if kind == "turtle":  # the folded-over band: a dark stripe across the tube
-        fy = top_y + 0.4 * (nb - top_y)
-        cv.solid([(-half - 0.001, fy - 0.003), (half + 0.001, fy - 0.003), (half + 0.002, fy + 0.003),
-                  (-half - 0.002, fy + 0.003)], _mix(fill, ink, 0.75))
-    elif kind == "low_turtle":
-        n = max(5, int(round(2 * half * cv.s / 5.0)))
-        for i in range(1, n):
-            x = -half + 2 * half * i / n
-            cv.line([(x, top_y + 0.002), (x * 1.1, nb - 0.006)], ink, width=w2)
-    elif kind == "ruffle":
-        for i in range(0, 8, 2):  # every other frill dark
-            x0, x1 = -half + 2 * half * i / 8, -half + 2 * half * (i + 1) / 8
-            cv.solid([(x0, top_y), (x1, top_y - 0.007), (x1, top_y + 0.006), (x0, top_y + 0.006)],
-                     _mix(fill, ink, 0.6))
-    cv.line(tube, ink, closed=True, width=w2)
-    if kind == "draped":
-        for k, drop in enumerate((0.014, 0.026)):
-            w = nw + 0.012 + 0.006 * k
-            cv.line(_bezier((-w, nb - 0.004), (0.0, nb + drop * 1.6), (w, nb - 0.004), 10), ink, width=w2)
-
-
-def _draw_lapels(cv: Canvas, body: Body, coat: Coat) -> None:
-    """Lapel designs: the lapels' facing always contrasts with the coat (the region cue shared by every value,
-    a collarless coat has a contrasting piping band along the same V); the values differ in the facing's
-    shape, outlined 2 px at 224: a dark notch (notched), a smooth narrow roll (shawl), a wide roll (plus-size
-    shawl), a straight band without a roll (collarless)."""
-    nb, nw = body.nb, body.nw
-    gap_b = 0.0 if coat.closed else coat.gap * 0.5
-    b = (gap_b, coat.button_y)
-    neck = (nw * 0.5, nb + 0.004)
-    c0 = (nw + 0.004, nb - 0.016)
-    base = coat.fabric.base
-    fill = _contrast(base, _scale(base, 1.6) if _lum(base) < 128 else _scale(base, 0.55), 60.0)
-    ink = _ink(fill)
-    w2 = 2 * cv.lw
-    kind = coat.lapel
-    for side in (-1, 1):
-        if kind == "notched":
-            c1 = (nw + 0.034, nb + 0.026)
-            n = (nw + 0.022, nb + 0.042)
-            lp = (nw + 0.056, nb + 0.046)
-            outer = [c0, c1, n, lp] + _bezier(lp, (nw + 0.045, nb + 0.1), b, 8)[1:]
-            poly = _flip([neck] + outer, side)
-            cv.solid(poly, fill)
-            cv.line(poly, ink, closed=True, width=w2)
-            cv.solid(_flip([c1, n, lp], side), ink)  # the notch
-        elif kind in ("shawl", "plus_shawl"):
-            w = 0.034 if kind == "shawl" else 0.05
-            outer = [c0] + _bezier((nw + 0.01, nb - 0.01), (nw + w + 0.01, nb + 0.04), b, 12)
-            poly = _flip([neck] + outer, side)
-            cv.solid(poly, fill)
-            cv.line(poly, ink, closed=True, width=w2)
-        elif kind == "collarless":
-            inner = [(gap_b, coat.button_y), (nw * 0.5, nb + 0.004), (nw + 0.004, nb - 0.016)]
-            outer = [(x + 0.024, y) for x, y in inner]
-            band = _flip(inner + outer[::-1], side)
-            cv.solid(band, fill)
-            cv.line(band, ink, closed=True, width=w2)

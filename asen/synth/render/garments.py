@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .body import Body
 from .canvas import Canvas
-from .details import _draw_collar, _draw_lapels, _draw_neck_design, _neckline_opening
+from .details import DetailDrawers, _neckline_opening
 from .geometry import Point, _arc, _flip, _mirror, _sym
 from .palette import Color, Fabric, _line_color, _mix
 from .scene import Bottom, Coat, Extras, Look, Top
@@ -102,8 +102,10 @@ def _draw_top_sleeves(cv: Canvas, body: Body, top: Top, hem: float) -> None:
 _BARE_SHOULDER_EDGES = ("strapless", "off_shoulder", "one_shoulder")
 
 
-def _draw_top_body(cv: Canvas, body: Body, top: Top, look: Look, ex: Extras, hem: float) -> None:
-    """Torso part of a top with its neckline, placket, collar or neck design."""
+def _draw_top_body(
+    cv: Canvas, body: Body, top: Top, look: Look, ex: Extras, hem: float, details: DetailDrawers
+) -> None:
+    """Torso part of a top with its neckline, placket, and collar or neck design (drawn by ``details``)."""
     torsos, _ = _top_polygons(body, top, hem, 0.006)
     cv.fabric(torsos, top.fabric)
     oc = _line_color(top.fabric.base, 0.8)
@@ -145,9 +147,9 @@ def _draw_top_body(cv: Canvas, body: Body, top: Top, look: Look, ex: Extras, hem
         if top.placket_open > 0.012:
             cv.solid([(-0.006, body.nb - 0.002), (0.006, body.nb - 0.002), (0.0, y0)], look.skin)
     if top.collar is not None:
-        _draw_collar(cv, body, top, look)
+        details.collar(cv, body, top, look)
     if top.neck is not None:
-        _draw_neck_design(cv, body, top, look, ex.neck_jit)
+        details.neck(cv, body, top, look, ex.neck_jit)
 
 
 def _coat_panel(body: Body, coat: Coat, side: int) -> list[Point]:
@@ -173,8 +175,8 @@ def _coat_panel(body: Body, coat: Coat, side: int) -> list[Point]:
     return _flip(right, side)
 
 
-def _draw_coat(cv: Canvas, body: Body, coat: Coat, look: Look, ex: Extras) -> None:
-    """Coat panels, buttons and lapels (sleeves: :func:`_draw_coat_sleeves`)."""
+def _draw_coat(cv: Canvas, body: Body, coat: Coat, look: Look, ex: Extras, details: DetailDrawers) -> None:
+    """Coat panels, buttons and lapels (drawn by ``details``; sleeves: :func:`_draw_coat_sleeves`)."""
     panels = [_coat_panel(body, coat, s) for s in (-1, 1)]
     if ex.back_view:  # from behind: one closed back panel
         right = _coat_panel(body, coat, 1)[:-3]
@@ -192,7 +194,7 @@ def _draw_coat(cv: Canvas, body: Body, coat: Coat, look: Look, ex: Extras) -> No
         while y < coat.hem - 0.03 and y < 0.7:
             cv.dot((0.006, y), max(0.8, 0.003 * cv.s), _line_color(coat.fabric.base, 1.0))
             y += 0.05
-    _draw_lapels(cv, body, coat)
+    details.lapels(cv, body, coat)
 
 
 def _draw_coat_sleeves(cv: Canvas, body: Body, coat: Coat) -> None:

@@ -3,8 +3,8 @@
 ASEN++'s local branch (Sec. III-C) zooms into the region its attention finds; SynthFashion knows the region
 each attribute's details are drawn in, so a probe (``tools/readability_probe.py``) can cut the crop an ideal
 attention map would give. A region depends on the person and the framing only, never on the value (a
-value-dependent box would itself give the label away): the neck region for the design attributes, the span of
-all hem heights for the length attributes.
+value-dependent box would itself give the label away) nor on the design (1 or 2, :mod:`.details`): the neck
+region for the design attributes, the span of all hem heights for the length attributes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ REGIONS: dict[str, tuple[float, float, float, str]] = {
     "coat_length": (0.30, 0.32, 1.00, "abs"),  # hems 0.360 .. 0.960
     "pant_length": (0.30, 0.54, 1.00, "abs"),  # hems 0.585 .. 0.965
     "collar_design": (0.09, -0.05, 0.08, "nb"),
-    "lapel_design": (0.12, -0.03, 0.25, "nb"),  # lapels run down to the top button (y 0.30 .. 0.40)
+    "lapel_design": (0.12, -0.03, 0.25, "nb"),  # lapels run down to the top button (y 0.30 .. 0.40), both designs
     "neckline_design": (0.12, -0.04, 0.14, "nb"),  # deep V reaches nb + 0.13, boat / off-shoulder +-0.09
     "neck_design": (0.07, -0.05, 0.03, "nb"),
 }
