@@ -140,13 +140,15 @@ def test_attribute_region_replays_render_and_ignores_the_value() -> None:
         # (a length image is framed just below its hem, so there the framing, not the region, follows the value)
 
 
+@pytest.mark.parametrize("design", R.DESIGNS)
 @pytest.mark.parametrize("name", ["collar_design", "lapel_design", "neck_design"])
-def test_design_values_differ_inside_their_region(name: str) -> None:
-    """Where two values of a design attribute differ (same person, same seed), the pixels lie in the region."""
+def test_design_values_differ_inside_their_region(name: str, design: int) -> None:
+    """Where two values of a design attribute differ (same person, same seed), the pixels lie in the region, in
+    every design (the region is the same in all of them)."""
     a = ATTRIBUTE_NAMES.index(name)
     inside = []
     for seed in range(4):
-        r = {v: R.render_with_info(a, v, np.random.default_rng(seed)) for v in (1, 2, 3)}
+        r = {v: R.render_with_info(a, v, np.random.default_rng(seed), design=design) for v in (1, 2, 3)}
         x0, y0, x1, y1 = r[1][1]["region"]
         for v1, v2 in ((1, 2), (1, 3), (2, 3)):
             d = np.abs(np.asarray(r[v1][0], np.float32) - np.asarray(r[v2][0], np.float32)).max(-1) > 30
