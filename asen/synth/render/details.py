@@ -10,19 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from numbers import Integral
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 from . import design1, design2
 from .body import Body
 from .canvas import Canvas
 from .geometry import Point, _arc, _bezier, _mirror
 from .scene import Coat, Look, Top
-
-DESIGNS: tuple[int, ...] = (1, 2)
-"""The designs of the design attributes' details; 1 is the default (generator 1.0.0), 2 opt-in (2.0.0)."""
-
-DEFAULT_DESIGN = 1
-
 
 @dataclass(frozen=True)
 class DetailDrawers:
@@ -39,11 +34,18 @@ class DetailDrawers:
     lapels: Callable[[Canvas, Body, Coat], None]
 
 
-DETAIL_DRAWERS: dict[int, DetailDrawers] = {
-    1: DetailDrawers(design1._draw_collar, design1._draw_neck_design, design1._draw_lapels),
-    2: DetailDrawers(design2._draw_collar, design2._draw_neck_design, design2._draw_lapels),
-}
-"""Per design: its drawing functions."""
+DETAIL_DRAWERS: Mapping[int, DetailDrawers] = MappingProxyType(
+    {
+        1: DetailDrawers(design1._draw_collar, design1._draw_neck_design, design1._draw_lapels),
+        2: DetailDrawers(design2._draw_collar, design2._draw_neck_design, design2._draw_lapels),
+    }
+)
+"""Per design: its drawing functions (the one place a design is chosen)."""
+
+DESIGNS: tuple[int, ...] = tuple(DETAIL_DRAWERS)
+"""The designs of the design attributes' details; 1 is the default (generator 1.0.0), 2 opt-in (2.0.0)."""
+
+DEFAULT_DESIGN = 1
 
 
 def check_design(design: object) -> int:
