@@ -309,12 +309,11 @@ print(f"updated {json_path} with the gaps")
 #    here, and when would it not be?
 # 3. CSN and ASEN differ in two ways (a mask on one embedding vs. attention in the features). Train ASEN++'s
 #    global branch with the channel attention only (`--set model.spatial_attention=false`) and place it in the
-#    table. Which of the two mechanisms explains most of the CSN → ASEN gap?
-# 4. Veit et al.'s own CSN adds two regularisers to the triplet loss (an L1 norm of the masks, an L2 norm of the
-#    embeddings); the row above trains CSN as the ASEN authors did, without them. Train it with
-#    `-c method_csn_veit` instead and compare.
-# 5. Fill in the paper column: if you have the ASEN++ paper, add its FashionAI numbers to `asen/published.py`
+#    table. Which of the two mechanisms explains most of the CSN → ASEN gap? (The CSN row trains CSN as the ASEN
+#    authors did, with the triplet loss alone; Veit et al.'s own CSN adds an L1 norm of the masks and an L2 norm
+#    of the embeddings: `-c method_csn_veit`. Does it move the CSN row?)
+# 4. Fill in the paper column: if you have the ASEN++ paper, add its FashionAI numbers to `asen/published.py`
 #    (set `verified=True` and the table number in `source`) and extend `tests/test_published.py` with a check
 #    that could fail. Do the paper's gaps have the same order of magnitude as ours?
-# 6. Our ordering is measured on SynthFashion, whose design attributes were built to need the zoom. Argue
+# 5. Our ordering is measured on SynthFashion, whose design attributes were built to need the zoom. Argue
 #    which of our gaps you expect to shrink or grow on the real FashionAI, and why.

@@ -318,7 +318,8 @@ def test_evaluate_refuses_another_attribute_count_and_records_the_data(stage1, t
     assert main(["evaluate", "--checkpoint", str(run / "checkpoints" / "best.pt"), "--device", "cpu", "--quiet",
                  "--out", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert res["data"] == {"root": str(toy_root), "fingerprint": data_fingerprint(toy_root)}
+    assert res["data"] == {"root": str(toy_root), "fingerprint": data_fingerprint(toy_root),
+                           "split": "the dataset's split files"}
 
 
 def test_three_forward_passes_normalise_each_third_with_its_own_statistics(toy_root):
