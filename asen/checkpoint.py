@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping

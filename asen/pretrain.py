@@ -34,9 +34,7 @@ from .backbones import build_backbone
 from .config import Config, PretrainConfig
 from .errors import UserError
 from .data import DataError, ImageSet, SplitFiles, global_view, load_split_files, normalize
-from .checkpoint import read_checkpoint
-from .runs import (RunConfigMismatch, RunDir, atomic_torch_save, config_diff, rng_state, seed_everything,
-                   set_rng_state)
+from .runs import RunDir, atomic_torch_save, read_resume_checkpoint, rng_state, seed_everything, set_rng_state
 from .train import make_scheduler
 
 
@@ -200,12 +198,7 @@ def _pretrain(cfg: Config, run: RunDir, device: torch.device, resume: bool, prog
         raise FileNotFoundError(f"cannot resume: {last} does not exist (start the run without --resume)")
     start = 0
     if resume:
-        ckpt = read_checkpoint(last, "the last checkpoint of the pre-training run to resume")
-        diff = config_diff(ckpt.get("config") or {}, cfg.to_dict())
-        if diff:
-            raise RunConfigMismatch(f"cannot resume {run.path}: its config differs from the one given in "
-                                    f"{'; '.join(diff)} (resume with the run's own {run.path / 'config.yaml'}, "
-                                    f"or start over with --overwrite)")
+        ckpt = read_resume_checkpoint(last, cfg, run.path, "the last checkpoint of the pre-training run to resume")
         backbone.load_state_dict(ckpt["state_dict"])
         head.load_state_dict(ckpt["head"])
         opt.load_state_dict(ckpt["optimizer"])

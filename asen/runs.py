@@ -189,6 +189,30 @@ def config_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> l
     return out
 
 
+def read_resume_checkpoint(last: Path, cfg: Config, run_path: Path, what: str) -> dict[str, Any]:
+    """The last checkpoint of a run to resume, refused when the run was started with another config.
+
+    Args:
+        last: the run's ``last.pt``.
+        cfg: the config given now.
+        run_path: the run folder (named in the error).
+        what: what the file is, for a broken-file error (e.g. "the last checkpoint of the run to resume").
+    Returns:
+        The checkpoint dict.
+    Raises:
+        CheckpointError: a missing or unreadable file. RunConfigMismatch: the differing keys, named.
+    """
+    from .checkpoint import read_checkpoint  # asen.checkpoint builds on the model, which this module does not need
+
+    ckpt = read_checkpoint(last, what)
+    diff = config_diff(ckpt.get("config") or {}, cfg.to_dict())
+    if diff:
+        raise RunConfigMismatch(f"cannot resume {run_path}: its config differs from the one given in "
+                                f"{'; '.join(diff)} (resume with the run's own {Path(run_path) / 'config.yaml'}, "
+                                f"or start over with --overwrite)")
+    return ckpt
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     """Atomically write pretty JSON."""
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())

@@ -36,8 +36,7 @@ from .evaluate import evaluate
 from .losses import alignment_loss, embedding_l2, in_batch_triplet_loss, triplet_loss
 from .model import ASEN, build_model
 from .roi import local_inputs
-from .runs import (RunConfigMismatch, RunDir, atomic_torch_save, config_diff, rng_state, seed_everything,
-                   set_rng_state)
+from .runs import RunDir, atomic_torch_save, read_resume_checkpoint, rng_state, seed_everything, set_rng_state
 
 INIT_FROM_SCRATCH = "scratch"  # train.init_from value: stage 2 on purpose without a stage-1 checkpoint
 
@@ -281,12 +280,7 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
         raise FileNotFoundError(f"cannot resume: {last} does not exist (start the run without --resume)")
     start_epoch, best_map, best_epoch = 0, -1.0, -1
     if resume:
-        ckpt = read_checkpoint(last, "the last checkpoint of the run to resume")
-        diff = config_diff(ckpt.get("config") or {}, cfg.to_dict())
-        if diff:
-            raise RunConfigMismatch(f"cannot resume {run_dir}: its config differs from the one given in "
-                                    f"{'; '.join(diff)} (resume with the run's own {Path(run_dir) / 'config.yaml'}, "
-                                    f"or start over with --overwrite)")
+        ckpt = read_resume_checkpoint(last, cfg, Path(run_dir), "the last checkpoint of the run to resume")
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
