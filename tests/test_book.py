@@ -39,7 +39,8 @@ def test_book_runs_cover_every_chapter_request(toy_root, tmp_path):
                       tmp_path / "res", files)
     stage1, stage2 = book_runs(ctx)
     names = sorted(c.name for c in stage1)
-    assert names == sorted([f"{m}_s1_seed{s}" for m in ("asen", "triplet", "csn") for s in (0, 1, 2)]
+    assert names == sorted([f"{m}_s1_seed{s}" for m in ("asen", "triplet", "csn", "asen_aaai", "asen_v2")
+                            for s in (0, 1, 2)]
                            + ["no_asa_s1_seed0", "no_aca_s1_seed0"])
     assert sorted(c.name for c in stage2) == sorted(["asen_s2_seed0", "asen_s2_seed1", "asen_s2_seed2",
                                                      "no_asa_s2_seed0", "no_aca_s2_seed0"])
