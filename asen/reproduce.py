@@ -477,13 +477,69 @@ def plot_ablations(results: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def plan_runs(protocol: Protocol, seeds: Sequence[int], main: bool = True, ablations: bool = False) -> list[dict]:
+    """Every training run ``asen reproduce`` would need, in training order, without training anything.
+
+    Args:
+        protocol: data, runs folder and profile.
+        seeds: training seeds.
+        main: the main table's runs; ablations: the ablations' runs.
+    Returns:
+        One dict per run: ``name``, ``stage``, ``head``, ``backbone``, ``local_backbone`` (stage 2), ``global_size``,
+        ``local_size`` (stage 2), ``steps``, ``images_per_step`` and ``trained`` (a finished run is reused).
+    """
+    configs: list[Config] = []
+    pre = protocol.pretrain_config()
+    if pre is not None:
+        configs.append(pre)
+    if main:
+        bases = [m for m in MAIN_METHODS if m not in ("random", "asenpp")]
+        configs += [protocol.stage1_config(m, s) for m in bases for s in seeds]
+        configs += [protocol.stage2_config_after_stage1("asen", s) for s in seeds]
+    if ablations:
+        for m in ("asen", "no_asa", "no_aca"):
+            configs += [c for s in seeds for c in (protocol.stage1_config(m, s),
+                                                   protocol.stage2_config_after_stage1(m, s))]
+    out, seen = [], set()
+    for c in configs:
+        if (c.name, c.hash()) in seen:
+            continue
+        seen.add((c.name, c.hash()))
+        d, m, t = c.data, c.model, c.train
+        steps_per_epoch = d.steps_per_epoch or max(1, d.num_triplets // d.batch_size)
+        per_step = d.images_per_batch if t.stage == 0 or d.sampler == "in_batch" else 3 * d.batch_size
+        out.append({"name": c.name, "stage": t.stage, "head": m.head if t.stage else "-", "backbone": m.backbone,
+                    "local_backbone": m.local_backbone if m.local_branch else None, "global_size": d.global_size,
+                    "local_size": d.local_size if m.local_branch else None, "steps": t.epochs * steps_per_epoch,
+                    "images_per_step": per_step,
+                    "trained": (run_dir_of(c, protocol.runs_root) / "checkpoints" / "last.pt").exists()
+                    and _finished(c, protocol.runs_root)})
+    return out
+
+
+def format_plan(runs: list[dict]) -> str:
+    """A plain-text table of :func:`plan_runs` with the total number of training images."""
+    head = f"{'run':<24} {'stage':>5} {'head':<10} {'networks':<26} {'px':>9} {'steps':>6} {'img/step':>8}  status"
+    lines = [head, "-" * len(head)]
+    todo = 0
+    for r in runs:
+        nets = r["backbone"] + (f" + {r['local_backbone']}" if r["local_backbone"] else "")
+        px = f"{r['global_size']}" + (f"/{r['local_size']}" if r["local_size"] else "")
+        lines.append(f"{r['name']:<24} {r['stage']:>5} {r['head']:<10} {nets:<26} {px:>9} {r['steps']:>6} "
+                     f"{r['images_per_step']:>8}  {'trained' if r['trained'] else 'to train'}")
+        todo += 0 if r["trained"] else r["steps"] * r["images_per_step"]
+    lines.append(f"{sum(not r['trained'] for r in runs)} of {len(runs)} runs to train, "
+                 f"{todo:,} training images in all")
+    return "\n".join(lines)
+
+
 def main_cli(args) -> int:
     """``asen reproduce``: generate SynthFashion if needed, train, evaluate, write tables."""
     from .runs import resolve_device
 
     prof = PROFILES[args.profile]
     data_root = Path(args.data or default_data_root(args.profile))
-    if not (data_root / "meta.json").exists() or args.generate:
+    if (not (data_root / "meta.json").exists() or args.generate) and not args.plan:
         from . import synth
 
         synth.generate_dataset(data_root, size=prof["size"], seed=args.data_seed, progress=not args.quiet)
@@ -491,6 +547,10 @@ def main_cli(args) -> int:
     protocol = Protocol(data_root=data_root, runs_root=Path(args.runs), device=resolve_device(args.device),
                         profile=args.profile, extra_overrides=tuple(args.overrides), progress=not args.quiet,
                         jobs=args.jobs, **({"pretrain_configs": ()} if args.no_pretrain else {}))
+    if args.plan:
+        print(format_plan(plan_runs(protocol, seeds, main=not args.ablations_only,
+                                    ablations=args.ablations or args.ablations_only)))
+        return 0
     out = Path(args.out)
     t0 = time.time()
     if not args.ablations_only:
@@ -515,8 +575,8 @@ def main_cli(args) -> int:
 
 def add_arguments(p) -> None:
     p.add_argument("--profile", choices=sorted(PROFILES), default="cpu",
-                   help="smoke (tiny data, 1 seed, minutes), cpu (small data, 3 seeds, <= 30 min on 2 cores; "
-                        "recommended), gpu (FashionAI-sized SynthFashion)")
+                   help="smoke (tiny data, 1 seed, minutes), cpu (small data, 3 seeds, the README's table: 48 min "
+                        "on a 2-core AMD EPYC; recommended), gpu (FashionAI-sized SynthFashion)")
     p.add_argument("--data", help="SynthFashion folder (default data/SynthFashion for cpu, data/SynthFashion-<size> otherwise); "
                                   "generated when missing")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the generated dataset (default 0)")
@@ -535,4 +595,7 @@ def add_arguments(p) -> None:
     p.add_argument("--no-pretrain", action="store_true",
                    help="train every backbone from scratch instead of from the shared self-supervised pre-training "
                         "run (synthfashion_cpu_pretrain, the stand-in for ImageNet weights)")
+    p.add_argument("--plan", action="store_true",
+                   help="print every run the profile needs (method, seed, stage, networks, input sizes, steps, "
+                        "images a step; whether it is already trained) and exit without training")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -210,3 +210,19 @@ def test_load_or_train_restarts_a_run_killed_in_its_first_epoch_and_never_retrai
     torch.save(ckpt, run / "checkpoints" / "last.pt")
     with pytest.raises(RunConfigMismatch, match=r"train\.lr: 0\.5 -> "):
         ensure_trained(cfg, protocol.runs_root, protocol.device, progress=False)
+
+
+def test_plan_lists_every_run_without_training(toy_root, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    args = ["reproduce", "--profile", "smoke", "--data", str(toy_root), "--runs", str(runs), "--plan", "--seeds", "0",
+            "1", "--ablations"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "_seed" in line or line.startswith("pretrain")]
+    names = [line.split()[0] for line in lines]
+    # the pre-training, 5 trained methods x 2 seeds, ASEN++'s stage 2 x 2, the ablations' 2 x 2 x 2 (asen shared)
+    assert names[0] == "pretrain" and len(names) == 1 + 10 + 2 + 8 and len(set(names)) == len(names)
+    assert {"asen_aaai_s1_seed1", "asen_v2_s1_seed0", "no_asa_s2_seed1", "asen_s2_seed0"} <= set(names)
+    assert all(line.endswith("to train") for line in lines)
+    assert "21 of 21 runs to train" in out
+    assert not runs.exists()  # nothing was trained or created
