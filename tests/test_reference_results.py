@@ -1,0 +1,19 @@
+"""The tracked reference results have the schema of `asen reproduce`, and the README shows exactly them."""
+import json
+from pathlib import Path
+
+from asen.reproduce import MAIN_METHODS, METHOD_LABELS, markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_main_table_reference_matches_the_readme():
+    res = json.loads((ROOT / "reference_results" / "synthfashion_main_table.json").read_text())
+    assert list(res["methods"]) == list(MAIN_METHODS) and res["seeds"] == [0, 1, 2] and res["profile"] == "cpu"
+    for key, row in res["methods"].items():
+        assert row["label"] == METHOD_LABELS[key] and len(row["overall"]["values"]) == 3
+        assert set(row["per_attribute"]) == set(res["attributes"])
+    rows = [line for line in markdown_table(res, "x").splitlines() if line.startswith("| ") and "---" not in line]
+    readme = (ROOT / "README.md").read_text()
+    for line in rows:  # the header and one line per method, digit for digit
+        assert line in readme, line
