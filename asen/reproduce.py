@@ -377,7 +377,8 @@ def protocol_caption(protocol: Protocol) -> str:
     )
 
 
-def _fmt(stat: dict[str, Any] | None) -> str:
+def format_stat(stat: dict[str, Any] | None) -> str:
+    """``mean ± std`` of an :func:`aggregate` statistic (the mean alone for one seed; ``–`` for none)."""
     if stat is None:
         return "–"
     return f"{stat['mean']:.2f} ± {stat['std']:.2f}" if len(stat["values"]) > 1 else f"{stat['mean']:.2f}"
@@ -389,8 +390,8 @@ def markdown_table(results: dict[str, Any], title: str) -> str:
     head = ["method", *attrs, "overall", "overall w/o Invisible"]
     lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, res in results["methods"].items():
-        cells = [res["label"], *(_fmt(res["per_attribute"].get(a)) for a in attrs), _fmt(res["overall"]),
-                 _fmt(res.get("overall_without_invisible"))]
+        cells = [res["label"], *(format_stat(res["per_attribute"].get(a)) for a in attrs), format_stat(res["overall"]),
+                 format_stat(res.get("overall_without_invisible"))]
         lines.append("| " + " | ".join(cells) + " |")
     seeds = results["seeds"]
     lines += ["", f"MAP (%) on the {results['split']} split of {results['dataset']}, mean ± std over "

@@ -356,10 +356,16 @@ class RunDir:
             fh.write(json.dumps(record) + "\n")
 
     def read_log(self) -> list[dict]:
-        path = self.path / "log.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return read_log(self.path)
+
+
+def read_log(run: str | Path) -> list[dict]:
+    """The records of a run folder's ``log.jsonl`` (epochs and events such as ``resume``), oldest first; ``[]``
+    when it has none. Reading takes no lock: a finished run, or a running one's lines so far."""
+    path = Path(run) / "log.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def rng_state() -> dict[str, Any]:

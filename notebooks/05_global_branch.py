@@ -27,14 +27,13 @@ if "google.colab" in sys.modules:  # Colab: install the library (the URL comes f
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
                    check=True)
 
-import json
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
 import asen.book
+import asen.runs
 from asen.data import open_image
 from asen.plots import image_grid, show_image
 from asen.reproduce import METHOD_LABELS, evaluate_checkpoint, protocol_caption, random_table
@@ -61,8 +60,7 @@ runs = {m: ctx.trained(m) for m in ("asen", "triplet")}
 
 def read_log(ckpt) -> pd.DataFrame:
     """The epoch records of a run's log.jsonl (events such as 'resume' left out)."""
-    lines = (ckpt.parent.parent / "log.jsonl").read_text().splitlines()
-    records = [r for r in map(json.loads, filter(None, lines)) if "epoch" in r and "loss" in r]
+    records = [r for r in asen.runs.read_log(ckpt.parent.parent) if "epoch" in r and "loss" in r]
     return pd.DataFrame(records).drop_duplicates("epoch", keep="last").set_index("epoch")
 
 

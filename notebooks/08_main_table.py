@@ -89,10 +89,7 @@ print(f"wrote {json_path} and {md_path}")
 # paper's unless it has been verified.
 
 # %%
-def fmt(stat: dict | None) -> str:
-    if stat is None:
-        return "—"
-    return f"{stat['mean']:.2f} ± {stat['std']:.2f}" if len(stat["values"]) > 1 else f"{stat['mean']:.2f}"
+fmt = asen.reproduce.format_stat  # mean ± std over seeds
 
 
 source = paper[methods[0]]["source"]

@@ -114,10 +114,7 @@ res = abl["methods"]
 full = res["asenpp"]["overall"]["mean"]
 
 
-def fmt(stat: dict | None) -> str:
-    if stat is None:
-        return "—"
-    return f"{stat['mean']:.2f} ± {stat['std']:.2f}" if len(stat["values"]) > 1 else f"{stat['mean']:.2f}"
+fmt = asen.reproduce.format_stat  # mean ± std over seeds
 
 
 table = pd.DataFrame({
