@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .data import SplitFiles, load_split_files
-from .reproduce import MAIN_METHODS, PROFILES, Protocol, default_data_root, ensure_trained
+from .reproduce import PROFILES, Protocol, default_data_root, ensure_trained, stage1_methods
 from .runs import resolve_device, seed_everything
 
 SYNTH_SIZE = {"smoke": "tiny", "cpu": "small", "gpu": "fashionai"}
@@ -120,15 +120,14 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
 def book_runs(ctx: BookContext) -> tuple[list, list]:
     """The training runs the chapters ask for: ``(stage-1 configs, stage-2 configs)``.
 
-    Chapters 3-7, 10 and 11 use seed ``ctx.seed``; chapter 8 every seed of the profile (every trained method of
-    :data:`asen.reproduce.MAIN_METHODS`); chapter 9 the ablations (w/o ASA, w/o ACA, both stages) for the first
-    seed on the cpu profile and every seed otherwise.
+    Chapters 3-7, 10 and 11 use seed ``ctx.seed``; chapter 8 every seed of the profile (the stage-1 runs of
+    :func:`asen.reproduce.stage1_methods` and ASEN++'s stage 2); chapter 9 the ablations (w/o ASA, w/o ACA, both
+    stages) for the first seed on the cpu profile and every seed otherwise.
     """
     p = ctx.protocol
     seeds = tuple(dict.fromkeys((ctx.seed, *ctx.seeds)))
     ablation_seeds = ctx.seeds[:1] if ctx.profile == "cpu" else ctx.seeds
-    trained = [m for m in MAIN_METHODS if m not in ("random", "asenpp")]  # ASEN++ is stage 2 of "asen"
-    stage1 = {(m, s): p.stage1_config(m, s) for s in seeds for m in trained}
+    stage1 = {(m, s): p.stage1_config(m, s) for s in seeds for m in stage1_methods()}
     stage1.update({(m, s): p.stage1_config(m, s) for s in ablation_seeds for m in ("no_asa", "no_aca")})
     stage2 = [p.stage2_config_after_stage1(m, s) for m, s in stage1 if m in ("asen", "no_asa", "no_aca")]
     return list(stage1.values()), stage2

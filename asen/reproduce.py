@@ -316,13 +316,19 @@ def random_table(files: SplitFiles, seed: int, split: str = "test", dim: int = 1
     return map_table(files.meta, random_features(len(q), dim, 2 * seed), random_features(len(c), dim, 2 * seed + 1), q, c)
 
 
+def stage1_methods(methods: Sequence[str] = MAIN_METHODS) -> list[str]:
+    """The stage-1 runs (method keys) that main-table ``methods`` need, in order: Random needs none, and ASEN++
+    continues the stage-1 run of its global branch (``"asen"``)."""
+    return list(dict.fromkeys("asen" if m == "asenpp" else m for m in methods if m != "random"))
+
+
 def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[str] = MAIN_METHODS) -> dict[str, Any]:
     """Train (or reuse) and evaluate every method for every seed. Returns the results dict."""
     files = load_split_files(protocol.data_root)
     per_method: dict[str, list[MapTable]] = {m: [] for m in methods}
     timings: dict[str, float] = {}
     t_train = time.time()
-    bases = list(dict.fromkeys("asen" if m == "asenpp" else m for m in methods if m != "random"))
+    bases = stage1_methods(methods)
     runs = [protocol.stage1_config(b, s) for b in bases for s in seeds]
     if "asenpp" in methods:
         runs += [protocol.stage2_config_after_stage1("asen", s) for s in seeds]
@@ -494,8 +500,7 @@ def plan_runs(protocol: Protocol, seeds: Sequence[int], main: bool = True, ablat
     if pre is not None:
         configs.append(pre)
     if main:
-        bases = [m for m in MAIN_METHODS if m not in ("random", "asenpp")]
-        configs += [protocol.stage1_config(m, s) for m in bases for s in seeds]
+        configs += [protocol.stage1_config(m, s) for m in stage1_methods() for s in seeds]
         configs += [protocol.stage2_config_after_stage1("asen", s) for s in seeds]
     if ablations:
         for m in ("asen", "no_asa", "no_aca"):
@@ -513,8 +518,7 @@ def plan_runs(protocol: Protocol, seeds: Sequence[int], main: bool = True, ablat
                     "local_backbone": m.local_backbone if m.local_branch else None, "global_size": d.global_size,
                     "local_size": d.local_size if m.local_branch else None, "steps": t.epochs * steps_per_epoch,
                     "images_per_step": per_step,
-                    "trained": (run_dir_of(c, protocol.runs_root) / "checkpoints" / "last.pt").exists()
-                    and _finished(c, protocol.runs_root)})
+                    "trained": _finished(c, protocol.runs_root)})
     return out
 
 
