@@ -41,18 +41,29 @@ ablations: $(STAMP)  ## ablations on SynthFashion (results/synthfashion/ablation
 # warnings are errors. See book/CONTRIBUTING-chapters.md.
 JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-book: $(STAMP)  ## execute every chapter (cpu profile) and build the HTML book into _build/html
+# MathJax is served from the book itself (npm's mathjax package, unpacked into _static/mathjax, which Jupyter Book
+# copies into the build; _config.yml's mathjax_path points at it), so formulas render without internet.
+MATHJAX_VERSION := 3.2.2
+MATHJAX := _static/mathjax/tex-mml-chtml.js
+$(MATHJAX):
+	@command -v npm >/dev/null || { echo "error: npm not found; the book serves MathJax $(MATHJAX_VERSION) from npm's mathjax package: install Node.js (apt-get install -y npm) and retry" >&2; exit 2; }
+	rm -rf _static/mathjax .mathjax-tmp && mkdir -p .mathjax-tmp _static
+	cd .mathjax-tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null && tar xzf mathjax-$(MATHJAX_VERSION).tgz
+	cp .mathjax-tmp/package/LICENSE .mathjax-tmp/package/es5/ && mv .mathjax-tmp/package/es5 _static/mathjax
+	rm -rf .mathjax-tmp
+
+book: $(STAMP) $(MATHJAX)  ## execute every chapter (cpu profile) and build the HTML book into _build/html
 	$(PY) tools/execute_notebooks.py --profile cpu --results-dir results/book
 	$(JB_BUILD)
 
 notebooks-smoke: $(STAMP)  ## execute every chapter with the smoke profile (tiny data, a few training steps)
 	$(PY) tools/execute_notebooks.py --profile smoke --results-dir results/book-smoke
 
-book-smoke: notebooks-smoke  ## the book with the smoke profile, in minutes
+book-smoke: notebooks-smoke $(MATHJAX)  ## the book with the smoke profile, in minutes
 	$(JB_BUILD)
 
 book-check: book-smoke  ## book-smoke, then every page opened in headless Chromium (installed with apt-get if missing)
 	$(PY) tools/check_book.py _build/html
 
 clean:
-	rm -rf _build book/_build runs results
+	rm -rf _build book/_build runs results _static/mathjax .mathjax-tmp

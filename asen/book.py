@@ -117,19 +117,47 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
     return BookContext(profile, dataset, root, dev, seed, Path(runs_root), results, files, progress)
 
 
+FEWER_SEED_METHODS = ("asen_aaai", "asen_v2")
+"""Main-table rows the book trains for the first seed only on the cpu profile (to keep ``make book`` within
+its time budget); chapter 8 uses every seed of theirs that is already trained (``make reproduce`` trains all)."""
+
+
+def main_table_seeds(ctx: BookContext, method: str) -> tuple[int, ...]:
+    """The seeds the book trains ``method`` of the main table for: every seed of the profile, but only the first
+    for :data:`FEWER_SEED_METHODS` on the cpu profile."""
+    if ctx.profile == "cpu" and method in FEWER_SEED_METHODS:
+        return tuple(dict.fromkeys((ctx.seed, *ctx.seeds[:1])))
+    return tuple(dict.fromkeys((ctx.seed, *ctx.seeds)))
+
+
+def main_table_method_seeds(ctx: BookContext) -> dict[str, tuple[int, ...]]:
+    """Chapter 8's ``method_seeds`` for :func:`asen.reproduce.run_main_table`: for each of
+    :data:`FEWER_SEED_METHODS` on the cpu profile, every profile seed already trained under ``ctx.runs_root``
+    (all three after ``make reproduce``), else the first seed (what :func:`book_runs` trains). Empty otherwise."""
+    if ctx.profile != "cpu":
+        return {}
+    from .reproduce import trained_seeds
+
+    return {m: tuple(trained_seeds(ctx.protocol, m, ctx.seeds) or main_table_seeds(ctx, m))
+            for m in FEWER_SEED_METHODS}
+
+
 def book_runs(ctx: BookContext) -> tuple[list, list]:
     """The training runs the chapters ask for: ``(stage-1 configs, stage-2 configs)``.
 
     Chapters 3-7, 10 and 11 use seed ``ctx.seed``; chapter 8 every seed of the profile (the stage-1 runs of
-    :func:`asen.reproduce.stage1_methods` and ASEN++'s stage 2); chapter 9 the ablations (w/o ASA, w/o ACA, both
-    stages) for the first seed on the cpu profile and every seed otherwise.
+    :func:`asen.reproduce.stage1_methods` and ASEN++'s stage 2; the first seed only for
+    :data:`FEWER_SEED_METHODS` on the cpu profile, :func:`main_table_seeds`); chapter 9 the ablations (w/o ASA, w/o ACA, both
+    stages; the no-zoom control's stage 2) for the first seed on the cpu profile and every seed otherwise.
     """
     p = ctx.protocol
     seeds = tuple(dict.fromkeys((ctx.seed, *ctx.seeds)))
     ablation_seeds = ctx.seeds[:1] if ctx.profile == "cpu" else ctx.seeds
-    stage1 = {(m, s): p.stage1_config(m, s) for s in seeds for m in stage1_methods()}
+    stage1 = {(m, s): p.stage1_config(m, s) for s in seeds for m in stage1_methods()
+              if s in main_table_seeds(ctx, m)}
     stage1.update({(m, s): p.stage1_config(m, s) for s in ablation_seeds for m in ("no_asa", "no_aca")})
     stage2 = [p.stage2_config_after_stage1(m, s) for m, s in stage1 if m in ("asen", "no_asa", "no_aca")]
+    stage2 += [p.stage2_config_after_stage1("no_zoom", s) for s in ablation_seeds]
     return list(stage1.values()), stage2
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import UserError
+from .synth import DEFAULT_DESIGN
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -184,10 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="generator seed; same seed + version = identical files")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--preview", metavar="PNG", help="only write a sample grid (one row per attribute, one column per value)")
-    p.add_argument("--design", type=int, default=1,
-                   help="how collars, lapels and neck designs are drawn: 1 (default, generator 1.0.0: fine details "
-                        "in the garment's fabric) or 2 (generator 2.0.0: contrasting pieces, values differ in 2 px "
-                        "shapes)")
+    p.add_argument("--design", type=int, default=DEFAULT_DESIGN,
+                   help="how collars, lapels and neck designs are drawn: 2 (default, generator 2.0.0: contrasting "
+                        "pieces, values differ in 2 px shapes) or 1 (generator 1.0.0, the first design: fine details "
+                        "in the garment's fabric)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_synth)
 

@@ -121,9 +121,14 @@ def mean_average_precision(
     if query_labels.ndim == 1:
         aps = average_precisions(queries, candidates, query_labels, candidate_labels, ties)
         return float(aps.mean()) if len(aps) else 0.0
-    per_attr = map_per_attribute(queries, candidates, query_labels, candidate_labels, ties=ties)
-    total = sum(n for _, n in per_attr.values())
-    return float(sum(m * n for m, n in per_attr.values()) / total) if total else 0.0
+    return overall_map(map_per_attribute(queries, candidates, query_labels, candidate_labels, ties=ties))
+
+
+def overall_map(per_attribute: dict[int, tuple[float, int]]) -> float:
+    """The paper's overall MAP from per-attribute ``{attribute: (MAP, number of queries)}``: the mean over all
+    queries, i.e. the per-attribute MAPs weighted by their query counts (0 with no query)."""
+    total = sum(n for _, n in per_attribute.values())
+    return float(sum(m * n for m, n in per_attribute.values()) / total) if total else 0.0
 
 
 def map_per_attribute(
@@ -152,4 +157,43 @@ def map_per_attribute(
         aps = average_precisions(queries[qmask], candidates[cmask], query_labels[qmask, 1], candidate_labels[cmask, 1],
                                   ties)
         out[int(attr)] = (float(aps.mean()), int(qmask.sum()))
+    return out
+
+
+def expected_random_ap(n_relevant: int, n_candidates: int) -> float:
+    """Expected AP of a uniformly random ranking of ``n_candidates`` with ``n_relevant`` relevant ones.
+
+    With ``R`` relevant among ``N`` and ``H_N = sum_{k<=N} 1/k``: ``E[AP] = (R-1)/(N-1) + (N-R) H_N / (N(N-1))``
+    (0 when ``R = 0``, 1 when ``N = 1``); it tends to ``R/N`` for large ``N``. Chapter 1 derives it.
+
+    Raises:
+        ValueError: ``n_relevant`` outside ``0..n_candidates`` or ``n_candidates < 1``.
+    """
+    r, n = int(n_relevant), int(n_candidates)
+    if n < 1 or not 0 <= r <= n:
+        raise ValueError(f"need 0 <= n_relevant <= n_candidates and n_candidates >= 1, got {r} of {n}")
+    if r == 0:
+        return 0.0
+    if n == 1:
+        return 1.0
+    harmonic = float(np.sum(1.0 / np.arange(1, n + 1)))
+    return (r - 1) / (n - 1) + (n - r) * harmonic / (n * (n - 1))
+
+
+def predicted_random_map(query_labels: np.ndarray, candidate_labels: np.ndarray) -> dict[int, tuple[float, int]]:
+    """Per-attribute MAP that random embeddings are expected to reach, from the value counts alone.
+
+    Args:
+        query_labels, candidate_labels: ``(n, 2)`` ``(attribute, value)`` labels, as for :func:`map_per_attribute`.
+    Returns:
+        ``{attribute: (expected MAP fraction, number of queries)}``, the shape of :func:`map_per_attribute`'s
+        result (so :func:`overall_map` weights it the same way).
+    """
+    query_labels, candidate_labels = np.asarray(query_labels), np.asarray(candidate_labels)
+    out: dict[int, tuple[float, int]] = {}
+    for attr in np.unique(query_labels[:, 0]):
+        cand = candidate_labels[candidate_labels[:, 0] == attr, 1]
+        values = query_labels[query_labels[:, 0] == attr, 1]
+        aps = [expected_random_ap(int((cand == v).sum()), len(cand)) for v in values]
+        out[int(attr)] = (float(np.mean(aps)), len(values))
     return out

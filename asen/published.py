@@ -188,9 +188,11 @@ def ablation_slot(key: str) -> dict[str, Any]:
 
 
 def weighted_overall(per_attribute: dict[str, float], queries: dict[str, int]) -> float:
-    """Query-weighted mean of per-attribute MAPs (how "overall" is defined in the paper's protocol)."""
-    total = sum(queries[a] for a in per_attribute)
-    return sum(m * queries[a] for a, m in per_attribute.items()) / total
+    """Query-weighted mean of per-attribute MAPs (how "overall" is defined in the paper's protocol;
+    :func:`asen.metrics.overall_map` with attribute names)."""
+    from .metrics import overall_map
+
+    return overall_map({a: (m, queries[a]) for a, m in per_attribute.items()})
 
 
 def format_map(value: float | None, digits: int = 2) -> str:

@@ -37,11 +37,17 @@ METHOD_LABELS = {
     "asen_v2": "ASEN_v2 (AAAI ASENet_V2)", "asen": "ASEN++ global branch (stage 1)",
     "asenpp": "ASEN++ (global + local)", "no_asa": "ASEN++ w/o ASA", "no_aca": "ASEN++ w/o ACA",
     "global_only": "ASEN++ global branch only", "local_only": "ASEN++ local branch only",
+    "no_zoom": "ASEN++ without the zoom (crop threshold 0)",
 }
 # stage-1 overlays per method; ASEN++ continues ASEN's stage-1 run with the stage-2 config
 STAGE1_OVERLAYS = {"triplet": ["method_triplet"], "csn": ["method_csn"], "asen_aaai": ["method_asen_aaai"],
                    "asen_v2": ["method_asen_v2"], "asen": [], "no_asa": ["ablation_no_asa"],
-                   "no_aca": ["ablation_no_aca"]}
+                   "no_aca": ["ablation_no_aca"], "no_zoom": []}
+# stage-2 overrides per method: the no-zoom control trains and tests its local branch on the whole image (crop
+# threshold 0: the box keeps every location), continuing the same stage-1 run as ASEN++ ("asen")
+STAGE2_OVERRIDES = {"no_zoom": ["train.crop_threshold=0", "eval.crop_threshold=0"]}
+STAGE1_OF = {"asenpp": "asen", "no_zoom": "asen"}
+"""Methods whose stage 2 continues another method's stage-1 run."""
 
 # Profiles: how much to train. "smoke" is for tests and the book's smoke build (minutes on a laptop).
 PROFILES: dict[str, dict[str, Any]] = {
@@ -105,13 +111,16 @@ class Protocol:
     def stage2_config(self, method: str, seed: int, stage1_ckpt: Path) -> Config:
         prof = PROFILES[self.profile]
         over = [f"data.root={self.data_root}", f"train.seed={seed}", *prof["overrides"], *prof["s2_overrides"],
-                *self._pretrained(), *self.extra_overrides, f"train.init_from={stage1_ckpt}"]
+                *self._pretrained(), *self.extra_overrides, *STAGE2_OVERRIDES.get(method, []),
+                f"train.init_from={stage1_ckpt}"]
         cfg = load_config([*self.base_configs, *STAGE1_OVERLAYS[method], *self.stage2_configs], over)
         return cfg.replace(name=f"{method}_s2_seed{seed}")
 
     def stage2_config_after_stage1(self, method: str, seed: int) -> Config:
-        """The stage-2 config that continues this protocol's own stage-1 run of ``method`` (trained or not)."""
-        return self.stage2_config(method, seed, best_checkpoint(self.stage1_config(method, seed), self.runs_root))
+        """The stage-2 config that continues this protocol's own stage-1 run of ``method`` (of ``"asen"`` for the
+        no-zoom control, :data:`STAGE1_OF`), trained or not."""
+        base = STAGE1_OF.get(method, method)
+        return self.stage2_config(method, seed, best_checkpoint(self.stage1_config(base, seed), self.runs_root))
 
 
 def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: SplitFiles | None = None,
@@ -322,21 +331,56 @@ def stage1_methods(methods: Sequence[str] = MAIN_METHODS) -> list[str]:
     return list(dict.fromkeys("asen" if m == "asenpp" else m for m in methods if m != "random"))
 
 
-def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[str] = MAIN_METHODS) -> dict[str, Any]:
-    """Train (or reuse) and evaluate every method for every seed. Returns the results dict."""
+def trained_seeds(protocol: Protocol, method: str, seeds: Sequence[int]) -> list[int]:
+    """The ``seeds`` for which ``method``'s main-table runs (its stage-1 run, and for ``"asenpp"`` the stage-2
+    run after it) have finished under ``protocol.runs_root``; every seed for ``"random"``."""
+    if method == "random":
+        return list(seeds)
+    base = "asen" if method == "asenpp" else method
+    out = []
+    for s in seeds:
+        s1 = protocol.stage1_config(base, s)
+        done = _finished(s1, protocol.runs_root)
+        if done and method == "asenpp":
+            done = _finished(protocol.stage2_config_after_stage1(base, s), protocol.runs_root)
+        if done:
+            out.append(s)
+    return out
+
+
+def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[str] = MAIN_METHODS,
+                   method_seeds: dict[str, Sequence[int]] | None = None) -> dict[str, Any]:
+    """Train (or reuse) and evaluate every method for every seed. Returns the results dict.
+
+    Args:
+        protocol: data, runs folder, profile and device.
+        seeds: training seeds of every method.
+        methods: rows of the table (keys of :data:`METHOD_LABELS`), in order.
+        method_seeds: seeds for some methods instead of ``seeds`` (e.g. the book trains the AAAI rows for one
+            seed on the cpu profile); the results record them under ``"method_seeds"`` and the markdown caption
+            names them.
+    """
     files = load_split_files(protocol.data_root)
     per_method: dict[str, list[MapTable]] = {m: [] for m in methods}
+    own = {m: list((method_seeds or {}).get(m, seeds)) for m in methods}
+    if any(not s for s in own.values()):
+        raise ValueError(f"every method needs at least one seed, got {own}")
     timings: dict[str, float] = {}
     t_train = time.time()
-    bases = stage1_methods(methods)
-    runs = [protocol.stage1_config(b, s) for b in bases for s in seeds]
+    runs = []
+    for b in stage1_methods(methods):  # ASEN++'s seeds need their stage-1 ("asen") runs too
+        b_seeds = dict.fromkeys(s for m in methods if m != "random" and ("asen" if m == "asenpp" else m) == b
+                                for s in own[m])
+        runs += [protocol.stage1_config(b, s) for s in b_seeds]
     if "asenpp" in methods:
-        runs += [protocol.stage2_config_after_stage1("asen", s) for s in seeds]
+        runs += [protocol.stage2_config_after_stage1("asen", s) for s in own["asenpp"]]
     train_all(protocol, runs, "training")
     timings["training"] = time.time() - t_train
-    for seed in seeds:
+    for seed in dict.fromkeys(s for m in methods for s in own[m]):
         stage1: dict[str, Path] = {}
         for method in methods:
+            if seed not in own[method]:
+                continue
             t0 = time.time()
             if method == "random":
                 per_method[method].append(random_table(files, seed))
@@ -351,13 +395,17 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
                                       protocol.device, files, protocol.progress)
             per_method[method].append(evaluate_checkpoint(ckpt, files, protocol.device, progress=protocol.progress)["main"])
             timings[method] = timings.get(method, 0.0) + time.time() - t0
-    return {
+    out = {
         "dataset": files.meta.name, "split": "test", "seeds": list(seeds), "profile": protocol.profile,
         "attributes": list(files.meta.attributes),
-        "methods": {m: {"label": METHOD_LABELS[m], **aggregate(per_method[m])} for m in methods},
+        "methods": {m: {"label": METHOD_LABELS[m], "seeds": own[m], **aggregate(per_method[m])} for m in methods},
         "seconds": timings,
         "protocol": protocol_caption(protocol),
     }
+    fewer = {m: s for m, s in own.items() if s != list(seeds)}
+    if fewer:
+        out["method_seeds"] = fewer
+    return out
 
 
 def protocol_caption(protocol: Protocol) -> str:
@@ -383,6 +431,61 @@ def protocol_caption(protocol: Protocol) -> str:
     )
 
 
+def paired_gap(results: dict[str, Any], a: str, b: str, key: str = "overall") -> dict[str, Any]:
+    """Method ``b`` minus method ``a`` of a results dict, paired by seed: each seed trained both, so the
+    difference is taken per seed, then its mean and standard error over the seeds both rows have.
+
+    Returns:
+        ``{"from", "to", "seeds", "mean", "se", "clear"}``; ``se`` is NaN with one common seed, and ``clear``
+        says whether ``|mean| > 2 se`` (never with one seed).
+    Raises:
+        ValueError: the two rows share no seed.
+    """
+    def by_seed(m: str) -> dict[int, float]:
+        row = results["methods"][m]
+        return dict(zip(row.get("seeds", results["seeds"]), row[key]["values"]))
+
+    va, vb = by_seed(a), by_seed(b)
+    common = [s for s in vb if s in va]
+    if not common:
+        raise ValueError(f"{a} and {b} share no seed ({sorted(va)} vs {sorted(vb)}): no paired gap")
+    d = np.array([vb[s] - va[s] for s in common])
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return {"from": a, "to": b, "seeds": common, "mean": float(d.mean()), "se": se,
+            "clear": bool(len(d) > 1 and abs(d.mean()) > 2 * se)}
+
+
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference_results"
+"""The tracked reference tables of a source checkout (absent from an installed wheel)."""
+
+
+def load_reference(stem: str, results: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The tracked reference table ``reference_results/synthfashion_<stem>.json`` (``main_table``,
+    ``ablations``), or None when this is not a source checkout or, given ``results``, when the reference was
+    measured on another dataset, profile or protocol (so the two are not comparable)."""
+    path = REFERENCE_DIR / f"synthfashion_{stem}.json"
+    if not path.is_file():
+        return None
+    ref = json.loads(path.read_text())
+    if results is not None and any(ref.get(k) != results.get(k) for k in ("dataset", "profile", "protocol")):
+        return None
+    return ref
+
+
+def reference_comparison(results: dict[str, Any], reference: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per method present in both: this run's overall mean and the reference's, and the difference
+    (``{"method", "label", "ours", "reference", "diff", "ref_std"}``)."""
+    rows = []
+    for m, row in results["methods"].items():
+        ref = reference["methods"].get(m)
+        if ref is None:
+            continue
+        ours, theirs = row["overall"]["mean"], ref["overall"]["mean"]
+        rows.append({"method": m, "label": row["label"], "ours": ours, "reference": theirs, "diff": ours - theirs,
+                     "ref_std": ref["overall"]["std"]})
+    return rows
+
+
 def format_stat(stat: dict[str, Any] | None) -> str:
     """``mean ± std`` of an :func:`aggregate` statistic (the mean alone for one seed; ``–`` for none)."""
     if stat is None:
@@ -400,8 +503,10 @@ def markdown_table(results: dict[str, Any], title: str) -> str:
                  format_stat(res.get("overall_without_invisible"))]
         lines.append("| " + " | ".join(cells) + " |")
     seeds = results["seeds"]
+    fewer = "".join(f" {results['methods'][m]['label']}: seed(s) {s} only (no spread when one)."
+                    for m, s in (results.get("method_seeds") or {}).items() if m in results["methods"])
     lines += ["", f"MAP (%) on the {results['split']} split of {results['dataset']}, mean ± std over "
-              f"{len(seeds)} seed(s) {seeds}. {results['protocol']}"]
+              f"{len(seeds)} seed(s) {seeds}.{fewer} {results['protocol']}"]
     return "\n".join(lines)
 
 
@@ -414,25 +519,47 @@ def write_results(results: dict[str, Any], out_dir: Path, stem: str, title: str)
     return out_dir / f"{stem}.json", md
 
 
+ABLATION_ROWS = ("asenpp", "no_asa", "no_aca", "global_only", "local_only", "no_zoom", "asen")
+"""Rows of :func:`run_ablations`, in order: ASEN++ and its ablations, then the stage-1 model both stage-2 runs
+start from (``"asen"``, the reference the zoom's gain is measured against)."""
+
+
+def zoom_gains(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """What the zoom adds, from an ablation (or main-table) results dict holding ``"asen"`` (the stage-1 global
+    branch) and ``"asenpp"`` (and ``"no_zoom"`` when present): per row, its mean MAP minus the stage-1 model's,
+    averaged over the design attributes and over the length attributes (``{"design": .., "length": ..}``)."""
+    res, attrs = results["methods"], results["attributes"]
+    groups = {"length": [a for a in attrs if a.endswith("_length")],
+              "design": [a for a in attrs if not a.endswith("_length")]}
+    return {m: {g: float(np.mean([res[m]["per_attribute"][a]["mean"] - res["asen"]["per_attribute"][a]["mean"]
+                                  for a in names])) for g, names in groups.items()}
+            for m in ("asenpp", "no_zoom") if m in res}
+
+
 def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
                   thresholds: Sequence[float] = (0.0, 0.1, 0.3, 0.5, 0.7)) -> dict[str, Any]:
-    """ASEN++ without ASA, without ACA, global only, local only, and sweeps of beta and the crop threshold.
+    """ASEN++ without ASA, without ACA, global only, local only, without the zoom, its stage-1 model, and sweeps
+    of beta and the crop threshold.
 
-    The sweeps are evaluation-time (the same trained ASEN++, other beta / test crop threshold).
+    "Without the zoom" is a control trained for it: the same stage 2 with crop threshold 0 in training and test,
+    so the local branch sees the whole image at the crop size (no pixels the global input lacks beyond the
+    resolution). The sweeps are evaluation-time (the same trained ASEN++, other beta / test crop threshold).
     """
     files = load_split_files(protocol.data_root)
-    tables: dict[str, list[MapTable]] = {k: [] for k in ("asenpp", "no_asa", "no_aca", "global_only", "local_only")}
+    tables: dict[str, list[MapTable]] = {k: [] for k in ABLATION_ROWS}
     beta_curve: dict[float, list[float]] = {b: [] for b in betas}
     thr_curve: dict[float, list[float]] = {t: [] for t in thresholds}
     pairs = [(m, s) for m in ("asen", "no_asa", "no_aca") for s in seeds]
-    train_all(protocol, [c for m, s in pairs for c in (protocol.stage1_config(m, s),
-                                                       protocol.stage2_config_after_stage1(m, s))], "training")
+    runs = [c for m, s in pairs for c in (protocol.stage1_config(m, s), protocol.stage2_config_after_stage1(m, s))]
+    train_all(protocol, [*runs, *(protocol.stage2_config_after_stage1("no_zoom", s) for s in seeds)], "training")
     for seed in seeds:
-        ckpts = {}
-        for method in ("asen", "no_asa", "no_aca"):
-            s1 = ensure_trained(protocol.stage1_config(method, seed), protocol.runs_root, protocol.device, files,
-                                protocol.progress)
-            ckpts[method] = ensure_trained(protocol.stage2_config(method, seed, s1), protocol.runs_root,
+        ckpts, stage1 = {}, {}
+        for method in ("asen", "no_asa", "no_aca", "no_zoom"):
+            base = STAGE1_OF.get(method, method)
+            if base not in stage1:
+                stage1[base] = ensure_trained(protocol.stage1_config(base, seed), protocol.runs_root, protocol.device,
+                                              files, protocol.progress)
+            ckpts[method] = ensure_trained(protocol.stage2_config(method, seed, stage1[base]), protocol.runs_root,
                                            protocol.device, files, protocol.progress)
         res = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress, betas=tuple(betas))
         tables["asenpp"].append(res["fused"])
@@ -440,9 +567,11 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
         tables["local_only"].append(res["local"])
         for b in betas:
             beta_curve[b].append(res["beta"][b])
-        for method in ("no_asa", "no_aca"):
+        for method in ("no_asa", "no_aca", "no_zoom"):
             tables[method].append(evaluate_checkpoint(ckpts[method], files, protocol.device,
                                                       progress=protocol.progress)["main"])
+        tables["asen"].append(evaluate_checkpoint(stage1["asen"], files, protocol.device,
+                                                  progress=protocol.progress)["main"])
         for thr in thresholds:
             r = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress,
                                     overrides=[f"eval.crop_threshold={thr}"])
@@ -453,6 +582,8 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
         "methods": {k: {"label": METHOD_LABELS[k], **aggregate(v)} for k, v in tables.items()},
         "beta_sweep": {str(b): _stats(v) for b, v in beta_curve.items()},
         "threshold_sweep": {str(t): _stats(v) for t, v in thr_curve.items()},
+        "zoom_gains": zoom_gains({"methods": {k: aggregate(v) for k, v in tables.items()},
+                                  "attributes": list(files.meta.attributes)}),
         "protocol": protocol_caption(protocol) + " Sweeps vary beta and the test-time crop threshold of the same "
                                                  "trained ASEN++.",
     }
@@ -538,6 +669,16 @@ def format_plan(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def machine_info() -> dict[str, Any]:
+    """Where a table was measured: CPU (model, AVX-512, oneDNN cap), usable cores, torch version, GPU if any."""
+    from . import cpu
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {**cpu.describe(), "cores": cores, "torch": torch.__version__, "gpu": gpu,
+            "date": time.strftime("%Y-%m-%d")}
+
+
 def main_cli(args) -> int:
     """``asen reproduce``: generate SynthFashion if needed, train, evaluate, write tables."""
     from .runs import resolve_device
@@ -561,6 +702,7 @@ def main_cli(args) -> int:
     if not args.ablations_only:
         res = run_main_table(protocol, seeds)
         res["wall_seconds"] = round(time.time() - t0, 1)
+        res["machine"] = machine_info()
         j, md = write_results(res, out, "main_table", f"Main comparison on {res['dataset']}")
         print(md.read_text())
         print(f"wrote {j} and {md}")
@@ -568,6 +710,7 @@ def main_cli(args) -> int:
         t1 = time.time()
         abl = run_ablations(protocol, seeds)
         abl["wall_seconds"] = round(time.time() - t1, 1)
+        abl["machine"] = machine_info()
         j, md = write_results(abl, out, "ablations", f"Ablations on {abl['dataset']}")
         png = plot_ablations(abl, out / "ablations.png")
         print(md.read_text())

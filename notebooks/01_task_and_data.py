@@ -128,30 +128,35 @@ display(Image(filename=str(preview)))
 
 # %% [markdown]
 # The length attributes (first four rows) change large regions of the picture; the design attributes (last
-# four) change a few pixels around the neck. At the global branch's input size those details almost vanish:
-# below, the same images at full resolution and at the size the global branch sees, with the neck region
-# enlarged.
+# four) change a small region around the neck. SynthFashion draws each design attribute's piece (a collar, a
+# lapel facing, a neck piece) in a colour that stands out from the garment, so *where* to look can be seen even
+# at the global branch's input size; *which* value it is lies in the piece's shape (pointed or rounded flaps, a
+# notch, a roll, ribs, frills), a few pixels at the original's 224 px. Below, two values of each design
+# attribute on the same person: the neck region at full resolution (top rows) and at the size the global
+# branch sees (bottom rows), enlarged.
 
 # %% tags=["hide-input"]
 full = 224
 global_size = ctx.protocol.stage1_config("asen", seed).data.global_size
 design = ["collar_design", "lapel_design", "neckline_design", "neck_design"]
-fig, axes = plt.subplots(2, len(design), figsize=(2.7 * len(design), 6.4))
+pair = (1, 3)  # two visible values of each attribute
+fig, axes = plt.subplots(4, len(design), figsize=(2.7 * len(design), 11.5))
 for col, name in enumerate(design):
-    rng = np.random.default_rng([seed, col])
-    img, info = synth.render_with_info(name, 1, rng, full)
-    x, y = info["neck_xy"]
-    half = int(0.12 * info["scale"])
-    box = (int(x) - half, int(y) - half, int(x) + half, int(y) + half)
-    low = img.resize((global_size, global_size)).resize((full, full))
-    axes[0, col].imshow(img.crop(box))
-    axes[0, col].set_title(f"{name}: {dict(synth.ATTRIBUTES)[name][1]}\n{full} px original", fontsize=9)
-    axes[1, col].imshow(low.crop(box))
-    axes[1, col].set_title(f"at {global_size} px (global input)", fontsize=9)
+    for row, value in enumerate(pair):
+        img, info = synth.render_with_info(name, value, np.random.default_rng([seed, col]), full)
+        x, y = info["neck_xy"]
+        half = int(0.12 * info["scale"])
+        box = (int(x) - half, int(y) - half, int(x) + half, int(y) + half)
+        low = img.resize((global_size, global_size)).resize((full, full))
+        value_name = dict(synth.ATTRIBUTES)[name][value]
+        axes[row, col].imshow(img.crop(box))
+        axes[row, col].set_title(f"{name}: {value_name}\n{full} px original", fontsize=9)
+        axes[2 + row, col].imshow(low.crop(box))
+        axes[2 + row, col].set_title(f"{value_name}\nat {global_size} px (global input)", fontsize=9)
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("The neck region: design details blur away at the global input size")
+fig.suptitle("The neck region: the piece shows at the global input size, its shape only in the original")
 fig.tight_layout()
 plt.show()
 
@@ -223,16 +228,12 @@ plt.show()
 # $$
 #
 # with $H_N = \sum_{r=1}^N 1/r$. For large $N$ it tends to $R/N = p_v$, the value's share among the candidates,
-# so the MAP of an attribute tends to $\sum_v p_v^2$ (a query has value $v$ with probability $p_v$). First a
-# check of the formula against the library's AP on simulated random rankings:
+# so the MAP of an attribute tends to $\sum_v p_v^2$ (a query has value $v$ with probability $p_v$). The
+# library implements the formula as `asen.metrics.expected_random_ap` (tested against a hand enumeration). First
+# a check of it against the library's AP on simulated random rankings:
 
 # %%
-def expected_random_ap(R: int, N: int) -> float:
-    """Expected AP of a uniformly random ranking of N candidates, R of them relevant (derived above)."""
-    if R == 0:
-        return 0.0
-    harmonic = float(np.sum(1.0 / np.arange(1, N + 1)))
-    return (R - 1) / (N - 1) + (N - R) / (N * (N - 1)) * harmonic if N > 1 else 1.0
+from asen.metrics import expected_random_ap
 
 
 rng = np.random.default_rng(seed)
@@ -310,8 +311,9 @@ write_json(ctx.results_dir / "01_task_and_data.json", results)
 #    Which FashionAI attribute would you expect to have the lowest random MAP, and why?
 # 2. Use `expected_random_ap` to plot the expected AP of a random ranking against $N$ for $R/N = 0.2$ fixed.
 #    How large must $N$ be before the large-$N$ limit is within 0.5 points?
-# 3. Render 16 images of `neckline_design` with `asen.synth.render_image` at 96 px and at 224 px. For which
-#    values can *you* still tell the neckline apart at 96 px?
+# 3. Render 16 images of `collar_design` with `asen.synth.render_image` at 64 px and at 224 px. For which
+#    values can *you* still tell the collar apart at 64 px? (`asen synth --design 1` draws the first design of
+#    SynthFashion, whose details are 1 px outlines in the garment's own fabric: try it too.)
 # 4. The overall MAP weights attributes by their query counts. Recompute the random-embeddings overall MAP
 #    above with equal attribute weights. When would the two definitions rank two models differently?
 # 5. DARN images carry several attributes each. How would you build `label_train.txt` lines for an image with

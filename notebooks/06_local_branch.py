@@ -302,22 +302,32 @@ display(Markdown(
        "full-resolution originals, as in the `cpu` profile (224 px renders, 96 px global view).")))
 
 # %% [markdown]
-# Finally, the boxes the trained model chooses on test queries of the design attributes, and what the local
-# branch sees:
+# Finally, one test query of each design attribute, as the trained model sees it: the global input with the
+# attention map of the query's attribute (top), the box that map gives on the full-resolution original
+# (middle), and the zoomed crop the local branch reads (bottom). SynthFashion draws each design attribute's
+# piece (collar, lapel facing, neck piece) in a colour that stands out from the garment, so the region can be
+# found at the global input, while its values differ in shapes too small to tell apart there: the crop is
+# where the detail becomes legible.
 
 # %% tags=["hide-input"]
 boxes = res["features"]["query"]["boxes"]
 q_items = res["items"]["query"]
-chosen = np.flatnonzero(np.isin(q_items[:, 1], design))[:4]
-fig, axes = image_grid(2, len(chosen), size=2.6)
+chosen = [int(np.flatnonzero((q_items[:, 1] == a) & (q_items[:, 2] != 0))[0]) for a in design]
+fig, axes = image_grid(3, len(chosen), size=2.6)
+test_set = ImageSet(files.root, files.filenames["test"], G)
 for k, i in enumerate(chosen):
-    pic = open_image(files.root / files.filenames["test"][int(q_items[i, 0])])
-    a, v = int(q_items[i, 1]), int(q_items[i, 2])
-    show_image(axes[0, k], pic, f"{meta.attributes[a]}\n{meta.value_names[a][v]}")
-    draw_box(axes[0, k], boxes[i])
-    show_image(axes[1, k], pic.crop(tuple(int(c) for c in boxes[i])).resize((d.local_size, d.local_size)),
-               "local input")
-fig.suptitle("Zoom-in boxes chosen by the trained model (top) and the crops (bottom)")
+    image_id, a, v = (int(c) for c in q_items[i])
+    pic = open_image(files.root / files.filenames["test"][image_id])
+    x = collate_images([test_set[image_id]])["image"].to(ctx.device)
+    with torch.no_grad():
+        _, qmap = model(x, torch.tensor([a], device=ctx.device))
+    show_attention(axes[0, k], x[0].cpu(), qmap[0].cpu(),
+                   f"{meta.attributes[a].replace('_', ' ')}\n{meta.value_names[a][v]}")
+    show_image(axes[1, k], pic, "box on the original")
+    draw_box(axes[1, k], boxes[i])
+    show_image(axes[2, k], pic.crop(tuple(int(c) for c in boxes[i])).resize((d.local_size, d.local_size)),
+               f"local input ({d.local_size} px)")
+fig.suptitle(f"Global input ({G} px) with its attention map, the zoom-in box, and the crop")
 fig.tight_layout()
 plt.show()
 

@@ -214,33 +214,12 @@ assert np.isclose(100 * aps.mean(), table.overall)
 # with the library's random-embeddings baseline (`asen.reproduce.random_table`), averaged over 10 draws.
 
 # %%
-def expected_random_ap(n_relevant: int, n_candidates: int) -> float:
-    """E[AP] of a uniformly random ranking of n_candidates with n_relevant relevant ones (chapter 1)."""
-    r, n = n_relevant, n_candidates
-    if r == 0:
-        return 0.0
-    if n == 1:
-        return 1.0
-    harmonic = np.sum(1.0 / np.arange(1, n + 1))
-    return (r - 1) / (n - 1) + (n - r) * harmonic / (n * (n - 1))
-
+from asen.metrics import expected_random_ap, predicted_random_map
 
 rel = (cand_values == query_value).astype(float)
 predicted_example = expected_random_ap(int(rel.sum()), len(rel))
-
-
-def predicted_random_map(q_items: np.ndarray, c_items: np.ndarray, meta) -> dict[str, float]:
-    """Per-attribute MAP (%) that random embeddings are expected to reach, from the value counts alone."""
-    out = {}
-    for a in np.unique(q_items[:, 1]):
-        cand = c_items[c_items[:, 1] == a, 2]
-        counts = np.bincount(cand, minlength=meta.num_values[a])
-        ap = [expected_random_ap(int(counts[v]), len(cand)) for v in q_items[q_items[:, 1] == a, 2]]
-        out[meta.attributes[a]] = 100 * float(np.mean(ap))
-    return out
-
-
-predicted = predicted_random_map(q_items, c_items, ctx.files.meta)
+predicted = {ctx.files.meta.attributes[a]: 100 * m
+             for a, (m, _) in predicted_random_map(q_items[:, 1:3], c_items[:, 1:3]).items()}
 n_q = dict(table.queries)
 predicted_overall = sum(predicted[a] * n_q[a] for a in predicted) / sum(n_q.values())
 random_seeds = range(10)

@@ -95,6 +95,24 @@ def test_check_page_combines_the_three_checks(site):
     assert check_book.check_page("notebooks/ch.html", page("<p>text only</p>"), checker, expect_figure=False) == []
 
 
+def test_unrendered_tex_and_network_scripts_fail_a_page(site):
+    """Formulas MathJax did not typeset (e.g. loaded from a CDN without internet) fail the page, code does not."""
+    checker = check_book.LinkChecker(site)
+    raw = page('<p>a map of <span class="math notranslate nohighlight">\\(G \\times G\\)</span> cells</p>')
+    assert check_book.check_page("notebooks/ch.html", raw, checker, expect_figure=False) == [
+        "unrendered TeX in the text: a map of \\(G \\times G\\) cells"]
+    display = page('<div class="math notranslate nohighlight">\\[\\sum_i x_i\\]</div>')
+    assert check_book.check_page("notebooks/ch.html", display, checker, expect_figure=False)
+    typeset = page('<p>a map of <span class="math"><mjx-container><mjx-math></mjx-math><mjx-assistive-mml>'
+                   '<math><mi>G</mi></math></mjx-assistive-mml></mjx-container></span> cells; costs $5; '
+                   '<code>print("$$")</code></p><pre>\\(x\\)</pre><script>var s = "\\(";</script>')
+    assert check_book.check_page("notebooks/ch.html", typeset, checker, expect_figure=False) == []
+    cdn = ('<html><head><script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>'
+           '<script src="../_static/mathjax/tex-mml-chtml.js"></script></head><body><main></main></body></html>')
+    assert check_book.check_page("notebooks/ch.html", cdn, checker, expect_figure=False) == [
+        "script loaded from the network: https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"]
+
+
 def test_toc_pages_and_expected_figures():
     pages = check_book.toc_pages(REPO / "_toc.yml")
     assert pages[0] == "book/intro.html"
@@ -194,6 +212,10 @@ def test_execute_runs_skips_when_unchanged_and_reruns_on_new_parameters(tmp_path
                       for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
     assert "smoke 1 https://example.org/repo" in outputs  # parameters injected, URL filled in
     assert executed["metadata"]["asen_book"]["stamp"]
+    # papermill's injected cell is kept but left out of the page; the chapter's own parameters cell is shown
+    tags = [c["metadata"].get("tags", []) for c in executed["cells"]]
+    assert [t for t in tags if "injected-parameters" in t] == [["injected-parameters", "remove-cell"]]
+    assert all("remove-cell" not in t for t in tags if "injected-parameters" not in t)
     assert [o.status for o in run({"profile": "smoke", "seed": 1})] == ["skipped"]
     assert [o.status for o in run({"profile": "smoke", "seed": 2})] == ["ran"]
     assert any("01_ok" in line and "skipped" in line for line in logs)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from asen.metrics import average_precisions, map_per_attribute, mean_average_precision, rank_order
+from asen.metrics import (average_precisions, expected_random_ap, map_per_attribute, mean_average_precision, overall_map,
+                          predicted_random_map, rank_order)
 
 
 def ap_loop(scores, relevant):
@@ -125,3 +126,34 @@ def ap_loop_ranked(order, relevant):
             hits += 1
             total += hits / rank
     return total / hits if hits else 0.0
+
+
+def test_expected_random_ap_by_hand_and_by_enumeration():
+    # N = 3, R = 1: the relevant item is at rank 1, 2 or 3 -> AP 1, 1/2, 1/3; mean 11/18
+    assert expected_random_ap(1, 3) == pytest.approx(11 / 18)
+    # N = 4, R = 2: enumerate the 6 placements of the two relevant items
+    import itertools
+
+    aps = []
+    for ranks in itertools.combinations(range(1, 5), 2):
+        aps.append(np.mean([(k + 1) / r for k, r in enumerate(ranks)]))
+    assert expected_random_ap(2, 4) == pytest.approx(np.mean(aps))
+    assert expected_random_ap(0, 5) == 0.0 and expected_random_ap(1, 1) == 1.0 and expected_random_ap(7, 7) == 1.0
+    assert expected_random_ap(50, 5000) == pytest.approx(0.01, rel=0.1)  # tends to R / N
+    with pytest.raises(ValueError, match="0 <= n_relevant <= n_candidates"):
+        expected_random_ap(3, 2)
+
+
+def test_predicted_random_map_matches_random_rankings():
+    rng = np.random.default_rng(0)
+    cl = np.stack([np.repeat([0, 1], [30, 12]), np.r_[rng.integers(0, 3, 30), rng.integers(0, 2, 12)]], 1)
+    ql = np.stack([np.repeat([0, 1], [40, 10]), np.r_[rng.integers(0, 3, 40), rng.integers(0, 2, 10)]], 1)
+    pred = predicted_random_map(ql, cl)
+    assert {a: n for a, (_, n) in pred.items()} == {0: 40, 1: 10}
+    draws = [map_per_attribute(rng.standard_normal((50, 4)), rng.standard_normal((42, 4)), ql, cl)
+             for _ in range(300)]
+    for a in (0, 1):
+        sim = np.array([d[a][0] for d in draws])
+        assert abs(sim.mean() - pred[a][0]) < 4 * sim.std() / np.sqrt(len(sim))
+    assert overall_map(pred) == pytest.approx((40 * pred[0][0] + 10 * pred[1][0]) / 50)
+    assert overall_map({}) == 0.0

@@ -89,7 +89,7 @@ def test_probe_end_to_end_on_tiny(tiny: Path, tmp_path: Path, capsys: pytest.Cap
     assert set(r) == {"collar_design", "skirt_length"}
     assert r["collar_design"]["values"] == 4 and r["collar_design"]["chance"] == 0.25  # Invisible left out
     for row in r.values():
-        assert row["design"] == 1  # read from meta.json
+        assert row["design"] == 2  # read from meta.json (the default design)
         assert row["n_train"] <= 30 and row["n_test"] <= 20
         for k in ("global", "crop", "shuffled"):
             assert 0.0 <= row[k] <= 1.0
@@ -108,9 +108,9 @@ def test_probe_refuses_a_folder_without_generator(
 
 
 def test_probe_checks_the_design(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert probe.main([str(tiny), "--design", "2", "--attributes", "neck_design", "--train", "5", "--test", "5"]) == 2
+    assert probe.main([str(tiny), "--design", "1", "--attributes", "neck_design", "--train", "5", "--test", "5"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.endswith("meta.json: the folder holds design 1 (generator 1.0.0), not design 2")
+    assert err.endswith("meta.json: the folder holds design 2 (generator 2.0.0), not design 1")
     assert len(err.splitlines()) == 1
-    r = probe.probe(tiny, ["neck_design"], 10, 10, design=1)
-    assert r["neck_design"]["design"] == 1
+    r = probe.probe(tiny, ["neck_design"], 10, 10, design=2)
+    assert r["neck_design"]["design"] == 2

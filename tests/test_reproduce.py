@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import yaml
 
 from asen.cli import main
 from asen.reproduce import PROFILES, Protocol, aggregate, ensure_trained, markdown_table, random_table
@@ -25,15 +26,25 @@ def test_main_table_and_ablations_smoke(toy_root, tmp_path, capsys):
     md = (tmp_path / "results" / "main_table.md").read_text()
     assert "| ASEN++ (global + local) |" in md and "in_batch" in md and "resnet_tiny" in md
     abl = json.loads((tmp_path / "results" / "ablations.json").read_text())
-    assert set(abl["methods"]) == {"asenpp", "no_asa", "no_aca", "global_only", "local_only"}
+    assert list(abl["methods"]) == ["asenpp", "no_asa", "no_aca", "global_only", "local_only", "no_zoom", "asen"]
+    # the stage-1 row is the main table's "asen" row (same runs), and the zoom gains are computed against it
+    assert abl["methods"]["asen"]["overall"] == res["methods"]["asen"]["overall"]
+    for row in ("asenpp", "no_zoom"):
+        d = [abl["methods"][row]["per_attribute"][a]["mean"] - abl["methods"]["asen"]["per_attribute"][a]["mean"]
+             for a in ("colour", "position")]  # the toy set has no length attribute: both are "design"
+        assert abl["zoom_gains"][row]["design"] == pytest.approx(sum(d) / 2)
     assert abl["beta_sweep"]["1.0"]["mean"] == pytest.approx(abl["methods"]["global_only"]["overall"]["mean"])
     assert abl["beta_sweep"]["0.0"]["mean"] == pytest.approx(abl["methods"]["local_only"]["overall"]["mean"])
     assert (tmp_path / "results" / "ablations.png").stat().st_size > 10_000
     # the ablation run reused the ASEN/ASEN++ runs of the main table (same config hash)
     runs = sorted(p.name.split("-")[0] for p in (tmp_path / "runs").iterdir())
     assert runs.count("asen_s1_seed0") == 1 and runs.count("asen_s2_seed0") == 1
+    assert runs.count("no_zoom_s2_seed0") == 1 and not any(r.startswith("no_zoom_s1") for r in runs)
+    no_zoom = next((tmp_path / "runs").glob("no_zoom_s2_seed0-*"))
+    cfg = yaml.safe_load((no_zoom / "config.yaml").read_text())
+    assert cfg["train"]["crop_threshold"] == 0 and cfg["eval"]["crop_threshold"] == 0
+    assert "asen_s1_seed0-" in cfg["train"]["init_from"]
     # the AAAI rows are the authors' models, CSN trained as its authors did (the triplet loss alone)
-    import yaml
 
     heads = {}
     for run in (tmp_path / "runs").iterdir():
@@ -226,3 +237,36 @@ def test_plan_lists_every_run_without_training(toy_root, tmp_path, capsys):
     assert all(line.endswith("to train") for line in lines)
     assert "21 of 21 runs to train" in out
     assert not runs.exists()  # nothing was trained or created
+
+
+def test_main_table_with_fewer_seeds_for_some_rows(toy_root, tmp_path):
+    """method_seeds trains a row for its own seeds only, records them, and the caption names them."""
+    from asen.reproduce import run_main_table
+
+    protocol = Protocol(toy_root, tmp_path / "runs", device=__import__("torch").device("cpu"), profile="smoke",
+                        extra_overrides=tuple(TINY), progress=False, pretrain_configs=())
+    res = run_main_table(protocol, (0, 1), methods=("random", "triplet"), method_seeds={"triplet": (1,)})
+    assert res["methods"]["random"]["seeds"] == [0, 1] and len(res["methods"]["random"]["overall"]["values"]) == 2
+    assert res["methods"]["triplet"]["seeds"] == [1] and len(res["methods"]["triplet"]["overall"]["values"]) == 1
+    assert res["method_seeds"] == {"triplet": [1]}
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "runs").iterdir()) == ["triplet_s1_seed1"]
+    assert "Triplet network: seed(s) [1] only" in markdown_table(res, "t")
+    with pytest.raises(ValueError, match="at least one seed"):
+        run_main_table(protocol, (0,), methods=("random", "triplet"), method_seeds={"triplet": ()})
+
+
+def test_paired_gap_pairs_by_seed():
+    from asen.reproduce import paired_gap
+
+    row = lambda seeds, vals: {"seeds": seeds, "overall": {"values": vals}}  # noqa: E731
+    res = {"seeds": [0, 1, 2], "methods": {"a": row([0, 1, 2], [10.0, 12.0, 11.0]),
+                                           "b": row([0, 1, 2], [13.0, 14.0, 15.0]), "c": row([2], [20.0])}}
+    g = paired_gap(res, "a", "b")
+    # per seed 3, 2, 4: mean 3, sd 1, se 1/sqrt(3); 3 > 2 se
+    assert g["seeds"] == [0, 1, 2] and g["mean"] == pytest.approx(3.0)
+    assert g["se"] == pytest.approx(1 / 3 ** 0.5) and g["clear"]
+    one = paired_gap(res, "a", "c")  # paired on seed 2 alone: no spread, never clear
+    assert one["seeds"] == [2] and one["mean"] == pytest.approx(9.0) and one["se"] != one["se"] and not one["clear"]
+    res["methods"]["d"] = row([5], [1.0])
+    with pytest.raises(ValueError, match="share no seed"):
+        paired_gap(res, "a", "d")

@@ -1,5 +1,6 @@
 """Tests for SynthFashion (asen.synth): layout, determinism, caching, preview, the two designs of the design
-attributes (design 1, the default, byte-identical to generator 1.0.0; design 2 opt-in and recorded) and the
+attributes (design 2, the default, byte-identical to generator 2.0.0; design 1 byte-identical to 1.0.0, both
+recorded) and the
 local-detail premise in each (design 1: details blur away at 96 px but lengths survive; design 2: pieces contrast
 with the garment and the values differ only inside the region)."""
 
@@ -20,6 +21,7 @@ from asen.cli import main as asen_main
 from asen.runs import data_fingerprint
 from asen.synth import (
     ATTRIBUTES,
+    DEFAULT_DESIGN,
     DESIGNS,
     GENERATOR_VERSIONS,
     SIZES,
@@ -275,7 +277,7 @@ def test_preview_grid(tmp_path: Path) -> None:
     assert w > MAX_COLUMNS * cell
     with pytest.raises(ValueError, match="cell"):
         save_preview(tmp_path / "p.png", cell=0)
-    two = save_preview(tmp_path / "two.png", seed=0, image_size=96, cell=cell, design=2)
+    two = save_preview(tmp_path / "two.png", seed=0, image_size=96, cell=cell, design=1)
     with Image.open(out) as a, Image.open(two) as b:
         assert a.size == b.size and a.tobytes() != b.tobytes()
     with pytest.raises(ValueError, match="design"):
@@ -324,10 +326,11 @@ def _render_hash(attr: str, value: int, design: int | None) -> str:
 
 
 @pytest.mark.parametrize("design", DESIGNS)
-def test_designs_match_their_recorded_renders_and_design_1_is_the_default(design: int) -> None:
+def test_designs_match_their_recorded_renders_and_design_2_is_the_default(design: int) -> None:
+    assert DEFAULT_DESIGN == 2
     for (attr, value), digest in _FINGERPRINTS[design].items():
         assert _render_hash(attr, value, design) == digest, (design, attr, value)
-        if design == 1:
+        if design == 2:
             assert _render_hash(attr, value, None) == digest, (attr, value)
 
 
@@ -355,22 +358,22 @@ def test_bad_design(tmp_path: Path, design: object) -> None:
 def test_design_is_recorded_and_a_dataset_of_one_design_is_not_reused_for_the_other(
     tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert GENERATOR_VERSIONS == {1: "1.0.0", 2: "2.0.0"} and __version__ == "1.0.0"
-    assert dataset_design(json.loads((tiny / "meta.json").read_text())) == 1
-    meta2 = build_meta(TINY, 0, TINY.image_size, design=2)
-    assert meta2["generator"]["version"] == "2.0.0" and dataset_design(meta2) == 2
-    assert is_complete(tiny, build_meta(TINY, 0, TINY.image_size)) and not is_complete(tiny, meta2)
+    assert GENERATOR_VERSIONS == {1: "1.0.0", 2: "2.0.0"} and __version__ == "2.0.0"
+    assert dataset_design(json.loads((tiny / "meta.json").read_text())) == 2
+    meta1 = build_meta(TINY, 0, TINY.image_size, design=1)
+    assert meta1["generator"]["version"] == "1.0.0" and dataset_design(meta1) == 1
+    assert is_complete(tiny, build_meta(TINY, 0, TINY.image_size)) and not is_complete(tiny, meta1)
     assert dataset_design({"generator": {"version": "3.0.0"}}) is None
-    # through the command line: design 2 replaces a design-1 folder (not reused) and is recorded in meta.json
+    # through the command line: design 1 replaces a design-2 folder (not reused) and is recorded in meta.json
     root = tmp_path / "ds"
     shutil.copytree(tiny, root)
     capsys.readouterr()
-    assert asen_main(["synth", "--size", "tiny", "--seed", "0", "--workers", "1", "--quiet", "--design", "2",
+    assert asen_main(["synth", "--size", "tiny", "--seed", "0", "--workers", "1", "--quiet", "--design", "1",
                       "--out", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "reusing" not in out and "design 2" in out and "2.0.0" in out
+    assert "reusing" not in out and "design 1" in out and "1.0.0" in out
     gen = json.loads((root / "meta.json").read_text())["generator"]
-    assert gen["version"] == "2.0.0" and dataset_design({"generator": gen}) == 2
+    assert gen["version"] == "1.0.0" and dataset_design({"generator": gen}) == 1
     # the same plan and labels, other design-attribute images, and a run's data fingerprint tells them apart
     for name in ("label_train.txt", "query_test.txt", "filenames_valid.txt"):
         assert (root / name).read_bytes() == (tiny / name).read_bytes()

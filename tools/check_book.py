@@ -140,6 +140,31 @@ def output_errors(content: Node) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+TEX_DELIMITERS = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{")
+HIDDEN_TEXT_TAGS = frozenset({"script", "style", "pre", "code", "textarea", "template", "noscript"})
+
+
+def visible_text(node: Node) -> str:
+    """The text a reader sees: without scripts, styles, code blocks and MathJax's assistive MathML copies."""
+    if node.tag in HIDDEN_TEXT_TAGS or node.tag == "mjx-assistive-mml":
+        return ""
+    return "".join(c if isinstance(c, str) else visible_text(c) for c in node.children)
+
+
+def unrendered_math(content: Node) -> list[str]:
+    """TeX that MathJax did not typeset: a delimiter such as ``\\(`` or ``$$`` left in the visible text (the
+    page's MathJax did not load, e.g. from a CDN without internet, or failed on the formula)."""
+    text = visible_text(content)
+    match = TEX_DELIMITERS.search(text)
+    return [f"unrendered TeX in the text: {_snippet(text, match.start())}"] if match else []
+
+
+def network_scripts(root: Node) -> list[str]:
+    """Scripts the page loads from another site (the book must read offline)."""
+    return [f"script loaded from the network: {n.attrs['src']}" for n in root.iter()
+            if n.tag == "script" and urlsplit(n.attrs.get("src", "")).scheme in ("http", "https")]
+
+
 def _snippet(text: str, at: int = 0, width: int = 100) -> str:
     text = " ".join(text[max(0, at - 20):].split())
     return text[:width] + ("..." if len(text) > width else "")
@@ -213,6 +238,8 @@ def check_page(page: str, dom: str, links: LinkChecker, expect_figure: bool) -> 
     if expect_figure and count_figures(content) == 0:
         problems.append("no rendered figure (img/svg) in the page content")
     problems += output_errors(content)
+    problems += unrendered_math(content)
+    problems += network_scripts(root)
     problems += links.broken(page, root)
     return problems
 

@@ -183,6 +183,18 @@ def kernel_environment():
             os.environ["PYTHONWARNINGS"] = saved
 
 
+def hide_injected_parameters(nb) -> int:
+    """Tag papermill's injected-parameters cell ``remove-cell`` (Jupyter Book leaves it out of the page: it would
+    repeat the chapter's own parameters cell); the values stay in the notebook. Returns the cells tagged."""
+    count = 0
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+            count += 1
+    return count
+
+
 def execute(source: Path, out_dir: Path, parameters: dict[str, Any], url: str, asen_hash: str, force: bool = False,
             cwd: Path = REPO_ROOT, cell_timeout: int | None = None) -> Outcome:
     """Execute one chapter into ``out_dir/<name>.ipynb`` unless its stamp is unchanged.
@@ -217,6 +229,7 @@ def execute(source: Path, out_dir: Path, parameters: dict[str, Any], url: str, a
         raise NotebookFailed(f"{_rel(source)}: execution stopped: {type(exc).__name__}: {exc}") from exc
     seconds = time.time() - t0
     executed = nbformat.read(running, as_version=4)
+    hide_injected_parameters(executed)
     executed.metadata["asen_book"] = {"stamp": stamp, "source": _rel(source), "parameters": parameters,
                                       "seconds": round(seconds, 1)}
     nbformat.write(executed, running)

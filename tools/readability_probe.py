@@ -26,7 +26,7 @@ shuffled gives the empirical chance of the same pipeline.
 
 The folder's design (:data:`asen.synth.DESIGNS`) is read from its ``meta.json`` (the generator version);
 ``--design`` checks that the folder holds the one meant. A design-2 folder is written by
-``asen synth --design 2 --out data/SynthFashion2``.
+``asen synth --out data/SynthFashion`` (design 2, the default); a design-1 folder by ``asen synth --design 1 --out data/SynthFashion1``.
 
 Measured on ``small`` (seed 0, 224 px renders; 500 training and 250 validation images per attribute, visible
 values only; 80-110 s wall on 2 shared cores of an AMD EPYC, ``lscpu`` model name), balanced accuracy in %

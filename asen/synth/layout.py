@@ -15,11 +15,11 @@ Per-attribute shares follow FashionAI's test split; within an attribute, values 
 :data:`~asen.synth.attributes.VALUE_WEIGHTS` after a guaranteed minimum (2 training images per
 value, every value among each split's candidates).
 
-Designs: the design attributes' details are drawn in one of :data:`~asen.synth.render.DESIGNS` (1, the default,
-or 2; see :mod:`asen.synth.render`). The design is recorded as the major number of ``meta.json``'s generator
+Designs: the design attributes' details are drawn in one of :data:`~asen.synth.render.DESIGNS` (2, the default,
+or 1; see :mod:`asen.synth.render`). The design is recorded as the major number of ``meta.json``'s generator
 version (:data:`GENERATOR_VERSIONS`), so a dataset of one design is never reused for the other, and runs (whose
 data fingerprint hashes ``meta.json``) trained on one are not reused on the other. Design 1 writes exactly the
-bytes generator 1.0.0 always wrote.
+bytes generator 1.0.0 always wrote, design 2 those of 2.0.0.
 
 Determinism: the split plan depends only on ``seed``; each image is rendered from its own
 ``numpy.random.SeedSequence(seed, spawn_key=(split, index))``, so the bytes written do not depend on
@@ -499,8 +499,8 @@ def generate_dataset(
         workers: processes to render with (``None``: all usable cores; 1: in-process).
         image_size: ``None`` (the size's default, 224x224 for small/fashionai), one int or ``(W, H)``.
         progress: show a tqdm progress bar (on stderr).
-        design: how the design attributes' details are drawn, one of :data:`~asen.synth.render.DESIGNS`: 1 (the
-            default, generator 1.0.0) or 2 (generator 2.0.0, see :mod:`asen.synth.render`).
+        design: how the design attributes' details are drawn, one of :data:`~asen.synth.render.DESIGNS`: 2 (the
+            default, generator 2.0.0) or 1 (generator 1.0.0, see :mod:`asen.synth.render`).
 
     Returns:
         The dataset folder as a ``Path``.

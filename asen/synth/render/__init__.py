@@ -10,7 +10,7 @@ How the labels show up:
 * **Length attributes** (skirt/sleeve/coat/pant length) set where a hem ends relative to the body
   (mid-thigh, knee, calf, ...). They are coarse shape and survive a downsample to ~96 px.
 * **Design attributes** (collar/lapel/neckline/neck design) live in a small region around the neck,
-  drawn in one of two designs (``design=1``, the default, or ``design=2``; necklines are the same in both):
+  drawn in one of two designs (``design=2``, the default, or ``design=1``; necklines are the same in both):
 
   - *design 1* (generator 1.0.0): within an attribute the values share one coarse silhouette (same neck
     opening, mostly the garment's own fabric) and differ in thin (1 px at 224) outlines, notches, ribbing,

@@ -43,9 +43,9 @@ DETAIL_DRAWERS: Mapping[int, DetailDrawers] = MappingProxyType(
 """Per design: its drawing functions (the one place a design is chosen)."""
 
 DESIGNS: tuple[int, ...] = tuple(DETAIL_DRAWERS)
-"""The designs of the design attributes' details; 1 is the default (generator 1.0.0), 2 opt-in (2.0.0)."""
+"""The designs of the design attributes' details: 2 is the default (generator 2.0.0); 1 (1.0.0), the first design, stays available."""
 
-DEFAULT_DESIGN = 1
+DEFAULT_DESIGN = 2
 
 
 def check_design(design: object) -> int:
