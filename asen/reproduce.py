@@ -527,13 +527,16 @@ start from (``"asen"``, the reference the zoom's gain is measured against)."""
 def zoom_gains(results: dict[str, Any]) -> dict[str, dict[str, float]]:
     """What the zoom adds, from an ablation (or main-table) results dict holding ``"asen"`` (the stage-1 global
     branch) and ``"asenpp"`` (and ``"no_zoom"`` when present): per row, its mean MAP minus the stage-1 model's,
-    averaged over the design attributes and over the length attributes (``{"design": .., "length": ..}``)."""
+    averaged over the design attributes and over the length attributes (``{"design": .., "length": ..}``; None
+    for a group the dataset does not have)."""
     res, attrs = results["methods"], results["attributes"]
     groups = {"length": [a for a in attrs if a.endswith("_length")],
               "design": [a for a in attrs if not a.endswith("_length")]}
-    return {m: {g: float(np.mean([res[m]["per_attribute"][a]["mean"] - res["asen"]["per_attribute"][a]["mean"]
-                                  for a in names])) for g, names in groups.items()}
-            for m in ("asenpp", "no_zoom") if m in res}
+    def gain(m: str, names: list[str]) -> float | None:
+        return float(np.mean([res[m]["per_attribute"][a]["mean"] - res["asen"]["per_attribute"][a]["mean"]
+                              for a in names])) if names else None
+
+    return {m: {g: gain(m, names) for g, names in groups.items()} for m in ("asenpp", "no_zoom") if m in res}
 
 
 def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),

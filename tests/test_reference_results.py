@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_main_table_reference_matches_the_readme():
     res = json.loads((ROOT / "reference_results" / "synthfashion_main_table.json").read_text())
     assert list(res["methods"]) == list(MAIN_METHODS) and res["seeds"] == [0, 1, 2] and res["profile"] == "cpu"
+    assert res["machine"]["cpu"] and res["machine"]["cores"] >= 1 and res["machine"]["torch"].startswith("2.")
     for key, row in res["methods"].items():
-        assert row["label"] == METHOD_LABELS[key] and len(row["overall"]["values"]) == 3
+        assert row["label"] == METHOD_LABELS[key] and len(row["overall"]["values"]) == 3 and row["seeds"] == [0, 1, 2]
         assert set(row["per_attribute"]) == set(res["attributes"])
     rows = [line for line in markdown_table(res, "x").splitlines() if line.startswith("| ") and "---" not in line]
     readme = (ROOT / "README.md").read_text()

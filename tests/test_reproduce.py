@@ -33,6 +33,7 @@ def test_main_table_and_ablations_smoke(toy_root, tmp_path, capsys):
         d = [abl["methods"][row]["per_attribute"][a]["mean"] - abl["methods"]["asen"]["per_attribute"][a]["mean"]
              for a in ("colour", "position")]  # the toy set has no length attribute: both are "design"
         assert abl["zoom_gains"][row]["design"] == pytest.approx(sum(d) / 2)
+        assert abl["zoom_gains"][row]["length"] is None  # no length attribute to average over
     assert abl["beta_sweep"]["1.0"]["mean"] == pytest.approx(abl["methods"]["global_only"]["overall"]["mean"])
     assert abl["beta_sweep"]["0.0"]["mean"] == pytest.approx(abl["methods"]["local_only"]["overall"]["mean"])
     assert (tmp_path / "results" / "ablations.png").stat().st_size > 10_000
