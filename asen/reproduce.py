@@ -26,7 +26,7 @@ from .checkpoint import check_attribute_count, load_model, read_checkpoint
 from .config import Config, load_config
 from .data import SplitFiles, load_split_files
 from .evaluate import MapTable, evaluate, map_table, random_features
-from .runs import data_fingerprint, write_json
+from .runs import RunDataMismatch, data_fingerprint, write_json
 from .pretrain import pretrain
 from .train import train
 
@@ -172,7 +172,7 @@ def _finished(cfg: Config, runs_root: Path) -> bool:
     """Whether the config's run has finished all its epochs (an interrupted run has not).
 
     Raises:
-        RuntimeError: the run folder was trained on other data under the same path (its ``run.json`` records a
+        RunDataMismatch: (a RuntimeError and UserError) the run folder was trained on other data under the same path (its ``run.json`` records a
             different :func:`~asen.runs.data_fingerprint`), e.g. before SynthFashion was regenerated.
     """
     run = run_dir_of(cfg, runs_root)
@@ -183,9 +183,9 @@ def _finished(cfg: Config, runs_root: Path) -> bool:
     recorded = (info.get("data") or {}).get("fingerprint")
     current = data_fingerprint(cfg.data.root)
     if recorded and current and recorded != current:
-        raise RuntimeError(f"{run} was trained on other data than what is now in {cfg.data.root} (data fingerprint "
-                           f"{recorded} in its run.json, {current} now); delete that folder to retrain, or pass "
-                           "another runs folder (--runs)")
+        raise RunDataMismatch(f"{run} was trained on other data than what is now in {cfg.data.root} (data "
+                              f"fingerprint {recorded} in its run.json, {current} now, e.g. SynthFashion of another "
+                              "generator version); delete that folder to retrain, or pass another runs folder (--runs)")
     return read_checkpoint(last, f"the last checkpoint of {run}")["epoch"] + 1 >= cfg.train.epochs
 
 

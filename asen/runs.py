@@ -54,6 +54,11 @@ class RunConfigMismatch(RunError):
     """``resume`` with a config that differs from the run's; the message lists the differing keys."""
 
 
+class RunDataMismatch(RunError, RuntimeError):
+    """A finished run was trained on other data than its config's data folder now holds (e.g. SynthFashion
+    regenerated with another generator version); it is neither reused nor trained over."""
+
+
 def seed_everything(seed: int, deterministic: bool = False) -> None:
     """Seed Python, NumPy and torch (all devices); optionally turn on deterministic algorithms."""
     random.seed(seed)

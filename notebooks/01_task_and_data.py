@@ -63,8 +63,9 @@ results: dict = {"profile": ctx.profile, "dataset": ctx.files.meta.name}
 #
 # ## The three real datasets
 #
-# The paper evaluates on FashionAI (8 attributes of women's clothing, one attribute labelled per image),
-# DARN (9 attributes, several per image) and DeepFashion (5 attribute *types* with hundreds of values each).
+# The paper evaluates on FashionAI {cite}`zou2019fashionai` (8 attributes of women's clothing, one attribute
+# labelled per image), DARN {cite}`huang2015darn` (9 attributes, several per image) and DeepFashion
+# {cite}`liu2016deepfashion` (5 attribute *types* with hundreds of values each).
 # The split statistics below are those of the authors' split files (from `shared/reference`).
 
 # %% tags=["hide-input"]
@@ -105,7 +106,8 @@ display(Markdown(
 
 # %% [markdown]
 # For orientation, the published figures on the real datasets that this project could verify at their source
-# (later work that builds on ASEN; `asen.published` keeps them, with their sources). The ASEN++ paper's own
+# (later work that builds on ASEN, RPF {cite}`dong2023rpf` and AG-MAN {cite}`xiao2023agman`; `asen.published`
+# keeps them, with their sources). The ASEN++ paper's own
 # tables could not be read where this book was built, so its numbers are not printed anywhere in the book.
 
 # %% tags=["hide-input"]

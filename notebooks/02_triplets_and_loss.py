@@ -3,8 +3,9 @@
 #
 # ASEN learns from *relative* judgements: "under attribute $a$, image $x^+$ is more like the anchor $x$ than
 # image $x^-$ is". This chapter shows where such triplets come from (the paper's random sampler and the
-# in-batch sampler of the book's CPU protocol, with real SynthFashion triplets on screen), what the margin
-# ranking loss on cosine similarity does (on a toy 2-D example where every quantity can be drawn), why an
+# in-batch sampler of the book's CPU protocol, every valid triplet of a batch as in {cite}`hermans2017defense`,
+# with real SynthFashion triplets on screen), what the margin ranking loss {cite}`hoffer2015triplet` on cosine
+# similarity does (on a toy 2-D example where every quantity can be drawn), why an
 # untrained network cannot start learning without a normalisation layer, and the alignment loss that ties
 # ASEN++'s two branches together.
 

@@ -1,7 +1,8 @@
 # %% [markdown]
 # # 3. Attribute-aware spatial attention
 #
-# Where a garment shows its collar is not where it shows its skirt length. ASEN's first module, the
+# Where a garment shows its collar is not where it shows its skirt length. ASEN's {cite}`ma2020asen` first
+# module, the
 # attribute-aware spatial attention (ASA), turns the attribute into a *where to look* map over the image's
 # feature grid and pools the features with it. This chapter writes the module down, recomputes it by hand
 # against the library, and then looks at its maps: for the same images under all eight attributes, before

@@ -2,7 +2,8 @@
 # # 5. The global branch
 #
 # Chapters 3 and 4 took ASEN apart; this chapter looks at it as a whole: ASEN++'s global branch alone
-# (backbone, spatial attention, channel attention, projection to the embedding), trained with the triplet
+# (a ResNet {cite}`he2016resnet` backbone, spatial attention, channel attention, projection to the embedding),
+# trained with the triplet
 # ranking loss, as in the paper's stage 1. (The AAAI paper's own ASEN computes the two attentions with small
 # differences in the formulas; [chapter 8](08_main_table.ipynb) trains the authors' ASEN beside this one.) We read the training run's log (loss and validation MAP per epoch), evaluate
 # the best checkpoint on the test split per attribute, with and without the *Invisible* queries, next to the

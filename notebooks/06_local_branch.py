@@ -2,7 +2,7 @@
 # # 6. The local branch
 #
 # Design attributes live in a few pixels around the neck, and the global branch sees the whole person at a
-# reduced size. ASEN++ adds a second, *local* branch: the global branch's spatial attention chooses a square
+# reduced size. ASEN++ {cite}`dong2021asenpp` adds a second, *local* branch: the global branch's spatial attention chooses a square
 # region, the region is cut from the full-resolution original and zoomed, and a second network embeds the zoomed
 # crop under the same attribute. This chapter walks through the zoom step by step (attention map, resized and
 # quantised map, threshold, box, crop), re-deriving each step and checking it against `asen.roi`; then trains

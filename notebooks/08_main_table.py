@@ -5,7 +5,9 @@
 # compared by MAP per attribute and overall (ASEN++ Sec. IV-C). This chapter reproduces the *shape* of that
 # table on SynthFashion. Every method is trained with the same data, budget, sampler and pre-trained start for
 # each seed of the profile, so the rows differ only in the model, and the table reports mean ± standard
-# deviation over seeds. The rows are the authors' own models: CSN as the ASEN authors train it (the triplet
+# deviation over seeds. The Triplet network {cite}`hoffer2015triplet` learns one space for all attributes, CSN
+# {cite}`veit2017csn` masks it per attribute, ASEN {cite}`ma2020asen` and ASEN++ {cite}`dong2021asenpp` attend
+# per attribute. The rows are the authors' own models: CSN as the ASEN authors train it (the triplet
 # loss alone), ASEN as the AAAI-2020 code computes it (`ASENet`, `asen.aaai`), and two rows the paper's table
 # does not have: the AAAI code's "advanced" ASENet_V2, and ASEN++'s global branch trained alone (its stage 1),
 # which separates what ASEN++'s attention modules bring from what its local branch brings. We then put the
@@ -58,7 +60,7 @@ print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
 # encode colour, texture, shape and pose, far more than any one attribute needs. The small CPU backbone has
 # no such weights, so before anything else one run pre-trains it *without labels* on the training images
 # (`asen.pretrain`: two random crops of each image are pulled together in feature space and pushed away from
-# the other images', the SimCLR recipe), and every method and seed starts from that one backbone. Nothing
+# the other images', the SimCLR recipe {cite}`chen2020simclr`), and every method and seed starts from that one backbone. Nothing
 # of the attribute labels goes into it. It matters most for CSN, as the last section explains.
 # `asen reproduce --no-pretrain` gives the same table with every backbone trained from scratch.
 #

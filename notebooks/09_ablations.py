@@ -4,7 +4,7 @@
 # ASEN++ has four ingredients: attribute-aware spatial attention (**ASA**), attribute-aware channel
 # attention (**ACA**), a global branch and a local branch, fused with a weight β. The local branch's
 # input is cut out by thresholding the spatial attention map. This chapter removes them one at a time, as
-# in the paper's ablation study (ASEN++ Sec. IV-D). We train ASEN++ without ASA and without ACA, evaluate
+# in the paper's ablation study (ASEN++ Sec. IV-D {cite}`dong2021asenpp`). We train ASEN++ without ASA and without ACA, evaluate
 # the trained ASEN++ with one branch only, sweep β and the crop threshold at test time, and train a control
 # without the zoom (the local branch sees the whole image) to tell the zoom's gain from a second branch's.
 # We then read off what each part contributes on SynthFashion.

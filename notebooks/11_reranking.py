@@ -1,7 +1,8 @@
 # %% [markdown]
 # # 11. Fashion reranking
 #
-# The paper closes with an application (ASEN++ Sec. V; ASEN, AAAI 2020, "fashion reranking"). A shop's
+# The paper closes with an application (ASEN++ Sec. V {cite}`dong2021asenpp`; ASEN, AAAI 2020
+# {cite}`ma2020asen`, "fashion reranking"). A shop's
 # search engine returns garments that look alike *in general*. The shopper cares about one attribute
 # ("like this one, but I care about the **collar**"). Instead of searching again, we **rerank** the general
 # result list by the attribute-specific similarity of ASEN++. This chapter does that with the Triplet

@@ -164,8 +164,11 @@ def test_a_run_trained_on_other_data_is_not_reused(toy_root, tmp_path):
     lines = (root / "label_train.txt").read_text().splitlines()
     (root / "label_train.txt").write_text("\n".join(lines[:-1]) + "\n")  # the data changed
     assert data_fingerprint(root) != info["data"]["fingerprint"]
-    with pytest.raises(RuntimeError, match=r"trained on other data .* delete that folder"):
+    with pytest.raises(RuntimeError, match=r"trained on other data .* delete that folder") as err:
         ensure_trained(cfg, protocol.runs_root, protocol.device, progress=False)
+    from asen.errors import UserError
+
+    assert isinstance(err.value, UserError)  # the command line prints it as one line, no traceback
 
 
 def test_every_method_starts_from_the_pretraining_run_unless_told_not_to(toy_root, tmp_path):
