@@ -41,15 +41,16 @@ ablations: $(STAMP)  ## ablations on SynthFashion (results/synthfashion/ablation
 # warnings are errors. See book/CONTRIBUTING-chapters.md.
 JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-# MathJax is served from the book itself (npm's mathjax package, unpacked into _static/mathjax, which Jupyter Book
-# copies into the build; _config.yml's mathjax_path points at it), so formulas render without internet.
+# MathJax is served from the book itself (npm's mathjax package, unpacked into book/_mathjax/mathjax, a static path
+# of _config.yml copied into the build's _static; its mathjax_path points at it), so formulas render without
+# internet. Not under a _static folder at the book's root: Jupyter Book would add every .js file there to every page.
 MATHJAX_VERSION := 3.2.2
-MATHJAX := _static/mathjax/tex-mml-chtml.js
+MATHJAX := book/_mathjax/mathjax/tex-mml-chtml.js
 $(MATHJAX):
 	@command -v npm >/dev/null || { echo "error: npm not found; the book serves MathJax $(MATHJAX_VERSION) from npm's mathjax package: install Node.js (apt-get install -y npm) and retry" >&2; exit 2; }
-	rm -rf _static/mathjax .mathjax-tmp && mkdir -p .mathjax-tmp _static
+	rm -rf book/_mathjax .mathjax-tmp && mkdir -p .mathjax-tmp book/_mathjax
 	cd .mathjax-tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null && tar xzf mathjax-$(MATHJAX_VERSION).tgz
-	cp .mathjax-tmp/package/LICENSE .mathjax-tmp/package/es5/ && mv .mathjax-tmp/package/es5 _static/mathjax
+	cp .mathjax-tmp/package/LICENSE .mathjax-tmp/package/es5/ && mv .mathjax-tmp/package/es5 book/_mathjax/mathjax
 	rm -rf .mathjax-tmp
 
 book: $(STAMP) $(MATHJAX)  ## execute every chapter (cpu profile) and build the HTML book into _build/html
@@ -66,4 +67,4 @@ book-check: book-smoke  ## book-smoke, then every page opened in headless Chromi
 	$(PY) tools/check_book.py _build/html
 
 clean:
-	rm -rf _build book/_build runs results _static/mathjax .mathjax-tmp
+	rm -rf _build book/_build runs results book/_mathjax .mathjax-tmp

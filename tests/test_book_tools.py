@@ -111,6 +111,9 @@ def test_unrendered_tex_and_network_scripts_fail_a_page(site):
            '<script src="../_static/mathjax/tex-mml-chtml.js"></script></head><body><main></main></body></html>')
     assert check_book.check_page("notebooks/ch.html", cdn, checker, expect_figure=False) == [
         "script loaded from the network: https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"]
+    # the browser resolves the book's own scripts against the check's local server: not the network
+    local = '<html><head><script src="http://127.0.0.1:8000/_static/mathjax/tex-mml-chtml.js"></script></head></html>'
+    assert check_book.check_page("notebooks/ch.html", local, checker, expect_figure=False) == []
 
 
 def test_toc_pages_and_expected_figures():
