@@ -726,7 +726,7 @@ def main_cli(args) -> int:
 
 def add_arguments(p) -> None:
     p.add_argument("--profile", choices=sorted(PROFILES), default="cpu",
-                   help="smoke (tiny data, 1 seed, minutes), cpu (small data, 3 seeds, the README's table: 48 min "
+                   help="smoke (tiny data, 1 seed, minutes), cpu (small data, 3 seeds, the README's table: 45 min "
                         "on a 2-core AMD EPYC; recommended), gpu (FashionAI-sized SynthFashion)")
     p.add_argument("--data", help="SynthFashion folder (default data/SynthFashion for cpu, data/SynthFashion-<size> otherwise); "
                                   "generated when missing")

@@ -321,3 +321,35 @@ write_json(ctx.results_dir / "01_task_and_data.json", results)
 # 5. DARN images carry several attributes each. How would you build `label_train.txt` lines for an image with
 #    a known `color` and `sleeve length`, and how does that change triplet sampling
 #    ([chapter 2](02_triplets_and_loss.ipynb))?
+#
+# :::{dropdown} Hint for exercise 1
+# Apply the Cauchy–Schwarz inequality to the vectors $(p_1, \dots, p_n)$ and $(1, \dots, 1)$:
+# $1 = (\sum_v p_v)^2 \le n \sum_v p_v^2$, with equality exactly when the $p_v$ are proportional to the ones,
+# i.e. all equal. The lowest floor belongs to the attribute with the most values and the most even shares:
+# in FashionAI that is neckline design (10 values); SynthFashion's Random row agrees (11.6 %).
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# `[expected_random_ap(int(0.2 * n), n) for n in ns]` for `ns` from 10 to 5,000 on a log axis. The excess over
+# $R/N$ decays roughly like $0.8 \ln N / N$: 5.7 points at $N = 50$, 0.93 at 500, 0.52 at 1,000, so $N$ must
+# pass about 1,050 before the limit is within half a point.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# At 64 px the collar or neck piece still shows as a patch of contrasting colour (where to look), but pointed
+# and rounded flaps, a notch or ribs blur into the same blob (which value). `asen synth --design 1` draws the
+# details as 1 px outlines in the garment's fabric: at 64 px not even the region shows.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# Equal weights: `np.mean(list(per_attribute.values()))`. The definitions disagree when one model is better on
+# the attributes with many queries and the other on those with few: the query-weighted mean rewards the
+# first, the equal-weight mean can prefer the second.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# One line per labelled attribute of the image, `<image index> <attribute> <value>`, the format of
+# SynthFashion's `label_train.txt` (e.g. `17 2 4` and `17 6 1`). The sampler draws triplets per attribute, so
+# the same image can be an anchor under `color` and a negative under `sleeve length` in the same epoch, and
+# attributes with more labelled images are sampled more often unless the sampler balances them.
+# :::

@@ -349,3 +349,37 @@ print(f"wrote {ctx.results_dir / '07_evaluation.json'}")
 # 5. The DARN row of RPF has an overall MAP (58.80) that is not the plain mean of its nine attributes.
 #    Using `asen.published`, find a set of query counts that reproduces it, and argue why the counts
 #    cannot be recovered uniquely from the published numbers.
+#
+# :::{dropdown} Hint for exercise 1
+# AP is the mean over the relevant candidates of (relevant ones in the top $r$) / $r$ at each relevant rank $r$:
+# moving one relevant candidate from rank 6 to rank 4 changes its own term from $k/6$ to $k/4$ ($k$ its place
+# among the relevant ones) and can change the terms of relevant candidates it passes. The best single swap moves
+# the lowest-ranked relevant candidate above the highest-ranked irrelevant one.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# With the relevant candidate first in the file, the stable sort ranks it first of the tied pair; reversed, it
+# ranks second, and its precision term drops from $k/r$ to $k/(r+1)$. Float32 cosine similarities of learned
+# features tie exactly only when two feature vectors are equal, which happens for duplicate images, not by
+# chance; `eval.ties=reference` reproduces the authors' order when it matters (quantised features).
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# With $R = 1$ the AP is $1/r$ for the rank $r$ of the one relevant candidate, uniform on $1..N$: the mean is
+# $\frac1N \sum_{r=1}^N \frac1r = H_N / N$, larger than $1/N$ by the factor $H_N \approx \ln N + 0.58$. It is
+# furthest above the relevant fraction for the attribute whose queries have the fewest relevant candidates in
+# a short list: compare `predicted` with the share of each query's value among its attribute's candidates.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# Invisible candidates are relevant only to Invisible queries; removing them takes irrelevant candidates out of
+# every visible query's list, which can only raise its AP. The library keeps them because the paper ranks all
+# candidates of the attribute (its MAP is defined on the unfiltered list), and a real search cannot know which
+# gallery images hide the attribute.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# The overall MAP is $\sum_a n_a m_a / \sum_a n_a$: nine unknown counts and one equation (up to scale), so any
+# counts on that hyperplane reproduce it. Try counts proportional to the DARN attributes' value counts, then
+# adjust two of them to hit 58.80; another pair of adjustments gives another solution.
+# :::

@@ -350,3 +350,37 @@ print(f"updated {json_path} with the gaps")
 #    that could fail. Do the paper's gaps have the same order of magnitude as ours?
 # 5. Our ordering is measured on SynthFashion, whose design attributes were built to need the zoom. Argue
 #    which of our gaps you expect to shrink or grow on the real FashionAI, and why.
+#
+# :::{dropdown} Hint for exercise 1
+# The standard error of a paired gap shrinks like $1/\sqrt{n}$: with the per-seed spread $s$ of a gap, a
+# gap $g$ is clear (beyond two standard errors) once $n > (2s/g)^2$. With $s \approx 1$ point, a 1-point gap
+# needs about 4-5 seeds, a 3-point gap two.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Unpaired: $\sqrt{(s_a^2 + s_b^2)/n}$ from the two rows' standard deviations. Pairing removes what the two
+# methods share in a seed (the same pre-trained start and data order), so the paired error is smaller when
+# the methods' results move together across seeds. It would not be legitimate if the seeds were not shared,
+# e.g. comparing a row of this table with a rerun of another table.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# Train it as a stage-1 run, e.g. `asen train -c synthfashion_cpu --set model.spatial_attention=false
+# --set model.pretrained=<the pre-training run's best.pt> --run-dir runs/aca_only`, then
+# `asen evaluate --checkpoint runs/aca_only/checkpoints/best.pt`. Compare its overall MAP with CSN's and ASEN's:
+# the mechanism whose removal loses more of the CSN → ASEN gap explains more of it. Chapter 9's "w/o ASA" row
+# is the same model inside ASEN++.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# `asen.published` keeps each slot with `verified` and `source`; a test that could fail checks a number against
+# a second, independent figure from the same table (for example that the per-attribute values weighted by the
+# FashionAI query counts give the published overall, as `tests/test_published.py` does for RPF).
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# On SynthFashion the design details were drawn to be findable at 64 px and legible only in the crop, so the zoom
+# has a lot to add there. Real FashionAI images are close-ups at 224 px or more, where collars are already many
+# pixels wide in the global view: expect the ASEN++ − ASEN gap to shrink, and the gaps that come from learning
+# where to look (Triplet → ASEN) to matter on the length attributes of whole-body photos.
+# :::

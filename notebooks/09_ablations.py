@@ -289,3 +289,33 @@ print(f"wrote {json_path}, {md_path} and {png}")
 #    attributes should suffer most.
 # 5. With one seed, how large must a difference in this table be before you trust it? Use the seed spread of
 #    the main table ([chapter 8](08_main_table.ipynb)) to set a threshold and mark the rows above it.
+#
+# :::{dropdown} Hint for exercise 1
+# Evaluate the same checkpoint on `split="valid"` with `betas=(0.0, 0.2, ..., 1.0)`, take the β with the best
+# validation MAP, and read the test MAP at that β from the test sweep. The difference between that and the best
+# test value is how much the "best β" above owed to choosing on the test set.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Train stage 2 again from the same stage-1 run with `--set train.crop_threshold=0.3` (a new run folder), then
+# sweep `eval.crop_threshold` as this chapter does. A local branch trained on tighter crops usually does best on
+# crops like its training ones, so expect the best test threshold to move towards 0.3.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# Without spatial attention the map is flat, so the box is the whole image and the "local" branch sees the image
+# at the crop size: the no-zoom control of this chapter plus the loss of the channel masks. Compare it with the
+# Triplet network's row: what is left is the second branch and the attribute-specific projection.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# An attribute-agnostic map must serve every attribute at once, so it will settle on what most attributes need
+# (the figure's overall silhouette, hems and neck together). Attributes whose evidence is small and far from the
+# others (the design attributes at the neck) should suffer most, and the zoom with them, since its box comes
+# from that map.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# The main table's per-seed standard deviation of a row is about 1 point; a difference between two single-seed
+# runs has a spread of about $\sqrt{2}$ times that, so treat differences below 2-3 points as unproven.
+# :::

@@ -18,3 +18,23 @@ def test_main_table_reference_matches_the_readme():
     readme = (ROOT / "README.md").read_text()
     for line in rows:  # the header and one line per method, digit for digit
         assert line in readme, line
+
+
+def test_ablations_reference_has_the_schema_and_its_readme_numbers():
+    from asen.reproduce import ABLATION_ROWS, zoom_gains
+
+    res = json.loads((ROOT / "reference_results" / "synthfashion_ablations.json").read_text())
+    main = json.loads((ROOT / "reference_results" / "synthfashion_main_table.json").read_text())
+    assert list(res["methods"]) == list(ABLATION_ROWS) and res["seeds"] == [0, 1, 2] and res["profile"] == "cpu"
+    assert res["machine"]["cpu"] and res["machine"]["cores"] >= 1
+    for key, row in res["methods"].items():
+        assert row["label"] == METHOD_LABELS[key] and len(row["overall"]["values"]) == 3
+        assert set(row["per_attribute"]) == set(res["attributes"])
+    # the same runs as the main table: its ASEN++ and stage-1 rows are the ablations' ones
+    for key in ("asenpp", "asen"):
+        assert res["methods"][key]["overall"] == main["methods"][key]["overall"]
+    assert res["zoom_gains"] == zoom_gains(res)
+    readme = (ROOT / "README.md").read_text()
+    for key in ("asenpp", "no_asa", "no_aca", "global_only", "local_only", "no_zoom"):
+        o = res["methods"][key]["overall"]
+        assert f"{o['mean']:.2f} ± {o['std']:.2f}" in readme, key
