@@ -360,3 +360,35 @@ write_json(ctx.results_dir / "02_triplets_and_loss.json", results)
 #    values. Compute, per attribute, the probability that a random triplet's negative differs from the anchor
 #    by exactly one value id. Does that matter for what the model learns?
 # 5. Repeat the start-up-collapse histogram with `model.eval()` instead of `model.train()`. Explain the result.
+#
+# :::{dropdown} Hint for exercise 1
+# A batch of one attribute with values of $n_v$ images each holds $\sum_v n_v (n_v - 1)(n - n_v)$ valid triplets
+# (anchor, another image of its value, an image of another value). Six values of 16 in 96 images:
+# $6 \cdot 16 \cdot 15 \cdot 80 = 115{,}200$. Two attributes of 48 images, six values of 8 each:
+# $2 \cdot 6 \cdot 8 \cdot 7 \cdot 40 = 26{,}880$. One attribute a step gives about four times as many.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Three unit vectors can be at most 120° apart pairwise (cosine −0.5), so the largest gap
+# $\cos(a, p) - \cos(a, n)$ the loss can see is $1 - (-0.5) = 1.5$. A margin of 0.8 is met with room to spare;
+# 1.5 only in the exact equilateral arrangement with every value collapsed to one point, and any larger margin
+# never.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# Averaging over all valid triplets divides the same gradient by a count that includes the triplets already
+# satisfied: as training succeeds, the loss and its gradient shrink towards zero although hard triplets remain.
+# Averaging over the active (violating) ones keeps the step size tied to what is still wrong.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# For an attribute with $K$ values the negative's value is drawn among the other $K - 1$ (weighted by their
+# shares); count how many of those are the anchor's id ± 1. Value ids are arbitrary labels: the loss treats
+# every other value alike, so "one id apart" means nothing to the model.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# In `eval()` mode BatchNorm uses its running statistics (mean 0, variance 1 at initialisation) instead of the
+# batch's, so nothing re-centres the embeddings: they stay nearly parallel and the histogram shows the start-up
+# collapse the normalisation layer was added to prevent.
+# :::

@@ -261,3 +261,31 @@ write_json(ctx.results_dir / "03_spatial_attention.json", results)
 #    Does the map still move to the neck? What does that tell you about how the attribute is used?
 # 5. The spatial map is computed once per (image, attribute). For a gallery of $N$ images and $A$ attributes,
 #    how many backbone passes and how many attention passes does indexing need? Propose a cheaper schedule.
+#
+# :::{dropdown} Hint for exercise 1
+# With $W_F = 0$ every logit is the same (the bias), so the softmax gives $1/(hw)$ everywhere and the weighted
+# sum of the features is their mean: global average pooling. Zero both tensors and compare with
+# `features.mean(dim=(2, 3))`.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Multiplying the logits by $\sqrt{C'}$ sharpens the softmax: even random projections then favour a few
+# positions, so the untrained maps are already concentrated (lower entropy than the 0.997 measured above), and
+# training starts from an arbitrary focus instead of from global pooling.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# Select the queries with value 0 and average the normalised entropy of their maps. Invisible images hide the
+# region (cropped, covered, seen from behind), so there is no consistent place to look: expect flatter maps.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# The map is steered by the attribute, not by the image's label: under `collar_design` it moves towards the
+# neck whatever the garment, because the attribute embedding tells ASA where that attribute's evidence usually
+# is. The attribute is a query into the image.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# The backbone features do not depend on the attribute: $N$ backbone passes, then $N \cdot A$ attention passes
+# on the cached feature maps, which are cheap. Batch the $A$ attributes of one image together on its features.
+# :::

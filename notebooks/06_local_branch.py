@@ -351,3 +351,33 @@ write_json(ctx.results_dir / "06_local_branch.json", results)
 # 5. The local branch starts as a copy of the stage-1 global branch in this book (`train.local_init: global`)
 #    but from ImageNet weights in the paper. Predict how the stage-2 validation curves above would change
 #    with a local backbone that has never seen a zoomed crop.
+#
+# :::{dropdown} Hint for exercise 1
+# The fused feature is $[\sqrt{\beta}\,g, \sqrt{1-\beta}\,l]$ with unit $g$ and $l$, so the dot product of two
+# of them is $\beta\, g \cdot g' + (1 - \beta)\, l \cdot l' = \beta \cos_{global} + (1 - \beta) \cos_{local}$.
+# Without normalising first, each branch's dot product would be weighted by its feature norms as well as by
+# $\beta$.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Only the sampling positions move, by less than one map cell; the thresholded region changes only where its
+# boundary falls between two sample points, so most boxes stay the same and the others move by a pixel or two
+# of the $G$-pixel grid (about 3.5x that on a 224 px original).
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# Pant or skirt length (a tall, narrow region along the legs) or sleeve length (a long, thin arm). A rectangular
+# box needs a non-square crop: either a non-square local input (the local backbone and its attention map
+# accept it) or padding to a square before resizing, and `roi.crop_box` would keep both sides.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# Attributes with small regions change most (collar, lapel, neck design: a larger threshold cuts into the piece,
+# threshold 0 loses the zoom); length attributes, whose boxes are large anyway, change little.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# A local backbone that has never seen a zoomed crop starts with its own features, not the global branch's: its
+# validation MAP starts lower and rises more slowly, so the fused MAP gains later in stage 2, and with this
+# short stage 2 possibly not at all.
+# :::
