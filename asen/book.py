@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from .data import SplitFiles, load_split_files
-from .reproduce import PROFILES, Protocol, default_data_root, ensure_trained, stage1_methods
+from .reproduce import (MAIN_METHODS, PROFILES, Protocol, ablation_runs, default_data_root, ensure_trained,
+                        main_table_runs)
 from .runs import resolve_device, seed_everything
 
 SYNTH_SIZE = {"smoke": "tiny", "cpu": "small", "gpu": "fashionai"}
@@ -151,14 +152,11 @@ def book_runs(ctx: BookContext) -> tuple[list, list]:
     stages; the no-zoom control's stage 2) for the first seed on the cpu profile and every seed otherwise.
     """
     p = ctx.protocol
-    seeds = tuple(dict.fromkeys((ctx.seed, *ctx.seeds)))
     ablation_seeds = ctx.seeds[:1] if ctx.profile == "cpu" else ctx.seeds
-    stage1 = {(m, s): p.stage1_config(m, s) for s in seeds for m in stage1_methods()
-              if s in main_table_seeds(ctx, m)}
-    stage1.update({(m, s): p.stage1_config(m, s) for s in ablation_seeds for m in ("no_asa", "no_aca")})
-    stage2 = [p.stage2_config_after_stage1(m, s) for m, s in stage1 if m in ("asen", "no_asa", "no_aca")]
-    stage2 += [p.stage2_config_after_stage1("no_zoom", s) for s in ablation_seeds]
-    return list(stage1.values()), stage2
+    runs = [*main_table_runs(p, {m: main_table_seeds(ctx, m) for m in MAIN_METHODS}),
+            *ablation_runs(p, ablation_seeds)]
+    unique = list({(c.name, c.hash()): c for c in runs}.values())
+    return [c for c in unique if c.train.stage == 1], [c for c in unique if c.train.stage == 2]
 
 
 def pretrain(ctx: BookContext, jobs: int = 0) -> None:

@@ -49,6 +49,11 @@ STAGE2_OVERRIDES = {"no_zoom": ["train.crop_threshold=0", "eval.crop_threshold=0
 STAGE1_OF = {"asenpp": "asen", "no_zoom": "asen"}
 """Methods whose stage 2 continues another method's stage-1 run."""
 
+
+def stage1_of(method: str) -> str:
+    """The method whose stage-1 run ``method`` trains or continues (:data:`STAGE1_OF`, else itself)."""
+    return STAGE1_OF.get(method, method)
+
 # Profiles: how much to train. "smoke" is for tests and the book's smoke build (minutes on a laptop).
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"size": "tiny", "seeds": (0,), "overrides": [
@@ -119,8 +124,8 @@ class Protocol:
     def stage2_config_after_stage1(self, method: str, seed: int) -> Config:
         """The stage-2 config that continues this protocol's own stage-1 run of ``method`` (of ``"asen"`` for the
         no-zoom control, :data:`STAGE1_OF`), trained or not."""
-        base = STAGE1_OF.get(method, method)
-        return self.stage2_config(method, seed, best_checkpoint(self.stage1_config(base, seed), self.runs_root))
+        return self.stage2_config(method, seed,
+                                  best_checkpoint(self.stage1_config(stage1_of(method), seed), self.runs_root))
 
 
 def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: SplitFiles | None = None,
@@ -150,12 +155,16 @@ def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: Sp
     return best_checkpoint(cfg, runs_root)
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_jobs() -> int:
     """Training processes on a CPU: one per core, at most 4 (each keeps its own decoded-image cache, ~1.5 GB
     with SynthFashion small). Small models train faster as N one-thread processes than as one N-thread one
     (measured on 2 cores: about 1.8x the images per second)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(4, cores))
+    return max(1, min(4, usable_cores()))
 
 
 def run_dir_of(cfg: Config, runs_root: Path) -> Path:
@@ -172,8 +181,9 @@ def _finished(cfg: Config, runs_root: Path) -> bool:
     """Whether the config's run has finished all its epochs (an interrupted run has not).
 
     Raises:
-        RunDataMismatch: (a RuntimeError and UserError) the run folder was trained on other data under the same path (its ``run.json`` records a
-            different :func:`~asen.runs.data_fingerprint`), e.g. before SynthFashion was regenerated.
+        RunDataMismatch: (a RuntimeError and UserError) the run folder was trained on other data under the same
+            path (its ``run.json`` records a different :func:`~asen.runs.data_fingerprint`), e.g. before
+            SynthFashion was regenerated.
     """
     run = run_dir_of(cfg, runs_root)
     last = run / "checkpoints" / "last.pt"
@@ -328,24 +338,33 @@ def random_table(files: SplitFiles, seed: int, split: str = "test", dim: int = 1
 def stage1_methods(methods: Sequence[str] = MAIN_METHODS) -> list[str]:
     """The stage-1 runs (method keys) that main-table ``methods`` need, in order: Random needs none, and ASEN++
     continues the stage-1 run of its global branch (``"asen"``)."""
-    return list(dict.fromkeys("asen" if m == "asenpp" else m for m in methods if m != "random"))
+    return list(dict.fromkeys(stage1_of(m) for m in methods if m != "random"))
+
+
+def main_table_runs(protocol: Protocol, seeds_of: dict[str, Sequence[int]]) -> list[Config]:
+    """The training runs main-table rows need, stage-1 runs first: ``seeds_of`` maps each row (a key of
+    :data:`MAIN_METHODS`, in table order) to its seeds. ASEN++'s seeds need their global branch's stage-1 runs."""
+    runs = []
+    for base in stage1_methods(list(seeds_of)):
+        base_seeds = dict.fromkeys(s for m, ss in seeds_of.items() if m != "random" and stage1_of(m) == base
+                                   for s in ss)
+        runs += [protocol.stage1_config(base, s) for s in base_seeds]
+    return runs + [protocol.stage2_config_after_stage1("asen", s) for s in seeds_of.get("asenpp", ())]
+
+
+def ablation_runs(protocol: Protocol, seeds: Sequence[int]) -> list[Config]:
+    """The training runs :func:`run_ablations` needs: both stages of ASEN++, w/o ASA and w/o ACA, and the
+    no-zoom control's stage 2 (after ASEN++'s stage-1 run), for each seed."""
+    runs = [c for m in ("asen", "no_asa", "no_aca") for s in seeds
+            for c in (protocol.stage1_config(m, s), protocol.stage2_config_after_stage1(m, s))]
+    return runs + [protocol.stage2_config_after_stage1("no_zoom", s) for s in seeds]
 
 
 def trained_seeds(protocol: Protocol, method: str, seeds: Sequence[int]) -> list[int]:
     """The ``seeds`` for which ``method``'s main-table runs (its stage-1 run, and for ``"asenpp"`` the stage-2
     run after it) have finished under ``protocol.runs_root``; every seed for ``"random"``."""
-    if method == "random":
-        return list(seeds)
-    base = "asen" if method == "asenpp" else method
-    out = []
-    for s in seeds:
-        s1 = protocol.stage1_config(base, s)
-        done = _finished(s1, protocol.runs_root)
-        if done and method == "asenpp":
-            done = _finished(protocol.stage2_config_after_stage1(base, s), protocol.runs_root)
-        if done:
-            out.append(s)
-    return out
+    return [s for s in seeds
+            if all(_finished(c, protocol.runs_root) for c in main_table_runs(protocol, {method: [s]}))]
 
 
 def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[str] = MAIN_METHODS,
@@ -367,14 +386,7 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
         raise ValueError(f"every method needs at least one seed, got {own}")
     timings: dict[str, float] = {}
     t_train = time.time()
-    runs = []
-    for b in stage1_methods(methods):  # ASEN++'s seeds need their stage-1 ("asen") runs too
-        b_seeds = dict.fromkeys(s for m in methods if m != "random" and ("asen" if m == "asenpp" else m) == b
-                                for s in own[m])
-        runs += [protocol.stage1_config(b, s) for s in b_seeds]
-    if "asenpp" in methods:
-        runs += [protocol.stage2_config_after_stage1("asen", s) for s in own["asenpp"]]
-    train_all(protocol, runs, "training")
+    train_all(protocol, main_table_runs(protocol, own), "training")
     timings["training"] = time.time() - t_train
     for seed in dict.fromkeys(s for m in methods for s in own[m]):
         stage1: dict[str, Path] = {}
@@ -385,7 +397,7 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
             if method == "random":
                 per_method[method].append(random_table(files, seed))
                 continue
-            base = "asen" if method == "asenpp" else method
+            base = stage1_of(method)
             if base not in stage1:
                 stage1[base] = ensure_trained(protocol.stage1_config(base, seed), protocol.runs_root, protocol.device,
                                               files, protocol.progress)
@@ -552,13 +564,11 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
     tables: dict[str, list[MapTable]] = {k: [] for k in ABLATION_ROWS}
     beta_curve: dict[float, list[float]] = {b: [] for b in betas}
     thr_curve: dict[float, list[float]] = {t: [] for t in thresholds}
-    pairs = [(m, s) for m in ("asen", "no_asa", "no_aca") for s in seeds]
-    runs = [c for m, s in pairs for c in (protocol.stage1_config(m, s), protocol.stage2_config_after_stage1(m, s))]
-    train_all(protocol, [*runs, *(protocol.stage2_config_after_stage1("no_zoom", s) for s in seeds)], "training")
+    train_all(protocol, ablation_runs(protocol, seeds), "training")
     for seed in seeds:
         ckpts, stage1 = {}, {}
         for method in ("asen", "no_asa", "no_aca", "no_zoom"):
-            base = STAGE1_OF.get(method, method)
+            base = stage1_of(method)
             if base not in stage1:
                 stage1[base] = ensure_trained(protocol.stage1_config(base, seed), protocol.runs_root, protocol.device,
                                               files, protocol.progress)
@@ -579,14 +589,14 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
             r = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress,
                                     overrides=[f"eval.crop_threshold={thr}"])
             thr_curve[thr].append(r["main"].overall)
+    methods = {k: {"label": METHOD_LABELS[k], **aggregate(v)} for k, v in tables.items()}
     return {
         "dataset": files.meta.name, "split": "test", "seeds": list(seeds), "profile": protocol.profile,
         "attributes": list(files.meta.attributes),
-        "methods": {k: {"label": METHOD_LABELS[k], **aggregate(v)} for k, v in tables.items()},
+        "methods": methods,
         "beta_sweep": {str(b): _stats(v) for b, v in beta_curve.items()},
         "threshold_sweep": {str(t): _stats(v) for t, v in thr_curve.items()},
-        "zoom_gains": zoom_gains({"methods": {k: aggregate(v) for k, v in tables.items()},
-                                  "attributes": list(files.meta.attributes)}),
+        "zoom_gains": zoom_gains({"methods": methods, "attributes": list(files.meta.attributes)}),
         "protocol": protocol_caption(protocol) + " Sweeps vary beta and the test-time crop threshold of the same "
                                                  "trained ASEN++.",
     }
@@ -634,12 +644,9 @@ def plan_runs(protocol: Protocol, seeds: Sequence[int], main: bool = True, ablat
     if pre is not None:
         configs.append(pre)
     if main:
-        configs += [protocol.stage1_config(m, s) for m in stage1_methods() for s in seeds]
-        configs += [protocol.stage2_config_after_stage1("asen", s) for s in seeds]
+        configs += main_table_runs(protocol, {m: seeds for m in MAIN_METHODS})
     if ablations:
-        for m in ("asen", "no_asa", "no_aca"):
-            configs += [c for s in seeds for c in (protocol.stage1_config(m, s),
-                                                   protocol.stage2_config_after_stage1(m, s))]
+        configs += ablation_runs(protocol, seeds)
     out, seen = [], set()
     for c in configs:
         if (c.name, c.hash()) in seen:
@@ -676,9 +683,8 @@ def machine_info() -> dict[str, Any]:
     """Where a table was measured: CPU (model, AVX-512, oneDNN cap), usable cores, torch version, GPU if any."""
     from . import cpu
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {**cpu.describe(), "cores": cores, "torch": torch.__version__, "gpu": gpu,
+    return {**cpu.describe(), "cores": usable_cores(), "torch": torch.__version__, "gpu": gpu,
             "date": time.strftime("%Y-%m-%d")}
 
 

@@ -235,11 +235,13 @@ def test_plan_lists_every_run_without_training(toy_root, tmp_path, capsys):
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if "_seed" in line or line.startswith("pretrain")]
     names = [line.split()[0] for line in lines]
-    # the pre-training, 5 trained methods x 2 seeds, ASEN++'s stage 2 x 2, the ablations' 2 x 2 x 2 (asen shared)
-    assert names[0] == "pretrain" and len(names) == 1 + 10 + 2 + 8 and len(set(names)) == len(names)
-    assert {"asen_aaai_s1_seed1", "asen_v2_s1_seed0", "no_asa_s2_seed1", "asen_s2_seed0"} <= set(names)
+    # the pre-training, 5 trained methods x 2 seeds, ASEN++'s stage 2 x 2, the ablations' 2 x 2 x 2 (asen shared) and
+    # the no-zoom control's stage 2 x 2
+    assert names[0] == "pretrain" and len(names) == 1 + 10 + 2 + 8 + 2 and len(set(names)) == len(names)
+    assert {"asen_aaai_s1_seed1", "asen_v2_s1_seed0", "no_asa_s2_seed1", "asen_s2_seed0",
+            "no_zoom_s2_seed1"} <= set(names)
     assert all(line.endswith("to train") for line in lines)
-    assert "21 of 21 runs to train" in out
+    assert "23 of 23 runs to train" in out
     assert not runs.exists()  # nothing was trained or created
 
 
