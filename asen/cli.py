@@ -12,7 +12,6 @@ from pathlib import Path
 
 from . import __version__
 from .errors import UserError
-from .synth import DEFAULT_DESIGN
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -120,6 +119,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from . import synth
 
+    if args.design is None:  # resolved here, not in the parser: importing asen.synth would slow every command
+        args.design = synth.DEFAULT_DESIGN
     if args.design not in synth.DESIGNS:
         raise UserError(f"--design {args.design}: expected one of {', '.join(map(str, synth.DESIGNS))}")
     if args.preview:
@@ -185,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="generator seed; same seed + version = identical files")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--preview", metavar="PNG", help="only write a sample grid (one row per attribute, one column per value)")
-    p.add_argument("--design", type=int, default=DEFAULT_DESIGN,
+    p.add_argument("--design", type=int, default=None,
                    help="how collars, lapels and neck designs are drawn: 2 (default, generator 2.0.0: contrasting "
                         "pieces, values differ in 2 px shapes) or 1 (generator 1.0.0, the first design: fine details "
                         "in the garment's fabric)")

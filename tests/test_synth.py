@@ -383,6 +383,16 @@ def test_design_is_recorded_and_a_dataset_of_one_design_is_not_reused_for_the_ot
     assert data_fingerprint(root) != data_fingerprint(tiny)
 
 
+def test_cli_default_design_is_the_generators(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`asen synth` without --design writes asen.synth.DEFAULT_DESIGN, and its help names that design."""
+    with pytest.raises(SystemExit):
+        asen_main(["synth", "--help"])
+    assert f"drawn: {DEFAULT_DESIGN} (default, generator {__version__}" in " ".join(capsys.readouterr().out.split())
+    out = tmp_path / "ds"
+    assert asen_main(["synth", "--size", "tiny", "--seed", "0", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    assert dataset_design(json.loads((out / "meta.json").read_text())) == DEFAULT_DESIGN
+
+
 def test_cli_rejects_a_bad_design_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert asen_main(["synth", "--size", "tiny", "--design", "3", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
