@@ -536,14 +536,20 @@ ABLATION_ROWS = ("asenpp", "no_asa", "no_aca", "global_only", "local_only", "no_
 start from (``"asen"``, the reference the zoom's gain is measured against)."""
 
 
+def attribute_groups(attributes: Sequence[str]) -> dict[str, list[str]]:
+    """FashionAI's two kinds of attribute, in the given order: ``"length"`` (``*_length``, read from the
+    silhouette) and ``"design"`` (the others, read from a small region)."""
+    length = [a for a in attributes if a.endswith("_length")]
+    return {"length": length, "design": [a for a in attributes if a not in length]}
+
+
 def zoom_gains(results: dict[str, Any]) -> dict[str, dict[str, float]]:
     """What the zoom adds, from an ablation (or main-table) results dict holding ``"asen"`` (the stage-1 global
     branch) and ``"asenpp"`` (and ``"no_zoom"`` when present): per row, its mean MAP minus the stage-1 model's,
     averaged over the design attributes and over the length attributes (``{"design": .., "length": ..}``; None
     for a group the dataset does not have)."""
-    res, attrs = results["methods"], results["attributes"]
-    groups = {"length": [a for a in attrs if a.endswith("_length")],
-              "design": [a for a in attrs if not a.endswith("_length")]}
+    res, groups = results["methods"], attribute_groups(results["attributes"])
+
     def gain(m: str, names: list[str]) -> float | None:
         return float(np.mean([res[m]["per_attribute"][a]["mean"] - res["asen"]["per_attribute"][a]["mean"]
                               for a in names])) if names else None

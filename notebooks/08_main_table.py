@@ -239,8 +239,7 @@ gap_table = pd.DataFrame({
 display(gap_table)
 
 # %%
-length = [a for a in attrs if a.endswith("_length")]
-design = [a for a in attrs if a not in length]
+length, design = asen.reproduce.attribute_groups(attrs).values()
 
 
 def gain(a: str, b: str, names: list[str]) -> float:

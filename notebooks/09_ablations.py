@@ -182,8 +182,7 @@ png = asen.reproduce.plot_ablations(abl, ctx.results_dir / "09_ablations.png")
 display(Image(filename=str(png)))
 
 # %%
-length = [a for a in abl["attributes"] if a.endswith("_length")]
-design = [a for a in abl["attributes"] if a not in length]
+length, design = asen.reproduce.attribute_groups(abl["attributes"]).values()
 
 
 def group_delta(key: str, names: list[str]) -> float:

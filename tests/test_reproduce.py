@@ -276,3 +276,12 @@ def test_paired_gap_pairs_by_seed():
     res["methods"]["d"] = row([5], [1.0])
     with pytest.raises(ValueError, match="share no seed"):
         paired_gap(res, "a", "d")
+
+
+def test_attribute_groups_split_lengths_from_designs_in_order():
+    from asen.reproduce import attribute_groups
+
+    attrs = ["skirt_length", "collar_design", "sleeve_length", "neck_design"]
+    assert attribute_groups(attrs) == {"length": ["skirt_length", "sleeve_length"],
+                                       "design": ["collar_design", "neck_design"]}
+    assert attribute_groups(["colour", "position"]) == {"length": [], "design": ["colour", "position"]}
