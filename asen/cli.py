@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--preview", metavar="PNG", help="only write a sample grid (one row per attribute, one column per value)")
     p.add_argument("--design", type=int, default=None,
-                   help="how collars, lapels and neck designs are drawn: 2 (default, generator 2.0.0: contrasting "
+                   help="how collars, lapels and neck designs are drawn: 2 (default, generator 2.1.0: contrasting "
                         "pieces, values differ in 2 px shapes) or 1 (generator 1.0.0, the first design: fine details "
                         "in the garment's fabric)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

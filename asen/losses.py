@@ -37,13 +37,13 @@ def in_batch_triplet_loss(
     eye = torch.eye(len(emb), dtype=torch.bool, device=emb.device)
     pos = same_attr & same_val & ~eye  # (N, N) anchor-positive
     neg = same_attr & ~same_val  # (N, N) anchor-negative
-    valid = pos[:, :, None] & neg[:, None, :]  # (N, N, N)
-    losses = torch.relu(margin - sim[:, :, None] + sim[:, None, :])  # (N, N, N)
-    losses = losses[valid]
-    active = losses > 0
-    if active.any():
-        return losses[active].mean(), int(valid.sum())
-    return emb.sum() * 0.0, int(valid.sum())
+    # one row per anchor-positive pair (P of them) against every candidate negative: (P, N) rather than the
+    # (N, N, N) cube of all index triples (at 96 images ~8x fewer elements and no gather of the cube)
+    anchor, positive = pos.nonzero(as_tuple=True)
+    valid = neg[anchor]  # (P, N)
+    losses = torch.relu(margin - sim[anchor, positive][:, None] + sim[anchor]) * valid
+    n_active = torch.count_nonzero(losses)
+    return losses.sum() / n_active.clamp(min=1), int(valid.sum())
 
 
 def alignment_loss(global_emb: torch.Tensor, local_emb: torch.Tensor) -> torch.Tensor:

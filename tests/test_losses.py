@@ -33,6 +33,30 @@ def test_in_batch_matches_loop():
     assert loss.item() == pytest.approx(sum(active) / len(active), rel=1e-5)
 
 
+def test_in_batch_gradient_matches_loop():
+    torch.manual_seed(1)
+    emb = torch.randn(9, 4, requires_grad=True)
+    attrs = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    vals = torch.tensor([0, 0, 1, 2, 0, 1, 1, 0, 2])
+    loss, _ = in_batch_triplet_loss(emb, attrs, vals, 0.4)
+    (grad,) = torch.autograd.grad(loss, emb)
+    ref_emb = emb.detach().clone().requires_grad_(True)
+    z = F.normalize(ref_emb, dim=1)
+    terms = [torch.relu(0.4 - z[i] @ z[j] + z[i] @ z[k]) for i, j, k in itertools.product(range(9), repeat=3)
+             if i != j and attrs[i] == attrs[j] == attrs[k] and vals[i] == vals[j] and vals[k] != vals[i]]
+    active = [t for t in terms if t.item() > 0]
+    (ref_grad,) = torch.autograd.grad(torch.stack(active).mean(), ref_emb)
+    assert torch.allclose(grad, ref_grad, atol=1e-6)
+
+
+def test_in_batch_without_valid_triplets_is_zero():
+    emb = torch.randn(4, 3, requires_grad=True)
+    loss, n = in_batch_triplet_loss(emb, torch.tensor([0, 0, 1, 1]), torch.tensor([0, 0, 1, 1]), 0.2)
+    assert n == 0 and loss.item() == 0.0
+    loss.backward()
+    assert torch.equal(emb.grad, torch.zeros_like(emb))
+
+
 def test_in_batch_no_active_triplet_is_zero_with_grad():
     emb = torch.tensor([[1.0, 0.0], [1.0, 0.0], [-1.0, 0.0]], requires_grad=True)
     loss, n = in_batch_triplet_loss(emb, torch.zeros(3, dtype=torch.long), torch.tensor([0, 0, 1]), 0.2)

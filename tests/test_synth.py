@@ -1,5 +1,5 @@
 """Tests for SynthFashion (asen.synth): layout, determinism, caching, preview, the two designs of the design
-attributes (design 2, the default, byte-identical to generator 2.0.0; design 1 byte-identical to 1.0.0, both
+attributes (design 2, the default, byte-identical to generator 2.1.0; design 1 byte-identical to 1.0.0, both
 recorded) and the
 local-detail premise in each (design 1: details blur away at 96 px but lengths survive; design 2: pieces contrast
 with the garment and the values differ only inside the region)."""
@@ -296,7 +296,8 @@ def test_render_image_size_and_determinism() -> None:
 
 # ------------------------------------------------------------------------------------------ designs
 # sha256 (first 16 hex digits) of render_image(attr, value, default_rng(7), 96).tobytes(), recorded from generator
-# 1.0.0 (design 1) and 2.0.0 (design 2) before the designs became selectable; Pillow's drawing is deterministic
+# 1.0.0 (design 1) and 2.0.0 (design 2; its neck designs from 2.1.0) before the designs became selectable; Pillow's
+# drawing is deterministic
 _FINGERPRINTS = {
     1: {
         ("collar_design", 1): "1333ed7d13ec12d8",
@@ -313,8 +314,8 @@ _FINGERPRINTS = {
         ("collar_design", 3): "bbb1e0fd24a06403",
         ("lapel_design", 1): "491ab162c5631f38",
         ("lapel_design", 3): "bb9fb543bf10b54e",
-        ("neck_design", 1): "4b5091f8111d94ed",
-        ("neck_design", 3): "a8e13e20d6685c32",
+        ("neck_design", 1): "044105b6daa0c882",
+        ("neck_design", 3): "d5978aa76c08705a",
     },
 }
 
@@ -358,7 +359,7 @@ def test_bad_design(tmp_path: Path, design: object) -> None:
 def test_design_is_recorded_and_a_dataset_of_one_design_is_not_reused_for_the_other(
     tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert GENERATOR_VERSIONS == {1: "1.0.0", 2: "2.0.0"} and __version__ == "2.0.0"
+    assert GENERATOR_VERSIONS == {1: "1.0.0", 2: "2.1.0"} and __version__ == "2.1.0"
     assert dataset_design(json.loads((tiny / "meta.json").read_text())) == 2
     meta1 = build_meta(TINY, 0, TINY.image_size, design=1)
     assert meta1["generator"]["version"] == "1.0.0" and dataset_design(meta1) == 1

@@ -16,7 +16,7 @@ How the labels show up:
     opening, mostly the garment's own fabric) and differ in thin (1 px at 224) outlines, notches, ribbing,
     fold lines and small shapes, so they blur away at 96 px but are legible in a ~112 px crop of the 224 px
     original; there is little at 64 px to show where the region is;
-  - *design 2* (generator 2.0.0): collar and neck pieces and lapel facings contrast with the garment for
+  - *design 2* (generator 2.1.0): collar and neck pieces and lapel facings contrast with the garment for
     every value (a region findable at the 64 px global input), and within an attribute the values share
     that piece's footprint and differ in its shape, outlined 2 px at 224 (pointed / rounded / square flaps,
     ribs, a notch, rolls of two widths, a fold band, frills, cowl folds): ambiguous at 64 px, legible in a

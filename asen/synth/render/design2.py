@@ -1,4 +1,4 @@
-"""Design 2 of the design attributes' details (generator 2.0.0, opt-in): collars, neck designs and lapels.
+"""Design 2 of the design attributes' details (generator 2.1.0, the default): collars, neck designs and lapels.
 
 ASEN++'s attention must find the region around the neck and its local branch zoom into it (Sec. III-B/C). In
 design 2 each design attribute's region is marked by a piece that contrasts with the garment for every value
@@ -86,46 +86,51 @@ def _draw_collar(cv: Canvas, body: Body, top: Top, look: Look) -> None:
 
 
 def _draw_neck_design(cv: Canvas, body: Body, top: Top, look: Look, jit: float) -> None:
-    """Neck designs: one contrasting tube over the neck for every value, with heights that overlap between
-    values; the values differ in what is drawn on it, in ink 2 px at 224: a dark fold band (turtle), vertical
-    ribs (low turtle), a zigzag edge of dark frills (ruffle), cowl folds hanging below it (draped)."""
+    """Neck designs: one contrasting piece over the neck and the top of the chest for every value, with heights
+    that overlap between values; the values differ in what is drawn on it, in ink 3 px at 224: a dark fold band
+    (turtle), vertical ribs (low turtle), a zigzag edge of dark frills (ruffle), cowl folds across it (draped).
+
+    Generator 2.1.0 draws the piece about twice the area of 2.0.0's tube (wider, and reaching down over the
+    chest) with coarser ink: the 2.0.0 tube was smaller than one cell of the 64 px input's 8 x 8 attention map,
+    and ASEN++'s boxes around it stayed large (median half the image's side), so its crop barely magnified it."""
     nb, nw = body.nb, body.nw
     fill = _detail_fill(top)
     ink = _ink(fill)
-    w2 = 2 * cv.lw
+    w3 = 3 * cv.lw
     kind = top.neck
-    heights = {"turtle": 0.031, "ruffle": 0.028, "low_turtle": 0.024, "draped": 0.022}
+    heights = {"turtle": 0.033, "ruffle": 0.030, "low_turtle": 0.026, "draped": 0.024}
     top_y = nb - heights[kind or "turtle"] + jit
-    wide = 0.008
-    base = _arc(0.0, nb - 0.004, nw + wide + 0.005, 0.016, 0, 180, 8)
-    half = nw + wide
+    half = nw + 0.016
+    drop = 0.024  # how far the piece's lower edge reaches below the neck base at the centre
+    base = _arc(0.0, nb - 0.002, half + 0.008, drop + 0.002, 0, 180, 10)
     if kind == "ruffle":
-        n = 8
-        edge = [(-half + 2 * half * i / n, top_y - (0.0 if i % 2 else 0.007)) for i in range(n + 1)]
-        tube = edge + [(half + 0.005, nb - 0.004)] + base[1:-1] + [(-(half + 0.005), nb - 0.004)]
+        n = 6
+        edge = [(-half + 2 * half * i / n, top_y - (0.0 if i % 2 else 0.011)) for i in range(n + 1)]
+        piece = edge + [(half + 0.008, nb - 0.002)] + base[1:-1] + [(-(half + 0.008), nb - 0.002)]
     else:
         top_edge = [(-half, top_y), (half, top_y)]
-        tube = top_edge + [(half + 0.005, nb - 0.004)] + base[1:-1] + [(-(half + 0.005), nb - 0.004)]
-    cv.solid(tube, fill)
-    if kind == "turtle":  # the folded-over band: a dark stripe across the tube
-        fy = top_y + 0.4 * (nb - top_y)
-        cv.solid([(-half - 0.001, fy - 0.003), (half + 0.001, fy - 0.003), (half + 0.002, fy + 0.003),
-                  (-half - 0.002, fy + 0.003)], _mix(fill, ink, 0.75))
-    elif kind == "low_turtle":
-        n = max(5, int(round(2 * half * cv.s / 5.0)))
+        piece = top_edge + [(half + 0.008, nb - 0.002)] + base[1:-1] + [(-(half + 0.008), nb - 0.002)]
+    cv.solid(piece, fill)
+    if kind == "turtle":  # the folded-over band: a dark stripe across the piece
+        fy = top_y + 0.45 * (nb - top_y)
+        cv.solid([(-half - 0.002, fy - 0.005), (half + 0.002, fy - 0.005), (half + 0.004, fy + 0.005),
+                  (-half - 0.004, fy + 0.005)], _mix(fill, ink, 0.8))
+    elif kind == "low_turtle":  # ribs every ~7 px at 224
+        n = max(5, int(round(2 * half * cv.s / 7.0)))
         for i in range(1, n):
             x = -half + 2 * half * i / n
-            cv.line([(x, top_y + 0.002), (x * 1.1, nb - 0.006)], ink, width=w2)
+            cv.line([(x, top_y + 0.002), (x * 1.15, nb + 0.6 * drop * (1 - (x / half) ** 2))], ink, width=w3)
     elif kind == "ruffle":
-        for i in range(0, 8, 2):  # every other frill dark
-            x0, x1 = -half + 2 * half * i / 8, -half + 2 * half * (i + 1) / 8
-            cv.solid([(x0, top_y), (x1, top_y - 0.007), (x1, top_y + 0.006), (x0, top_y + 0.006)],
-                     _mix(fill, ink, 0.6))
-    cv.line(tube, ink, closed=True, width=w2)
-    if kind == "draped":
-        for k, drop in enumerate((0.014, 0.026)):
-            w = nw + 0.012 + 0.006 * k
-            cv.line(_bezier((-w, nb - 0.004), (0.0, nb + drop * 1.6), (w, nb - 0.004), 10), ink, width=w2)
+        for i in range(0, 6, 2):  # every other frill dark
+            x0, x1 = -half + 2 * half * i / 6, -half + 2 * half * (i + 1) / 6
+            cv.solid([(x0, top_y), (x1, top_y - 0.011), (x1, top_y + 0.009), (x0, top_y + 0.009)],
+                     _mix(fill, ink, 0.7))
+    cv.line(piece, ink, closed=True, width=w3)
+    if kind == "draped":  # cowl folds: curves sagging across the piece
+        for k, sag in enumerate((0.010, 0.022)):
+            w = half + 0.002 * k
+            y0 = top_y + 0.008 + 0.006 * k
+            cv.line(_bezier((-w, y0), (0.0, y0 + sag * 1.8), (w, y0), 12), ink, width=w3)
 
 
 def _draw_lapels(cv: Canvas, body: Body, coat: Coat) -> None:

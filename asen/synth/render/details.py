@@ -43,7 +43,7 @@ DETAIL_DRAWERS: Mapping[int, DetailDrawers] = MappingProxyType(
 """Per design: its drawing functions (the one place a design is chosen)."""
 
 DESIGNS: tuple[int, ...] = tuple(DETAIL_DRAWERS)
-"""The designs of the design attributes' details: 2 is the default (generator 2.0.0); 1 (1.0.0), the first design, stays available."""
+"""The designs of the design attributes' details: 2 is the default (generator 2.1.0); 1 (1.0.0), the first design, stays available."""
 
 DEFAULT_DESIGN = 2
 
