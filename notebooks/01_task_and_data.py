@@ -19,14 +19,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -40,9 +32,8 @@ from asen.metrics import average_precisions
 from asen.reproduce import random_table
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 results: dict = {"profile": ctx.profile, "dataset": ctx.files.meta.name}
 
 # %% [markdown]

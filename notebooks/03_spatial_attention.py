@@ -19,14 +19,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import math
 
 import matplotlib.pyplot as plt
@@ -42,9 +34,8 @@ from asen.model import build_model
 from asen.plots import image_grid, show_attention, show_image
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 files, meta = ctx.files, ctx.files.meta
 results: dict = {"profile": ctx.profile}
 

@@ -19,14 +19,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -40,9 +32,8 @@ from asen.data import ImageSet, collate_images
 from asen.reproduce import evaluate_checkpoint
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 files, meta = ctx.files, ctx.files.meta
 results: dict = {"profile": ctx.profile}
 
@@ -228,3 +219,33 @@ display(Markdown(
 #    feature $\bar f_c$ for the top channel $c$. What does the channel respond to?
 # 5. Train `no_aca` with two more seeds (`ctx.trained("no_aca", seed=1)`) and ASEN likewise, and decide whether
 #    the gap above is larger than the seed-to-seed spread.
+#
+# :::{dropdown} Hint for exercise 1
+# `mask_by_hand` computes $\sigma(W_2\,\delta(W_1 [\bar f; e]))$: pass `torch.zeros_like(pooled)` for the pooled
+# features and compare the result with the per-attribute mean masks (e.g. the mean absolute difference, or
+# the correlation over channels). Small differences mean the mask is mostly a property of the attribute.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Scaling two channels by different factors changes the dot products unequally. Query $q = (1, 1)$,
+# candidates $a = (2, 0)$ and $b = (0, 1.5)$: unmasked, $q \cdot a = 2 > q \cdot b = 1.5$; with the mask
+# $(0.5, 1)$, $0.5 \cdot 2 = 1 < 1.5$, and $b$ overtakes $a$.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# Count the layers of `asen.attention.ChannelAttention`: the attribute transform ($d \times d$), the first
+# layer from $C + d$ inputs to $C / r$ and the second from $C / r$ to $C$, plus biases:
+# $d^2 + (C + d)\,C/r + C^2/r$. With $C = 1024$, $d = 512$ and $r = 2$ (the library's default) that is about
+# 1.6M, against about 25M for the whole ResNet-50.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# Take the channel with the largest mean mask under `collar_design`, compute $\bar f_c$ for every test image
+# with `pooled_features`, and show the 8 largest with `asen.plots.image_grid`. Look for what they share
+# (a region, an edge direction, a colour) rather than their labels.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# Compare the gap between ASEN and `no_aca` with the spread of each over its three seeds: a gap smaller than
+# about twice the standard error of the paired differences is not established by these runs.
+# :::

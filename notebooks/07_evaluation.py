@@ -19,30 +19,22 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 from sklearn.metrics import average_precision_score
 
 import asen.book
+from asen.book import glue
 import asen.published
 import asen.reproduce
 from asen.evaluate import invisible_values
 from asen.metrics import average_precisions, map_per_attribute, mean_average_precision
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 
 # %% [markdown]
 # ## The task in one sentence
@@ -86,17 +78,18 @@ assert np.isclose(ap_by_hand, ap_library) and np.isclose(ap_by_hand, ap_sklearn)
 relevant_ranks = steps.loc[steps["relevant"], "rank r"].tolist()
 precisions = steps.loc[steps["relevant"], "precision@r"].tolist()
 
-# %%
-display(Markdown(
-    f"The relevant candidates sit at ranks {', '.join(map(str, relevant_ranks))}. At each of those ranks we "
-    f"read the precision so far: {' , '.join(f'{p:.4f}' for p in precisions)}. For example, at rank "
-    f"{relevant_ranks[1]} two of the first {relevant_ranks[1]} candidates are relevant. The **average "
-    f"precision** is the mean of these, **AP = {ap_by_hand:.4f}**. `asen.metrics.average_precisions` "
-    f"gives {ap_library:.4f} and scikit-learn's `average_precision_score` gives {ap_sklearn:.4f}: all three "
-    f"agree (scikit-learn is an independent implementation, and the library's tests cross-check against it). "
-    f"The irrelevant candidates never add a term, but every one ranked above a relevant candidate lowers that "
-    f"candidate's precision. A perfect ranking (the three relevant candidates first) would give 1."
-))
+glue(ranks=", ".join(map(str, relevant_ranks)), precisions=", ".join(f"{p:.4f}" for p in precisions),
+     second_rank=relevant_ranks[1], ap_by_hand=ap_by_hand, ap_library=ap_library, ap_sklearn=ap_sklearn)
+
+# %% [markdown]
+# The relevant candidates sit at ranks {glue:text}`ranks`. At each of those ranks we read the precision so
+# far: {glue:text}`precisions`. For example, at rank {glue:text}`second_rank` two of the first
+# {glue:text}`second_rank` candidates are relevant. The **average precision** is the mean of these,
+# **AP = {glue:text}`ap_by_hand:.4f`**. `asen.metrics.average_precisions` gives {glue:text}`ap_library:.4f`
+# and scikit-learn's `average_precision_score` gives {glue:text}`ap_sklearn:.4f`: all three agree (the
+# assertion above; scikit-learn is an independent implementation, and the library's tests cross-check
+# against it). The irrelevant candidates never add a term, but every one ranked above a relevant candidate
+# lowers that candidate's precision. A perfect ranking (the three relevant candidates first) would give 1.
 
 # %% [markdown]
 # ## A query with no relevant candidate scores 0, and still counts
@@ -116,16 +109,24 @@ c_items_test = ctx.files.candidates["test"]
 no_relevant = sum(
     not np.any((c_items_test[:, 1] == a) & (c_items_test[:, 2] == v)) for _, a, v in q_items_test
 )
-display(Markdown(
-    f"The two APs are {aps_two[0]:.4f} and {aps_two[1]:.4f}, so the MAP over the two queries is "
-    f"**{map_two:.4f}**, not {aps_two[0]:.4f}. Why count a query that no model could answer? Because the "
-    f"denominator is then fixed by the split, not by the model. Every method is scored on the same "
-    f"{len(q_items_test)} test queries. The price is a ceiling: with a fraction *f* of such queries, no "
-    f"method can score above 100 (1 − *f*). SynthFashion guarantees every value among the candidates, and "
-    f"indeed **{no_relevant}** of our {len(q_items_test)} test queries have no relevant candidate. A real "
-    f"split can have some (a rare value may fall only among the queries), which is why `data_scripts/` "
-    f"stratifies values so that a value seen once becomes a candidate."
-))
+glue(ap_first=aps_two[0], ap_empty=aps_two[1], map_two=map_two, test_queries=len(q_items_test),
+     no_relevant=no_relevant)
+
+# %% [markdown]
+# The two APs are {glue:text}`ap_first:.4f` and {glue:text}`ap_empty:.4f`, so the MAP over the two queries is
+# **{glue:text}`map_two:.4f`**, not {glue:text}`ap_first:.4f`. Why count a query that no model could answer?
+# Because the denominator is then fixed by the split, not by the model. Every method is scored on the same
+# {glue:text}`test_queries` test queries. The price is a ceiling: with a fraction *f* of such queries, no
+# method can score above 100 (1 − *f*). SynthFashion guarantees every value among the candidates, and
+# indeed **{glue:text}`no_relevant`** of our {glue:text}`test_queries` test queries have no relevant
+# candidate. A real split can have some (a rare value may fall only among the queries), which is why
+# `data_scripts/` stratifies values so that a value seen once becomes a candidate.
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+assert not np.isclose(map_two, aps_two[0])
+if ctx.dataset == "SynthFashion":
+    assert no_relevant == 0
 
 # %% [markdown]
 # ## "Overall" is weighted by queries, not a mean of attributes
@@ -142,15 +143,25 @@ rpf_weighted = asen.published.weighted_overall(rpf["per_attribute"], fa_queries)
 rpf_plain = float(np.mean(list(rpf["per_attribute"].values())))
 assert round(rpf_weighted, 2) == rpf["overall"]
 display(pd.DataFrame({"test queries": fa_queries, "RPF MAP (%)": rpf["per_attribute"]}).T)
-display(Markdown(
-    f"Weighting RPF's eight per-attribute MAPs by the FashionAI test queries gives **{rpf_weighted:.2f}**, "
-    f"exactly the published overall {rpf['overall']:.2f} ({rpf['source']}). The plain mean of the eight "
-    f"numbers is {rpf_plain:.3f}, {rpf_plain - rpf_weighted:+.2f} points off. The attributes with many "
-    f"queries (neckline design {fa_queries['neckline_design']}, sleeve length {fa_queries['sleeve_length']}) "
-    f"pull the weighted mean towards their MAPs, and coat length ({rpf['per_attribute']['coat_length']:.2f}, "
-    f"{fa_queries['coat_length']} queries) pulls it down. When a paper's per-attribute columns do not average "
-    f"to its overall column, this is usually why."
-))
+glue(rpf_weighted=rpf_weighted, rpf_overall=rpf["overall"], rpf_source=rpf["source"], rpf_plain=rpf_plain,
+     rpf_off=rpf_plain - rpf_weighted, fa_neckline=fa_queries["neckline_design"],
+     fa_sleeve=fa_queries["sleeve_length"], rpf_coat=rpf["per_attribute"]["coat_length"],
+     fa_coat=fa_queries["coat_length"])
+
+# %% [markdown]
+# Weighting RPF's eight per-attribute MAPs by the FashionAI test queries gives
+# **{glue:text}`rpf_weighted:.2f`**, exactly the published overall {glue:text}`rpf_overall:.2f`
+# ({glue:text}`rpf_source`). The plain mean of the eight numbers is {glue:text}`rpf_plain:.3f`,
+# {glue:text}`rpf_off:+.2f` points off. The attributes with many queries (neckline design
+# {glue:text}`fa_neckline`, sleeve length {glue:text}`fa_sleeve`) pull the weighted mean towards their MAPs,
+# and coat length ({glue:text}`rpf_coat:.2f`, {glue:text}`fa_coat` queries) pulls it down. When a paper's
+# per-attribute columns do not average to its overall column, this is usually why.
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+heavy = sorted(fa_queries, key=fa_queries.get)[-2:]
+assert set(heavy) == {"neckline_design", "sleeve_length"}
+assert rpf["per_attribute"]["coat_length"] < rpf_weighted and abs(rpf_plain - rpf_weighted) >= 0.005
 
 # %% [markdown]
 # ## The trained ASEN, attribute by attribute
@@ -268,47 +279,70 @@ high_floor, low_floor = max(predicted, key=predicted.get), min(predicted, key=pr
 n_values = dict(zip(ctx.files.meta.attributes, ctx.files.meta.num_values))
 gap = {a: abs(predicted[a] - measured[a]) for a in attrs}
 worst_gap = max(gap, key=gap.get)
-balanced_fashionai = 100 * sum(s.test_queries / s.values for s in asen.published.FASHIONAI_SPLIT.values()) \
-    / asen.published.FASHIONAI_TEST_QUERIES
-if ctx.profile == "smoke":
-    model_note = ("This is the smoke build: the model has trained for a few steps only, so its numbers sit near "
-                  "chance, and the comparisons below illustrate the method rather than the model.")
-elif table.overall > predicted_overall:
-    model_note = f"That is {table.overall - predicted_overall:+.2f} points above the random floor computed below."
-else:
-    model_note = "That is not above the random floor computed below: this model has not learned the task."
-if np.isnan(ap_invisible):
-    invisible_note = "There are no Invisible queries in this split."
-elif ap_invisible > ap_visible:
-    invisible_note = (f"They are easier than the rest, as expected, and removing them lowers the overall MAP to "
-                      f"**{table.overall_visible:.2f}** ({table.overall_visible - table.overall:+.2f}).")
-else:
-    invisible_note = (f"Here they are *not* easier than the rest (a well-trained model usually finds them easily). "
-                      f"Without them, the overall MAP is **{table.overall_visible:.2f}** "
-                      f"({table.overall_visible - table.overall:+.2f}).")
-display(Markdown(
-    f"The ASEN scores **{table.overall:.2f}** overall on {sum(n_q.values())} test queries. {model_note} The plain "
-    f"mean of its eight attribute MAPs is {plain_mean:.2f} ({plain_mean - table.overall:+.2f} points), for the "
-    f"same reason as with RPF above. It does best on {best.replace('_', ' ')} ({table.per_attribute[best]:.2f}) "
-    f"and worst on {worst.replace('_', ' ')} ({table.per_attribute[worst]:.2f}).\n\n"
-    f"The **Invisible** queries ({int(is_invisible.sum())} of {len(q_items)}) reach a mean AP of "
-    f"{ap_invisible:.2f}, against {ap_visible:.2f} for the rest. {invisible_note} Reporting both numbers keeps an "
-    f"easy value from hiding how well the fine distinctions are learned.\n\n"
-    f"The **random baseline** is not zero. From the candidates' value counts alone, random embeddings are "
-    f"expected to reach **{predicted_overall:.2f}**. Averaged over {len(measured_tables)} draws, the library's "
-    f"random embeddings reach {measured_overall:.2f} (one draw varies by {measured_sd:.2f}). Per attribute, "
-    f"prediction and measurement differ by at most {gap[worst_gap]:.2f} points ({worst_gap.replace('_', ' ')}, "
-    f"{n_q[worst_gap]} queries): sampling noise, which shrinks as the queries grow. The floor is highest for "
-    f"{high_floor.replace('_', ' ')} ({predicted[high_floor]:.2f}, {n_values[high_floor]} values) and lowest for "
-    f"{low_floor.replace('_', ' ')} ({predicted[low_floor]:.2f}, {n_values[low_floor]} values). For the worked "
-    f"example above the formula gives {predicted_example:.4f}, more than the share of relevant candidates "
-    f"({rel.mean():.4f}), because the first relevant candidate always adds a precision term.\n\n"
-    f"The floor is also a reading aid: what an attribute's MAP says about the model is its lift over the floor. "
-    f"Here the lift is largest for {most_lift.replace('_', ' ')} ({lift[most_lift]:+.2f} points) and smallest for "
-    f"{least_lift.replace('_', ' ')} ({lift[least_lift]:+.2f}). On the real FashionAI split the value counts per "
-    f"attribute are not in our reference. If the values were balanced, the floor would be about "
-    f"{balanced_fashionai:.1f} (the query-weighted mean of 1/values), and unbalanced values only raise it."
-))
+balanced_fashionai = 100 * sum(
+    s.test_queries / s.values for s in asen.published.FASHIONAI_SPLIT.values()
+) / asen.published.FASHIONAI_TEST_QUERIES
+
+
+def name(attribute: str) -> str:
+    return attribute.replace("_", " ")
+
+
+glue(asen_overall=table.overall, n_queries=sum(n_q.values()), above_floor=table.overall - predicted_overall,
+     plain_mean=plain_mean, plain_off=plain_mean - table.overall,
+     best=name(best), best_map=table.per_attribute[best],
+     worst=name(worst), worst_map=table.per_attribute[worst],
+     n_invisible=int(is_invisible.sum()), n_all=len(q_items), ap_invisible=ap_invisible,
+     ap_visible=ap_visible, overall_visible=table.overall_visible,
+     visible_change=table.overall_visible - table.overall,
+     predicted_overall=predicted_overall, draws=len(measured_tables), measured_overall=measured_overall,
+     measured_sd=measured_sd, worst_gap=name(worst_gap), worst_gap_points=gap[worst_gap],
+     worst_gap_queries=n_q[worst_gap],
+     high_floor=name(high_floor), high_floor_map=predicted[high_floor], high_floor_values=n_values[high_floor],
+     low_floor=name(low_floor), low_floor_map=predicted[low_floor], low_floor_values=n_values[low_floor],
+     predicted_example=predicted_example, relevant_share=rel.mean(),
+     most_lift=name(most_lift), most_lift_points=lift[most_lift],
+     least_lift=name(least_lift), least_lift_points=lift[least_lift],
+     balanced_fashionai=balanced_fashionai)
+
+# %% [markdown]
+# The ASEN scores **{glue:text}`asen_overall:.2f`** overall on {glue:text}`n_queries` test queries,
+# {glue:text}`above_floor:+.2f` points from the random floor computed below. (In a smoke build the model has
+# trained for a few steps only, so its numbers sit near chance and the comparisons illustrate the method
+# rather than the model; the checks below that concern training hold on the cpu and gpu profiles.) The plain
+# mean of its eight attribute MAPs is {glue:text}`plain_mean:.2f` ({glue:text}`plain_off:+.2f` points), for
+# the same reason as with RPF above. It does best on {glue:text}`best` ({glue:text}`best_map:.2f`) and worst
+# on {glue:text}`worst` ({glue:text}`worst_map:.2f`).
+#
+# The **Invisible** queries ({glue:text}`n_invisible` of {glue:text}`n_all`) reach a mean AP of
+# {glue:text}`ap_invisible:.2f`, against {glue:text}`ap_visible:.2f` for the rest; without them the overall
+# MAP is **{glue:text}`overall_visible:.2f`** ({glue:text}`visible_change:+.2f`). Reporting both numbers keeps
+# an easy value from hiding how well the fine distinctions are learned.
+#
+# The **random baseline** is not zero. From the candidates' value counts alone, random embeddings are
+# expected to reach **{glue:text}`predicted_overall:.2f`**. Averaged over {glue:text}`draws` draws, the
+# library's random embeddings reach {glue:text}`measured_overall:.2f` (one draw varies by
+# {glue:text}`measured_sd:.2f`). Per attribute, prediction and measurement differ by at most
+# {glue:text}`worst_gap_points:.2f` points ({glue:text}`worst_gap`, {glue:text}`worst_gap_queries`
+# queries): sampling noise, which shrinks as the queries grow. The floor is highest for
+# {glue:text}`high_floor` ({glue:text}`high_floor_map:.2f`, {glue:text}`high_floor_values` values) and
+# lowest for {glue:text}`low_floor` ({glue:text}`low_floor_map:.2f`, {glue:text}`low_floor_values` values).
+# For the worked example above the formula gives {glue:text}`predicted_example:.4f`, more than the share of
+# relevant candidates ({glue:text}`relevant_share:.4f`), because the first relevant candidate always adds a
+# precision term.
+#
+# The floor is also a reading aid: what an attribute's MAP says about the model is its lift over the floor.
+# Here the lift is largest for {glue:text}`most_lift` ({glue:text}`most_lift_points:+.2f` points) and
+# smallest for {glue:text}`least_lift` ({glue:text}`least_lift_points:+.2f`). On the real FashionAI split
+# the value counts per attribute are not in our reference. If the values were balanced, the floor would be
+# about {glue:text}`balanced_fashionai:.1f` (the query-weighted mean of 1/values), and unbalanced values only
+# raise it.
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+assert predicted_overall > 0 and predicted_example > rel.mean()
+if ctx.trains_fully:  # a trained model beats the floor; the smoke profile trains a few steps only
+    assert table.overall > predicted_overall
 
 # %%
 out = {

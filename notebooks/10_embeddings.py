@@ -19,14 +19,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -37,14 +29,14 @@ from sklearn.metrics import silhouette_score
 
 import asen.book
 import asen.reproduce
+from asen.book import first_query
 from asen.checkpoint import load_model
 from asen.data import ImageSet, open_image
 from asen.search import EmbedSettings, embed_images
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 
 # %% [markdown]
 # ## The two models
@@ -228,13 +220,8 @@ print({methods[m]: round(overlap[m], 3) for m in methods})
 # another value, and grey one labelled with a different attribute.
 
 # %%
-def first_query(name: str) -> tuple[int, int, int]:
-    a = meta.attributes.index(name)
-    row = q_items[q_items[:, 1] == a][0]
-    return int(row[0]), int(row[1]), int(row[2])
-
-
-queries = [first_query("collar_design"), first_query("skirt_length")]
+queries = [tuple(int(x) for x in q_items[first_query(q_items, meta.attributes.index(name))])
+           for name in ("collar_design", "skirt_length")]  # (image, attribute, value)
 pairs = {queries[0]: meta.attributes.index("skirt_length"), queries[1]: meta.attributes.index("collar_design")}
 n_show = 6
 grid_rows = []  # (title, query id, [neighbour ids], searched attribute, query value for that attribute or None)
@@ -339,3 +326,32 @@ print(f"wrote {ctx.results_dir / '10_embeddings.json'}")
 #    the neighbours under the design attributes more than under the length attributes?
 # 5. Build a FAISS index over the gallery (`asen.search.build_index`) and check that its neighbours are the
 #    same as the brute-force ones above for the `flat` index. How do `hnsw` and `ivf` differ?
+#
+# :::{dropdown} Hint for exercise 1
+# `sklearn.manifold.TSNE(perplexity=5)` and `perplexity=50`: clusters that appear under both are likely real,
+# while their sizes and the distances between clusters are not meaningful in t-SNE. The silhouette is
+# computed on the embeddings themselves, so it does not depend on the perplexity at all.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Embed the images under `skirt_length` for every image (`asen.search.embed_images` takes one attribute
+# per image) and compute `sklearn.metrics.silhouette_score(features, collar_values, metric="cosine")`. A silhouette near 0 means
+# that space ignores the collar; a clearly positive one means shared features leak through the attention.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# Loop over the pairs of attributes and average the overlap of the top-10 lists per image. Attributes that
+# look at the same region (the neck for collar, neckline and neck design; the hem for skirt and coat length)
+# should share more neighbours than a length and a design attribute.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# Repeat the gallery with `ctx.trained("asen", stage=2)` and count, per attribute, how many of the top-k
+# neighbours change. The local branch adds detail from the zoomed crop, which matters most where the
+# attribute's evidence is small: the design attributes.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# A `flat` index searches exhaustively, so its neighbours must equal the brute-force ones (up to ties). `hnsw` and `ivf` are approximate: they trade a little recall (some true
+# neighbours missing) for speed on large galleries; measure the overlap with the exact lists.
+# :::

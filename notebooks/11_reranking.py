@@ -20,14 +20,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -35,6 +27,7 @@ from IPython.display import Markdown, display
 
 import asen.book
 import asen.reproduce
+from asen.book import first_query
 from asen.checkpoint import load_model
 from asen.data import open_image
 from asen.evaluate import fuse
@@ -42,9 +35,8 @@ from asen.metrics import average_precisions
 from asen.runs import write_json
 from asen.search import EmbedSettings, rerank, rerank_order
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 
 # %% [markdown]
 # ## Two similarities for the same pairs
@@ -225,11 +217,7 @@ for path, score in top3:
 # value, red frames the others.
 
 # %%
-def first_query(name: str) -> int:
-    return int(np.flatnonzero(q_items[:, 1] == names.index(name))[0])
-
-
-shown = [first_query(n) for n in ("collar_design", "sleeve_length") if n in names]
+shown = [first_query(q_items, names.index(n)) for n in ("collar_design", "sleeve_length") if n in names]
 n_show = min(8, K)
 
 # %% tags=["hide-input"]
@@ -330,3 +318,33 @@ print(f"wrote {ctx.results_dir / '11_reranking.json'}")
 # 5. Build a FAISS index over the test images with the Triplet network (`asen.search.build_index`), take the
 #    top 50 for a query image from the whole gallery (all attributes), and rerank them with `asen rerank`
 #    on the command line. How many of the reranked top 10 are labelled with the attribute you asked for?
+#
+# :::{dropdown} Hint for exercise 1
+# Loop over K with `rerank_query(i, K)` for every query and average. At K equal to all candidates of the
+# attribute, reranking is the full ASEN++ search. In a real system every extra candidate costs an
+# attribute-specific embedding per query, so K is bounded by the latency budget.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Evaluate the reranking with the stage-1 checkpoint as the reranker and compare per attribute. The local
+# branch should be worth more on the design attributes, whose details need the zoom, than on the lengths.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# `random_features` gives a first stage that returns K random candidates: reranking can only reorder those
+# K, and on average only the attribute's share of relevant candidates among them is relevant. A perfect
+# reranker puts those first, so P@5 rises, but it cannot fix what the first stage never returned; the larger
+# K, the more it has to work with.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# Sweep α on the validation split, pick the best, and report the test P@5 at that α. Then repeat per group of
+# attributes (length vs design): a different best α per group means the general engine's order is worth
+# more for one group than for the other.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# `asen index` builds the index and `asen rerank --help` lists its arguments. The general engine ignores the
+# attribute, so its top 50 mixes attributes; after reranking, count the top 10 whose labelled attribute is the
+# asked one (SynthFashion labels one attribute per image).
+# :::

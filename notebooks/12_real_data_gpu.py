@@ -20,15 +20,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
-import json
 import os
 import tempfile
 import time
@@ -44,14 +35,14 @@ from torchvision import models as tv_models
 import asen.book
 import asen.published
 import asen.reproduce
+from asen.book import saved_gpu_benchmark, train_images_per_second
 from asen.checkpoint import load_asenpp, official_to_ours, ours_to_official
 from asen.config import load_config
 from asen.model import build_model
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 real_data = ctx.dataset != "SynthFashion"
 results: dict = {"chapter": "12_real_data_gpu", "profile": ctx.profile, "dataset": ctx.dataset,
                  "device": str(ctx.device), "real_data": real_data}
@@ -291,32 +282,14 @@ paper_model = build_model(s2.model.__class__(**{**s2.model.__dict__, "pretrained
                                                 "local_pretrained": "none"}), num_attributes=8, device=ctx.device)
 
 
-def images_per_second(branch: str, size: int, batch: int, steps: int) -> float:
-    """Training throughput of one branch of the paper's model: forward + backward on random images."""
-    paper_model.train()
-    x = torch.randn(batch, 3, size, size, device=ctx.device)
-    a = torch.randint(0, 8, (batch,), device=ctx.device)
-    times = []
-    for step in range(steps + 1):  # the first step warms up
-        t0 = time.perf_counter()
-        emb, _ = paper_model(x, a, branch=branch)
-        emb.square().mean().backward()
-        if ctx.device.type == "cuda":
-            torch.cuda.synchronize()
-        if step:
-            times.append(time.perf_counter() - t0)
-    paper_model.zero_grad(set_to_none=True)
-    return batch / float(np.median(times))
-
-
 if ctx.device.type == "cuda":
     bench_batch, bench_steps = 48, 5  # the paper's 16 triplets
 else:
     bench_batch, bench_steps = (2, 1) if ctx.profile == "smoke" else (4, 3)
 load_before = os.getloadavg()[0]
 measured = {
-    "global train": images_per_second("global", s2.data.global_size, bench_batch, bench_steps),
-    "local train": images_per_second("local", s2.data.local_size, bench_batch, bench_steps),
+    branch: train_images_per_second(paper_model, branch.split()[0], size, bench_batch, bench_steps)
+    for branch, size in (("global train", s2.data.global_size), ("local train", s2.data.local_size))
 }
 stage2_rate = 1.0 / (1.0 / measured["global train"] + 1.0 / measured["local train"])  # both branches per image
 images_s1 = s1.train.epochs * s1.data.num_triplets * 3
@@ -332,23 +305,8 @@ print({k: round(v, 2) for k, v in measured.items()}, "images/s on", ctx.device, 
 # *to be measured*: we do not guess them.
 
 # %%
-def gpu_benchmark() -> dict | None:
-    """Paper-configuration training images/s from a CUDA run of benchmarks/run.py, if one was saved."""
-    for path in sorted([*Path("benchmarks").glob("results*.json"), *Path("results/benchmarks").glob("*.json")]):
-        try:
-            found = json.loads(path.read_text())
-            train = found["results"]["train"]["paper"]
-            if found["machine"]["device"] != "cuda":
-                continue
-            return {"file": str(path), "gpu": found["machine"].get("gpu"),
-                    "stage1": max(v["images_per_s"] for v in train["stage1"].values()),
-                    "stage2": train["stage2_crop"]["batched"]["images_per_s"]}
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError):
-            continue
-    return None
-
-
-gpu = gpu_benchmark()
+gpu = saved_gpu_benchmark(sorted([*Path("benchmarks").glob("results*.json"),
+                                   *Path("results/benchmarks").glob("*.json")]))
 here_label = f"this machine ({ctx.device.type}{', ' + torch.cuda.get_device_name(0) if ctx.device.type == 'cuda' else ''})"
 cost = pd.DataFrame({
     "images (forward + backward)": {"stage 1": f"{images_s1:,}", "stage 2": f"{images_s2:,} (both branches)"},
@@ -457,3 +415,34 @@ print(f"wrote {ctx.results_dir / '12_real_data_gpu.json'}")
 #    the random baseline of [chapter 7](07_evaluation.ipynb)?
 # 5. The stage-2 estimate adds the two branches' times. List what it leaves out (the crop, the alignment
 #    loss, data loading of full-resolution originals) and measure one of them with `benchmarks/run.py`.
+#
+# :::{dropdown} Hint for exercise 1
+# Time `train_images_per_second` with `model.to(memory_format=torch.channels_last)` and without it, and on a
+# GPU inside `torch.autocast("cuda", dtype=torch.bfloat16)`. Channels-last lets the convolution kernels read
+# neighbouring channels contiguously (oneDNN's preferred layout on a CPU); bfloat16 halves the memory
+# traffic and uses the tensor cores on a GPU, usually the larger gain there.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Hours × 3600 × images/s ÷ 3 images per triplet gives the triplets you can afford; divide by the epochs of
+# both stages. The step-decay schedule lowers the learning rate at fixed epochs, so cutting epochs also
+# moves the decays: cutting triplets per epoch keeps the schedule's shape.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# `load_asenpp` loads with `strict=True`, so the missing key raises an error that names it. A non-strict load
+# would leave that layer at its random initialisation without a word, and the reproduction would silently
+# measure a different model.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# The authors' split files fix which images are queries; the seeded split draws them per value. Compare the
+# counts per attribute with `FASHIONAI_SPLIT`: a split with more queries of rare values lowers the random
+# floor, since a rare value has few relevant candidates.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# Besides the two branches' forward and backward passes, stage 2 computes the crop boxes from the
+# attention maps, crops and resizes the full-resolution originals, computes the alignment loss, and loads the
+# originals from disk. `python benchmarks/run.py --help` lists the parts it times (e.g. the crop).
+# :::
