@@ -29,7 +29,12 @@ import asen.book
 from asen.book import epoch_log, glue
 from asen.data import open_image
 from asen.plots import image_grid, show_image
-from asen.reproduce import METHOD_LABELS, evaluate_checkpoint, protocol_caption, random_table
+from asen.reproduce import (
+    METHOD_LABELS,
+    evaluate_checkpoint,
+    protocol_caption,
+    random_table,
+)
 from asen.runs import write_json
 
 ctx = asen.book.setup(globals())  # seed, device, data and run cache
@@ -75,12 +80,25 @@ plt.show()
 # %%
 log = logs["asen"]
 best_epoch = int(log["valid_map"].idxmax())
-results["training"] = {m: {"epochs": int(len(lg)), "final_loss": float(lg["loss"].iloc[-1]),
-                           "best_valid_map": float(lg["valid_map"].max()),
-                           "seconds": float(lg["seconds"].sum())} for m, lg in logs.items()}
-glue(epochs=len(log), train_seconds=log["seconds"].sum(), train_rate=log["images_per_second"].mean(),
-     device=str(ctx.device), first_loss=log["loss"].iloc[0], last_loss=log["loss"].iloc[-1],
-     best_valid=log["valid_map"].max(), best_epoch=best_epoch)
+results["training"] = {
+    m: {
+        "epochs": int(len(lg)),
+        "final_loss": float(lg["loss"].iloc[-1]),
+        "best_valid_map": float(lg["valid_map"].max()),
+        "seconds": float(lg["seconds"].sum()),
+    }
+    for m, lg in logs.items()
+}
+glue(
+    epochs=len(log),
+    train_seconds=log["seconds"].sum(),
+    train_rate=log["images_per_second"].mean(),
+    device=str(ctx.device),
+    first_loss=log["loss"].iloc[0],
+    last_loss=log["loss"].iloc[-1],
+    best_valid=log["valid_map"].max(),
+    best_epoch=best_epoch,
+)
 
 # %% [markdown]
 # ASEN trained for **{glue:text}`epochs`** epoch(s) in {glue:text}`train_seconds:.0f` s
@@ -92,7 +110,9 @@ glue(epochs=len(log), train_seconds=log["seconds"].sum(), train_rate=log["images
 
 # %% tags=["hide-input"]
 # The claims above, checked: a false claim fails the build.
-assert log["loss"].min() > 0 and log["valid_map"].max() == log.loc[best_epoch, "valid_map"]
+assert (
+    log["loss"].min() > 0 and log["valid_map"].max() == log.loc[best_epoch, "valid_map"]
+)
 
 # %% [markdown]
 # ## Test MAP per attribute
@@ -103,12 +123,21 @@ assert log["loss"].min() > 0 and log["valid_map"].max() == log.loc[best_epoch, "
 # retrieve and inflates MAP, so every number is also given without the Invisible queries (the candidates stay).
 
 # %%
-evals = {m: evaluate_checkpoint(p, files, ctx.device, progress=False) for m, p in runs.items()}
-tables = {"random": random_table(files, seed), **{m: r["main"] for m, r in evals.items()}}
+evals = {
+    m: evaluate_checkpoint(p, files, ctx.device, progress=False)
+    for m, p in runs.items()
+}
+tables = {
+    "random": random_table(files, seed),
+    **{m: r["main"] for m, r in evals.items()},
+}
 rows = {}
 for m, t in tables.items():
     rows[(METHOD_LABELS[m], "all queries")] = {**t.per_attribute, "overall": t.overall}
-    rows[(METHOD_LABELS[m], "w/o Invisible")] = {**t.per_attribute_visible, "overall": t.overall_visible}
+    rows[(METHOD_LABELS[m], "w/o Invisible")] = {
+        **t.per_attribute_visible,
+        "overall": t.overall_visible,
+    }
 test_df = pd.DataFrame(rows).T
 display(test_df.T.round(2))
 results["test"] = {m: t.to_dict() for m, t in tables.items()}
@@ -119,7 +148,9 @@ attrs = list(meta.attributes)
 pos = np.arange(len(attrs) + 1)
 for ax, kind in zip(axes, ("all queries", "w/o Invisible")):
     for k, m in enumerate(tables):
-        values = test_df.loc[(METHOD_LABELS[m], kind), attrs + ["overall"]].to_numpy(dtype=float)
+        values = test_df.loc[(METHOD_LABELS[m], kind), attrs + ["overall"]].to_numpy(
+            dtype=float
+        )
         ax.bar(pos + (k - 1) * 0.27, values, width=0.27, label=METHOD_LABELS[m])
     ax.set_xticks(pos, [a.replace("_", "\n") for a in attrs] + ["overall"], fontsize=8)
     ax.set_title(f"Test MAP, {kind}")
@@ -134,16 +165,31 @@ plt.show()
 asen_t, trip_t, rand_t = tables["asen"], tables["triplet"], tables["random"]
 gain = {a: asen_t.per_attribute[a] - trip_t.per_attribute[a] for a in attrs}
 best_attr, worst_attr = max(gain, key=gain.get), min(gain, key=gain.get)
-results["summary"] = {"asen": asen_t.overall, "triplet": trip_t.overall, "random": rand_t.overall,
-                      "asen_visible": asen_t.overall_visible, "triplet_visible": trip_t.overall_visible,
-                      "largest_gain_attribute": best_attr, "smallest_gain_attribute": worst_attr}
+results["summary"] = {
+    "asen": asen_t.overall,
+    "triplet": trip_t.overall,
+    "random": rand_t.overall,
+    "asen_visible": asen_t.overall_visible,
+    "triplet_visible": trip_t.overall_visible,
+    "largest_gain_attribute": best_attr,
+    "smallest_gain_attribute": worst_attr,
+}
 invisible_effect = {m: t.overall_visible - t.overall for m, t in tables.items()}
-glue(n_test=len(files.queries["test"]), asen_all=asen_t.overall, triplet_all=trip_t.overall,
-     random_all=rand_t.overall, asen_visible=asen_t.overall_visible,
-     triplet_visible=trip_t.overall_visible, random_visible=rand_t.overall_visible,
-     asen_invisible_effect=invisible_effect["asen"],
-     triplet_invisible_effect=invisible_effect["triplet"],
-     best_attr=best_attr, best_gain=gain[best_attr], worst_attr=worst_attr, worst_gain=gain[worst_attr])
+glue(
+    n_test=len(files.queries["test"]),
+    asen_all=asen_t.overall,
+    triplet_all=trip_t.overall,
+    random_all=rand_t.overall,
+    asen_visible=asen_t.overall_visible,
+    triplet_visible=trip_t.overall_visible,
+    random_visible=rand_t.overall_visible,
+    asen_invisible_effect=invisible_effect["asen"],
+    triplet_invisible_effect=invisible_effect["triplet"],
+    best_attr=best_attr,
+    best_gain=gain[best_attr],
+    worst_attr=worst_attr,
+    worst_gain=gain[worst_attr],
+)
 
 # %% [markdown]
 # On all {glue:text}`n_test` test queries ASEN scores **{glue:text}`asen_all:.2f`** MAP, the Triplet network
@@ -180,11 +226,15 @@ res = evals["asen"]
 qf, cf = res["features"]["query"]["global"], res["features"]["candidate"]["global"]
 q_items, c_items = res["items"]["query"], res["items"]["candidate"]
 picks = []
-for group in (("skirt_length", "coat_length", "sleeve_length", "pant_length"),
-              ("collar_design", "neckline_design", "neck_design", "lapel_design")):
+for group in (
+    ("skirt_length", "coat_length", "sleeve_length", "pant_length"),
+    ("collar_design", "neckline_design", "neck_design", "lapel_design"),
+):
     for name in group:
         a = attrs.index(name)
-        cand = np.flatnonzero((q_items[:, 1] == a) & (q_items[:, 2] != 0))  # a visible value
+        cand = np.flatnonzero(
+            (q_items[:, 1] == a) & (q_items[:, 2] != 0)
+        )  # a visible value
         if len(cand):
             picks.append(int(cand[0]))
             break
@@ -194,12 +244,18 @@ for r, qi in enumerate(picks):
     a, v = int(q_items[qi, 1]), int(q_items[qi, 2])
     pool = np.flatnonzero(c_items[:, 1] == a)
     ranked = pool[np.argsort(-(cf[pool] @ qf[qi]), kind="stable")[:top]]
-    show_image(axes[r, 0], open_image(files.root / files.filenames["test"][int(q_items[qi, 0])]),
-               f"query ({meta.attributes[a]})\n{meta.value_names[a][v]}")
+    show_image(
+        axes[r, 0],
+        open_image(files.root / files.filenames["test"][int(q_items[qi, 0])]),
+        f"query ({meta.attributes[a]})\n{meta.value_names[a][v]}",
+    )
     for k, ci in enumerate(ranked):
         cv = int(c_items[ci, 2])
-        show_image(axes[r, k + 1], open_image(files.root / files.filenames["test"][int(c_items[ci, 0])]),
-                   f"#{k + 1}: {meta.value_names[a][cv]}")
+        show_image(
+            axes[r, k + 1],
+            open_image(files.root / files.filenames["test"][int(c_items[ci, 0])]),
+            f"#{k + 1}: {meta.value_names[a][cv]}",
+        )
         axes[r, k + 1].title.set_color("green" if cv == v else "firebrick")
 fig.suptitle("Top-5 candidates under the query's attribute (green: same value)")
 fig.tight_layout()

@@ -59,27 +59,39 @@ cand_values = np.array([3, 3, 1, 3, 2, 4, 5, 1])  # value index of each candidat
 query_value = 3
 
 order = np.argsort(-cand_scores, kind="stable")  # best first
-steps = pd.DataFrame({
-    "rank r": np.arange(1, len(order) + 1),
-    "candidate": order,
-    "score": cand_scores[order],
-    "value": [values[v] for v in cand_values[order]],
-    "relevant": cand_values[order] == query_value,
-})
+steps = pd.DataFrame(
+    {
+        "rank r": np.arange(1, len(order) + 1),
+        "candidate": order,
+        "score": cand_scores[order],
+        "value": [values[v] for v in cand_values[order]],
+        "relevant": cand_values[order] == query_value,
+    }
+)
 steps["relevant in top r"] = steps["relevant"].cumsum()
 steps["precision@r"] = steps["relevant in top r"] / steps["rank r"]
-steps["counts toward AP"] = np.where(steps["relevant"], steps["precision@r"].round(4).astype(str), "")
+steps["counts toward AP"] = np.where(
+    steps["relevant"], steps["precision@r"].round(4).astype(str), ""
+)
 display(steps)
 
 ap_by_hand = steps.loc[steps["relevant"], "precision@r"].mean()
-ap_library = average_precisions(np.array([[1.0]]), cand_scores[:, None], np.array([query_value]), cand_values)[0]
+ap_library = average_precisions(
+    np.array([[1.0]]), cand_scores[:, None], np.array([query_value]), cand_values
+)[0]
 ap_sklearn = average_precision_score(cand_values == query_value, cand_scores)
 assert np.isclose(ap_by_hand, ap_library) and np.isclose(ap_by_hand, ap_sklearn)
 relevant_ranks = steps.loc[steps["relevant"], "rank r"].tolist()
 precisions = steps.loc[steps["relevant"], "precision@r"].tolist()
 
-glue(ranks=", ".join(map(str, relevant_ranks)), precisions=", ".join(f"{p:.4f}" for p in precisions),
-     second_rank=relevant_ranks[1], ap_by_hand=ap_by_hand, ap_library=ap_library, ap_sklearn=ap_sklearn)
+glue(
+    ranks=", ".join(map(str, relevant_ranks)),
+    precisions=", ".join(f"{p:.4f}" for p in precisions),
+    second_rank=relevant_ranks[1],
+    ap_by_hand=ap_by_hand,
+    ap_library=ap_library,
+    ap_sklearn=ap_sklearn,
+)
 
 # %% [markdown]
 # The relevant candidates sit at ranks {glue:text}`ranks`. At each of those ranks we read the precision so
@@ -99,18 +111,30 @@ glue(ranks=", ".join(map(str, relevant_ranks)), precisions=", ".join(f"{p:.4f}" 
 # **0** and keeps the query in the mean. scikit-learn does the same (with a warning).
 
 # %%
-query_values = np.array([query_value, 0])  # the second query's value, 0 ("Invisible"), has no candidate
-aps_two = average_precisions(np.array([[1.0], [1.0]]), cand_scores[:, None], query_values, cand_values)
-map_two = mean_average_precision(np.array([[1.0], [1.0]]), cand_scores[:, None], query_values, cand_values)
+query_values = np.array(
+    [query_value, 0]
+)  # the second query's value, 0 ("Invisible"), has no candidate
+aps_two = average_precisions(
+    np.array([[1.0], [1.0]]), cand_scores[:, None], query_values, cand_values
+)
+map_two = mean_average_precision(
+    np.array([[1.0], [1.0]]), cand_scores[:, None], query_values, cand_values
+)
 assert aps_two[1] == 0.0 and np.isclose(map_two, aps_two.mean())
 
 q_items_test = ctx.files.queries["test"]
 c_items_test = ctx.files.candidates["test"]
 no_relevant = sum(
-    not np.any((c_items_test[:, 1] == a) & (c_items_test[:, 2] == v)) for _, a, v in q_items_test
+    not np.any((c_items_test[:, 1] == a) & (c_items_test[:, 2] == v))
+    for _, a, v in q_items_test
 )
-glue(ap_first=aps_two[0], ap_empty=aps_two[1], map_two=map_two, test_queries=len(q_items_test),
-     no_relevant=no_relevant)
+glue(
+    ap_first=aps_two[0],
+    ap_empty=aps_two[1],
+    map_two=map_two,
+    test_queries=len(q_items_test),
+    no_relevant=no_relevant,
+)
 
 # %% [markdown]
 # The two APs are {glue:text}`ap_first:.4f` and {glue:text}`ap_empty:.4f`, so the MAP over the two queries is
@@ -137,16 +161,27 @@ if ctx.dataset == "SynthFashion":
 # (from the authors' split files). Both are in `asen.published`.
 
 # %%
-rpf = next(r for r in asen.published.rows("FashionAI", verified=True) if r["method"] == "RPF")
+rpf = next(
+    r for r in asen.published.rows("FashionAI", verified=True) if r["method"] == "RPF"
+)
 fa_queries = {a: s.test_queries for a, s in asen.published.FASHIONAI_SPLIT.items()}
 rpf_weighted = asen.published.weighted_overall(rpf["per_attribute"], fa_queries)
 rpf_plain = float(np.mean(list(rpf["per_attribute"].values())))
 assert round(rpf_weighted, 2) == rpf["overall"]
-display(pd.DataFrame({"test queries": fa_queries, "RPF MAP (%)": rpf["per_attribute"]}).T)
-glue(rpf_weighted=rpf_weighted, rpf_overall=rpf["overall"], rpf_source=rpf["source"], rpf_plain=rpf_plain,
-     rpf_off=rpf_plain - rpf_weighted, fa_neckline=fa_queries["neckline_design"],
-     fa_sleeve=fa_queries["sleeve_length"], rpf_coat=rpf["per_attribute"]["coat_length"],
-     fa_coat=fa_queries["coat_length"])
+display(
+    pd.DataFrame({"test queries": fa_queries, "RPF MAP (%)": rpf["per_attribute"]}).T
+)
+glue(
+    rpf_weighted=rpf_weighted,
+    rpf_overall=rpf["overall"],
+    rpf_source=rpf["source"],
+    rpf_plain=rpf_plain,
+    rpf_off=rpf_plain - rpf_weighted,
+    fa_neckline=fa_queries["neckline_design"],
+    fa_sleeve=fa_queries["sleeve_length"],
+    rpf_coat=rpf["per_attribute"]["coat_length"],
+    fa_coat=fa_queries["coat_length"],
+)
 
 # %% [markdown]
 # Weighting RPF's eight per-attribute MAPs by the FashionAI test queries gives
@@ -161,7 +196,10 @@ glue(rpf_weighted=rpf_weighted, rpf_overall=rpf["overall"], rpf_source=rpf["sour
 # The claims above, checked: a false claim fails the build.
 heavy = sorted(fa_queries, key=fa_queries.get)[-2:]
 assert set(heavy) == {"neckline_design", "sleeve_length"}
-assert rpf["per_attribute"]["coat_length"] < rpf_weighted and abs(rpf_plain - rpf_weighted) >= 0.005
+assert (
+    rpf["per_attribute"]["coat_length"] < rpf_weighted
+    and abs(rpf_plain - rpf_weighted) >= 0.005
+)
 
 # %% [markdown]
 # ## The trained ASEN, attribute by attribute
@@ -186,9 +224,14 @@ print(table.format(f"ASEN++ global branch, test MAP (%) - {ckpt.parent.parent.na
 qf, cf = res["features"]["query"]["global"], res["features"]["candidate"]["global"]
 q_items, c_items = res["items"]["query"], res["items"]["candidate"]
 per = map_per_attribute(qf, cf, q_items[:, 1:3], c_items[:, 1:3])
-overall_again = 100 * sum(m * n for m, n in per.values()) / sum(n for _, n in per.values())
+overall_again = (
+    100 * sum(m * n for m, n in per.values()) / sum(n for _, n in per.values())
+)
 assert np.isclose(overall_again, table.overall)
-assert np.isclose(100 * mean_average_precision(qf, cf, q_items[:, 1:3], c_items[:, 1:3]), table.overall)
+assert np.isclose(
+    100 * mean_average_precision(qf, cf, q_items[:, 1:3], c_items[:, 1:3]),
+    table.overall,
+)
 plain_mean = float(np.mean(list(table.per_attribute.values())))
 
 # %% [markdown]
@@ -229,29 +272,47 @@ from asen.metrics import expected_random_ap, predicted_random_map
 
 rel = (cand_values == query_value).astype(float)
 predicted_example = expected_random_ap(int(rel.sum()), len(rel))
-predicted = {ctx.files.meta.attributes[a]: 100 * m
-             for a, (m, _) in predicted_random_map(q_items[:, 1:3], c_items[:, 1:3]).items()}
+predicted = {
+    ctx.files.meta.attributes[a]: 100 * m
+    for a, (m, _) in predicted_random_map(q_items[:, 1:3], c_items[:, 1:3]).items()
+}
 n_q = dict(table.queries)
 predicted_overall = sum(predicted[a] * n_q[a] for a in predicted) / sum(n_q.values())
 random_seeds = range(10)
 measured_tables = [asen.reproduce.random_table(ctx.files, s) for s in random_seeds]
-measured = {a: float(np.mean([t.per_attribute[a] for t in measured_tables])) for a in predicted}
+measured = {
+    a: float(np.mean([t.per_attribute[a] for t in measured_tables])) for a in predicted
+}
 measured_overall = float(np.mean([t.overall for t in measured_tables]))
 measured_sd = float(np.std([t.overall for t in measured_tables], ddof=1))
 
 # %%
-rows = pd.DataFrame({
-    "values": {a: ctx.files.meta.num_values[i] for i, a in enumerate(ctx.files.meta.attributes)},
-    "queries": n_q,
-    "Invisible queries": {a: int(is_invisible[q_items[:, 1] == i].sum())
-                          for i, a in enumerate(ctx.files.meta.attributes)},
-    "ASEN MAP": table.per_attribute,
-    "ASEN MAP w/o Invisible": table.per_attribute_visible,
-    "random, predicted": predicted,
-    f"random, measured ({len(measured_tables)} draws)": measured,
-}).loc[list(table.per_attribute)]
-rows.loc["overall (query-weighted)"] = [sum(rows["values"]), sum(rows["queries"]), int(is_invisible.sum()),
-                                        table.overall, table.overall_visible, predicted_overall, measured_overall]
+rows = pd.DataFrame(
+    {
+        "values": {
+            a: ctx.files.meta.num_values[i]
+            for i, a in enumerate(ctx.files.meta.attributes)
+        },
+        "queries": n_q,
+        "Invisible queries": {
+            a: int(is_invisible[q_items[:, 1] == i].sum())
+            for i, a in enumerate(ctx.files.meta.attributes)
+        },
+        "ASEN MAP": table.per_attribute,
+        "ASEN MAP w/o Invisible": table.per_attribute_visible,
+        "random, predicted": predicted,
+        f"random, measured ({len(measured_tables)} draws)": measured,
+    }
+).loc[list(table.per_attribute)]
+rows.loc["overall (query-weighted)"] = [
+    sum(rows["values"]),
+    sum(rows["queries"]),
+    int(is_invisible.sum()),
+    table.overall,
+    table.overall_visible,
+    predicted_overall,
+    measured_overall,
+]
 display(rows.round(2))
 
 # %% tags=["hide-input"]
@@ -259,9 +320,24 @@ attrs = list(table.per_attribute)
 x = np.arange(len(attrs))
 fig, ax = plt.subplots(figsize=(10, 4))
 ax.bar(x - 0.3, [table.per_attribute[a] for a in attrs], 0.2, label="ASEN, all queries")
-ax.bar(x - 0.1, [table.per_attribute_visible.get(a, np.nan) for a in attrs], 0.2, label="ASEN, w/o Invisible")
-ax.bar(x + 0.1, [predicted[a] for a in attrs], 0.2, label="random, predicted from value counts")
-ax.bar(x + 0.3, [measured[a] for a in attrs], 0.2, label=f"random embeddings, mean of {len(measured_tables)}")
+ax.bar(
+    x - 0.1,
+    [table.per_attribute_visible.get(a, np.nan) for a in attrs],
+    0.2,
+    label="ASEN, w/o Invisible",
+)
+ax.bar(
+    x + 0.1,
+    [predicted[a] for a in attrs],
+    0.2,
+    label="random, predicted from value counts",
+)
+ax.bar(
+    x + 0.3,
+    [measured[a] for a in attrs],
+    0.2,
+    label=f"random embeddings, mean of {len(measured_tables)}",
+)
 ax.set_xticks(x, [a.replace("_", "\n") for a in attrs])
 ax.set_ylabel("test MAP (%)")
 ax.set_title(f"Per-attribute MAP on {ctx.files.meta.name} ({ctx.profile} profile)")
@@ -275,35 +351,60 @@ best = max(table.per_attribute, key=table.per_attribute.get)
 worst = min(table.per_attribute, key=table.per_attribute.get)
 lift = {a: table.per_attribute[a] - predicted[a] for a in attrs}
 most_lift, least_lift = max(lift, key=lift.get), min(lift, key=lift.get)
-high_floor, low_floor = max(predicted, key=predicted.get), min(predicted, key=predicted.get)
+high_floor, low_floor = max(predicted, key=predicted.get), min(
+    predicted, key=predicted.get
+)
 n_values = dict(zip(ctx.files.meta.attributes, ctx.files.meta.num_values))
 gap = {a: abs(predicted[a] - measured[a]) for a in attrs}
 worst_gap = max(gap, key=gap.get)
-balanced_fashionai = 100 * sum(
-    s.test_queries / s.values for s in asen.published.FASHIONAI_SPLIT.values()
-) / asen.published.FASHIONAI_TEST_QUERIES
+balanced_fashionai = (
+    100
+    * sum(s.test_queries / s.values for s in asen.published.FASHIONAI_SPLIT.values())
+    / asen.published.FASHIONAI_TEST_QUERIES
+)
 
 
 def name(attribute: str) -> str:
     return attribute.replace("_", " ")
 
 
-glue(asen_overall=table.overall, n_queries=sum(n_q.values()), above_floor=table.overall - predicted_overall,
-     plain_mean=plain_mean, plain_off=plain_mean - table.overall,
-     best=name(best), best_map=table.per_attribute[best],
-     worst=name(worst), worst_map=table.per_attribute[worst],
-     n_invisible=int(is_invisible.sum()), n_all=len(q_items), ap_invisible=ap_invisible,
-     ap_visible=ap_visible, overall_visible=table.overall_visible,
-     visible_change=table.overall_visible - table.overall,
-     predicted_overall=predicted_overall, draws=len(measured_tables), measured_overall=measured_overall,
-     measured_sd=measured_sd, worst_gap=name(worst_gap), worst_gap_points=gap[worst_gap],
-     worst_gap_queries=n_q[worst_gap],
-     high_floor=name(high_floor), high_floor_map=predicted[high_floor], high_floor_values=n_values[high_floor],
-     low_floor=name(low_floor), low_floor_map=predicted[low_floor], low_floor_values=n_values[low_floor],
-     predicted_example=predicted_example, relevant_share=rel.mean(),
-     most_lift=name(most_lift), most_lift_points=lift[most_lift],
-     least_lift=name(least_lift), least_lift_points=lift[least_lift],
-     balanced_fashionai=balanced_fashionai)
+glue(
+    asen_overall=table.overall,
+    n_queries=sum(n_q.values()),
+    above_floor=table.overall - predicted_overall,
+    plain_mean=plain_mean,
+    plain_off=plain_mean - table.overall,
+    best=name(best),
+    best_map=table.per_attribute[best],
+    worst=name(worst),
+    worst_map=table.per_attribute[worst],
+    n_invisible=int(is_invisible.sum()),
+    n_all=len(q_items),
+    ap_invisible=ap_invisible,
+    ap_visible=ap_visible,
+    overall_visible=table.overall_visible,
+    visible_change=table.overall_visible - table.overall,
+    predicted_overall=predicted_overall,
+    draws=len(measured_tables),
+    measured_overall=measured_overall,
+    measured_sd=measured_sd,
+    worst_gap=name(worst_gap),
+    worst_gap_points=gap[worst_gap],
+    worst_gap_queries=n_q[worst_gap],
+    high_floor=name(high_floor),
+    high_floor_map=predicted[high_floor],
+    high_floor_values=n_values[high_floor],
+    low_floor=name(low_floor),
+    low_floor_map=predicted[low_floor],
+    low_floor_values=n_values[low_floor],
+    predicted_example=predicted_example,
+    relevant_share=rel.mean(),
+    most_lift=name(most_lift),
+    most_lift_points=lift[most_lift],
+    least_lift=name(least_lift),
+    least_lift_points=lift[least_lift],
+    balanced_fashionai=balanced_fashionai,
+)
 
 # %% [markdown]
 # The ASEN scores **{glue:text}`asen_overall:.2f`** overall on {glue:text}`n_queries` test queries,
@@ -341,25 +442,47 @@ glue(asen_overall=table.overall, n_queries=sum(n_q.values()), above_floor=table.
 # %% tags=["hide-input"]
 # The claims above, checked: a false claim fails the build.
 assert predicted_overall > 0 and predicted_example > rel.mean()
-if ctx.trains_fully:  # a trained model beats the floor; the smoke profile trains a few steps only
+if (
+    ctx.trains_fully
+):  # a trained model beats the floor; the smoke profile trains a few steps only
     assert table.overall > predicted_overall
 
 # %%
 out = {
-    "chapter": "07_evaluation", "profile": ctx.profile, "dataset": ctx.files.meta.name, "checkpoint": str(ckpt),
-    "worked_example": {"scores": cand_scores.tolist(), "values": cand_values.tolist(), "query_value": query_value,
-                       "relevant_ranks": relevant_ranks, "ap": float(ap_by_hand),
-                       "ap_with_empty_query": aps_two.tolist(), "map_with_empty_query": float(map_two),
-                       "expected_random_ap": predicted_example},
+    "chapter": "07_evaluation",
+    "profile": ctx.profile,
+    "dataset": ctx.files.meta.name,
+    "checkpoint": str(ckpt),
+    "worked_example": {
+        "scores": cand_scores.tolist(),
+        "values": cand_values.tolist(),
+        "query_value": query_value,
+        "relevant_ranks": relevant_ranks,
+        "ap": float(ap_by_hand),
+        "ap_with_empty_query": aps_two.tolist(),
+        "map_with_empty_query": float(map_two),
+        "expected_random_ap": predicted_example,
+    },
     "queries_without_relevant_candidate": int(no_relevant),
-    "rpf_fashionai": {"weighted": rpf_weighted, "plain_mean": rpf_plain, "published": rpf["overall"]},
-    "asen": table.to_dict() | {
-        "plain_mean_of_attributes": plain_mean, "ap_other_queries": ap_visible,
+    "rpf_fashionai": {
+        "weighted": rpf_weighted,
+        "plain_mean": rpf_plain,
+        "published": rpf["overall"],
+    },
+    "asen": table.to_dict()
+    | {
+        "plain_mean_of_attributes": plain_mean,
+        "ap_other_queries": ap_visible,
         "ap_invisible_queries": None if np.isnan(ap_invisible) else ap_invisible,
-        "invisible_queries": int(is_invisible.sum())},
+        "invisible_queries": int(is_invisible.sum()),
+    },
     "random_predicted": {"per_attribute": predicted, "overall": predicted_overall},
-    "random_measured": {"per_attribute": measured, "overall": measured_overall, "sd": measured_sd,
-                        "draws": len(measured_tables)},
+    "random_measured": {
+        "per_attribute": measured,
+        "overall": measured_overall,
+        "sd": measured_sd,
+        "draws": len(measured_tables),
+    },
 }
 write_json(ctx.results_dir / "07_evaluation.json", out)
 print(f"wrote {ctx.results_dir / '07_evaluation.json'}")

@@ -62,21 +62,33 @@ print(ctx)
 # The caption under the full table says how many seeds each row has.
 
 # %% tags=["hide-output"]
-results = asen.reproduce.run_main_table(ctx.protocol, ctx.seeds, method_seeds=asen.book.main_table_method_seeds(ctx))
+results = asen.reproduce.run_main_table(
+    ctx.protocol, ctx.seeds, method_seeds=asen.book.main_table_method_seeds(ctx)
+)
 
 # %%
 methods = list(results["methods"])
 res = results["methods"]
-paper_dataset = "FashionAI"  # SynthFashion mimics FashionAI's attributes: the paper's FashionAI table is its analogue
+# SynthFashion mimics FashionAI's attributes: the paper's FashionAI table is its analogue
+paper_dataset = "FashionAI"
 paper = {m: asen.published.paper_slot(m, paper_dataset) for m in methods}
 verified = asen.published.rows(paper_dataset, verified=True)
 results["published"] = {
-    "paper": {m: {k: paper[m][k] for k in ("method", "dataset", "overall", "source", "verified", "note")}
-              for m in methods},
+    "paper": {
+        m: {
+            k: paper[m][k]
+            for k in ("method", "dataset", "overall", "source", "verified", "note")
+        }
+        for m in methods
+    },
     "verified_other_work": verified,
 }
-json_path, md_path = asen.reproduce.write_results(results, ctx.results_dir, "08_main_table",
-                                                  f"Main comparison on {results['dataset']}")
+json_path, md_path = asen.reproduce.write_results(
+    results,
+    ctx.results_dir,
+    "08_main_table",
+    f"Main comparison on {results['dataset']}",
+)
 print(f"wrote {json_path} and {md_path}")
 
 # %% [markdown]
@@ -90,16 +102,18 @@ print(f"wrote {json_path} and {md_path}")
 # %%
 source = paper[methods[0]]["source"]
 ours = results["dataset"]
-ours_vs_paper = pd.DataFrame({
-    "method": [res[m]["label"] for m in methods],
-    f"ours: {ours} overall": [format_stat(res[m]["overall"]) for m in methods],
-    f"ours: {ours} w/o Invisible": [
-        format_stat(res[m].get("overall_without_invisible")) for m in methods
-    ],
-    f"paper: {paper_dataset} overall": [
-        asen.published.format_map(paper[m]["overall"]) for m in methods
-    ],
-}).set_index("method")
+ours_vs_paper = pd.DataFrame(
+    {
+        "method": [res[m]["label"] for m in methods],
+        f"ours: {ours} overall": [format_stat(res[m]["overall"]) for m in methods],
+        f"ours: {ours} w/o Invisible": [
+            format_stat(res[m].get("overall_without_invisible")) for m in methods
+        ],
+        f"paper: {paper_dataset} overall": [
+            asen.published.format_map(paper[m]["overall"]) for m in methods
+        ],
+    }
+).set_index("method")
 display(ours_vs_paper)
 glue(seeds=", ".join(map(str, results["seeds"])), paper_source=source)
 
@@ -127,21 +141,31 @@ display(Markdown(md_path.read_text()))
 
 # %%
 reference = asen.reproduce.load_reference("main_table", results)
-if reference is None:  # tracked for the cpu profile on SynthFashion, in a source checkout
+if (
+    reference is None
+):  # tracked for the cpu profile on SynthFashion, in a source checkout
     print(f"no reference table for the {ctx.profile} profile on {results['dataset']}")
 else:
     cmp_rows = asen.reproduce.reference_comparison(results, reference)
-    display(pd.DataFrame({
-        "method": [r["label"] for r in cmp_rows],
-        "this build": [f"{r['ours']:.2f}" for r in cmp_rows],
-        "reference": [f"{r['reference']:.2f} ± {r['ref_std']:.2f}" for r in cmp_rows],
-        "difference": [f"{r['diff']:+.2f}" for r in cmp_rows],
-    }).set_index("method"))
+    display(
+        pd.DataFrame(
+            {
+                "method": [r["label"] for r in cmp_rows],
+                "this build": [f"{r['ours']:.2f}" for r in cmp_rows],
+                "reference": [
+                    f"{r['reference']:.2f} ± {r['ref_std']:.2f}" for r in cmp_rows
+                ],
+                "difference": [f"{r['diff']:+.2f}" for r in cmp_rows],
+            }
+        ).set_index("method")
+    )
     machine = reference.get("machine", {})
-    print(f"Overall test MAP (%). Reference: {len(reference['seeds'])} seeds on "
-          f"{machine.get('cores', '?')}-core {machine.get('cpu', 'unknown CPU')}, torch "
-          f"{machine.get('torch', '?')} ({machine.get('date', '?')}); largest difference "
-          f"{max(abs(r['diff']) for r in cmp_rows):.2f} points.")
+    print(
+        f"Overall test MAP (%). Reference: {len(reference['seeds'])} seeds on "
+        f"{machine.get('cores', '?')}-core {machine.get('cpu', 'unknown CPU')}, torch "
+        f"{machine.get('torch', '?')} ({machine.get('date', '?')}); largest difference "
+        f"{max(abs(r['diff']) for r in cmp_rows):.2f} points."
+    )
 
 # %% [markdown]
 # ## Context: later work on the *real* FashionAI
@@ -155,9 +179,19 @@ else:
 # %%
 fa_attrs = asen.published.ATTRIBUTES[paper_dataset]
 context = pd.DataFrame(
-    [{"method": r["method"], "overall": asen.published.format_map(r["overall"], r["decimals"]),
-      **{a: asen.published.format_map(r["per_attribute"].get(a), r["decimals"]) for a in fa_attrs},
-      "source": r["source"]} for r in verified]).set_index("method")
+    [
+        {
+            "method": r["method"],
+            "overall": asen.published.format_map(r["overall"], r["decimals"]),
+            **{
+                a: asen.published.format_map(r["per_attribute"].get(a), r["decimals"])
+                for a in fa_attrs
+            },
+            "source": r["source"],
+        }
+        for r in verified
+    ]
+).set_index("method")
 display(context)
 
 # %% [markdown]
@@ -174,13 +208,19 @@ display(context)
 labels = [res[m]["label"] for m in methods]
 x = np.arange(len(methods))
 fig, ax = plt.subplots(figsize=(9, 4))
-for off, key, name in ((-0.2, "overall", "all queries"), (0.2, "overall_without_invisible", "w/o Invisible")):
+for off, key, name in (
+    (-0.2, "overall", "all queries"),
+    (0.2, "overall_without_invisible", "w/o Invisible"),
+):
     means = [res[m][key]["mean"] if res[m].get(key) else np.nan for m in methods]
     stds = [res[m][key]["std"] if res[m].get(key) else 0.0 for m in methods]
     ax.bar(x + off, means, 0.4, yerr=stds, capsize=4, label=name)
 ax.set_xticks(x, [lbl.replace(" (", "\n(") for lbl in labels])
 ax.set_ylabel("test MAP (%)")
-ax.set_title(f"Main comparison on {results['dataset']} ({ctx.profile} profile, {len(results['seeds'])} seed(s))")
+ax.set_title(
+    f"Main comparison on {results['dataset']} "
+    f"({ctx.profile} profile, {len(results['seeds'])} seed(s))"
+)
 ax.legend()
 ax.grid(axis="y", alpha=0.3)
 fig.tight_layout()
@@ -192,8 +232,14 @@ fig, ax = plt.subplots(figsize=(11, 4))
 width = 0.8 / len(methods)
 for i, m in enumerate(methods):
     per = res[m]["per_attribute"]
-    ax.bar(np.arange(len(attrs)) + (i - (len(methods) - 1) / 2) * width, [per[a]["mean"] for a in attrs], width,
-           yerr=[per[a]["std"] for a in attrs], capsize=2, label=res[m]["label"])
+    ax.bar(
+        np.arange(len(attrs)) + (i - (len(methods) - 1) / 2) * width,
+        [per[a]["mean"] for a in attrs],
+        width,
+        yerr=[per[a]["std"] for a in attrs],
+        capsize=2,
+        label=res[m]["label"],
+    )
 ax.set_xticks(np.arange(len(attrs)), [a.replace("_", "\n") for a in attrs])
 ax.set_ylabel("test MAP (%)")
 ax.set_title("Per-attribute MAP (mean ± std over seeds)")
@@ -210,6 +256,7 @@ plt.show()
 # larger than two standard errors of the paired differences. With one seed there is no spread to compare
 # against, so no gap can be called clear; a row trained for fewer seeds is paired on the seeds it has.
 
+
 # %%
 def paired_gap(a: str, b: str, key: str = "overall") -> dict:
     """b - a per seed, over the seeds both rows were trained for."""
@@ -218,22 +265,39 @@ def paired_gap(a: str, b: str, key: str = "overall") -> dict:
 
 # the paper's ordering, with ASEN the AAAI model; ASEN_v2 and ASEN++'s global branch alone are read after it
 chain = [m for m in ("random", "triplet", "csn", "asen_aaai", "asenpp") if m in res]
-expected = {("random", "triplet"): "<", ("triplet", "csn"): "<", ("csn", "asen_aaai"): "<=",
-            ("asen_aaai", "asenpp"): "<"}
+expected = {
+    ("random", "triplet"): "<",
+    ("triplet", "csn"): "<",
+    ("csn", "asen_aaai"): "<=",
+    ("asen_aaai", "asenpp"): "<",
+}
 gaps = [paired_gap(a, b) for a, b in zip(chain, chain[1:])]
-gaps_visible = [paired_gap(a, b, "overall_without_invisible") for a, b in zip(chain, chain[1:])]
+gaps_visible = [
+    paired_gap(a, b, "overall_without_invisible") for a, b in zip(chain, chain[1:])
+]
 for g, gv in zip(gaps, gaps_visible):
     rel = expected[(g["from"], g["to"])]
     g["expected"] = gv["expected"] = rel
-    g["holds"] = g["mean"] > 0 if rel == "<" else g["mean"] >= -(2 * g["se"] if g["se"] == g["se"] else 0.0)
-gap_table = pd.DataFrame({
-    "step": [f"{res[g['from']]['label']} → {res[g['to']]['label']}" for g in gaps],
-    "paper's order": [f"{g['from']} {g['expected']} {g['to']}" for g in gaps],
-    "gap (points)": [f"{g['mean']:+.2f}" + (f" ± {g['se']:.2f}" if g["se"] == g["se"] else "") for g in gaps],
-    "gap w/o Invisible": [f"{g['mean']:+.2f}" for g in gaps_visible],
-    "clear (> 2 s.e.)": [g["clear"] for g in gaps],
-    "order holds": [g["holds"] for g in gaps],
-}).set_index("step")
+    g["holds"] = (
+        g["mean"] > 0
+        if rel == "<"
+        else g["mean"] >= -(2 * g["se"] if g["se"] == g["se"] else 0.0)
+    )
+gap_table = pd.DataFrame(
+    {
+        "step": [
+            f"{res[g['from']]['label']} → {res[g['to']]['label']}" for g in gaps
+        ],
+        "paper's order": [f"{g['from']} {g['expected']} {g['to']}" for g in gaps],
+        "gap (points)": [
+            f"{g['mean']:+.2f}" + (f" ± {g['se']:.2f}" if g["se"] == g["se"] else "")
+            for g in gaps
+        ],
+        "gap w/o Invisible": [f"{g['mean']:+.2f}" for g in gaps_visible],
+        "clear (> 2 s.e.)": [g["clear"] for g in gaps],
+        "order holds": [g["holds"] for g in gaps],
+    }
+).set_index("step")
 display(gap_table)
 
 # %%
@@ -242,11 +306,21 @@ length, design = asen.reproduce.attribute_groups(attrs).values()
 
 def gain(a: str, b: str, names: list[str]) -> float:
     """Mean over the attributes in `names` of b's MAP minus a's."""
-    return float(np.mean([res[b]["per_attribute"][n]["mean"] - res[a]["per_attribute"][n]["mean"] for n in names]))
+    return float(
+        np.mean(
+            [
+                res[b]["per_attribute"][n]["mean"] - res[a]["per_attribute"][n]["mean"]
+                for n in names
+            ]
+        )
+    )
 
 
 def top_attr(a: str, b: str) -> tuple[str, float]:
-    d = {n: res[b]["per_attribute"][n]["mean"] - res[a]["per_attribute"][n]["mean"] for n in attrs}
+    d = {
+        n: res[b]["per_attribute"][n]["mean"] - res[a]["per_attribute"][n]["mean"]
+        for n in attrs
+    }
     best = max(d, key=d.get)
     return best.replace("_", " "), d[best]
 
@@ -257,16 +331,35 @@ t_best, t_gain = top_attr("triplet", "asen_aaai")
 p_best, p_gain = top_attr("asen", "asenpp")
 v2_gap, glob_gap = paired_gap("asen_aaai", "asen_v2"), paired_gap("asen_aaai", "asen")
 local_gap = paired_gap("asen", "asenpp")
-glue(order_now=order_now, map_random=o["random"], map_triplet=o["triplet"], map_csn=o["csn"],
-     map_asen_aaai=o["asen_aaai"], map_asen_v2=o["asen_v2"], map_asen=o["asen"], map_asenpp=o["asenpp"],
-     step0=gaps[0]["mean"], step1=gaps[1]["mean"], step2=gaps[2]["mean"], step3=gaps[3]["mean"],
-     step0_visible=gaps_visible[0]["mean"], step1_visible=gaps_visible[1]["mean"],
-     step2_visible=gaps_visible[2]["mean"], step3_visible=gaps_visible[3]["mean"],
-     triplet_best=t_best, triplet_best_gain=t_gain,
-     aaai_length=gain("triplet", "asen_aaai", length), aaai_design=gain("triplet", "asen_aaai", design),
-     v2_gap=v2_gap["mean"], global_gap=glob_gap["mean"], local_gap=local_gap["mean"],
-     zoom_design=gain("asen", "asenpp", design), zoom_length=gain("asen", "asenpp", length),
-     zoom_best=p_best, zoom_best_gain=p_gain)
+glue(
+    order_now=order_now,
+    map_random=o["random"],
+    map_triplet=o["triplet"],
+    map_csn=o["csn"],
+    map_asen_aaai=o["asen_aaai"],
+    map_asen_v2=o["asen_v2"],
+    map_asen=o["asen"],
+    map_asenpp=o["asenpp"],
+    step0=gaps[0]["mean"],
+    step1=gaps[1]["mean"],
+    step2=gaps[2]["mean"],
+    step3=gaps[3]["mean"],
+    step0_visible=gaps_visible[0]["mean"],
+    step1_visible=gaps_visible[1]["mean"],
+    step2_visible=gaps_visible[2]["mean"],
+    step3_visible=gaps_visible[3]["mean"],
+    triplet_best=t_best,
+    triplet_best_gain=t_gain,
+    aaai_length=gain("triplet", "asen_aaai", length),
+    aaai_design=gain("triplet", "asen_aaai", design),
+    v2_gap=v2_gap["mean"],
+    global_gap=glob_gap["mean"],
+    local_gap=local_gap["mean"],
+    zoom_design=gain("asen", "asenpp", design),
+    zoom_length=gain("asen", "asenpp", length),
+    zoom_best=p_best,
+    zoom_best_gain=p_gain,
+)
 
 # %% [markdown]
 # Sorted by overall MAP, our methods come out as: {glue:text}`order_now`. On the cpu and gpu profiles every
@@ -321,16 +414,30 @@ glue(order_now=order_now, map_random=o["random"], map_triplet=o["triplet"], map_
 # The claims above, checked: a false claim fails the build.
 assert len(gaps) == 4 and all(g["expected"] in ("<", "<=") for g in gaps)
 if ctx.trains_fully:  # the smoke profile trains a few steps only
-    assert all(g["holds"] for g in gaps), [(g["from"], g["to"], g["mean"]) for g in gaps]
-    assert gain("triplet", "csn", length) > 0 and gain("triplet", "csn", ["sleeve_length"]) > 0
+    assert all(g["holds"] for g in gaps), [
+        (g["from"], g["to"], g["mean"]) for g in gaps
+    ]
+    assert (
+        gain("triplet", "csn", length) > 0
+        and gain("triplet", "csn", ["sleeve_length"]) > 0
+    )
     assert gain("asen", "asenpp", design) > gain("asen", "asenpp", length)
 
 # %%
-results["gaps"] = {"overall": gaps, "without_invisible": gaps_visible,
-                   "length_vs_design": {"asen_minus_triplet": [gain("triplet", "asen_aaai", length),
-                                                               gain("triplet", "asen_aaai", design)],
-                                        "asenpp_minus_asen": [gain("asen", "asenpp", length),
-                                                              gain("asen", "asenpp", design)]}}
+results["gaps"] = {
+    "overall": gaps,
+    "without_invisible": gaps_visible,
+    "length_vs_design": {
+        "asen_minus_triplet": [
+            gain("triplet", "asen_aaai", length),
+            gain("triplet", "asen_aaai", design),
+        ],
+        "asenpp_minus_asen": [
+            gain("asen", "asenpp", length),
+            gain("asen", "asenpp", design),
+        ],
+    },
+}
 write_json(json_path, results)
 print(f"updated {json_path} with the gaps")
 

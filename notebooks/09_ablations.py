@@ -53,14 +53,19 @@ MAKE_ABLATIONS = Path("results/synthfashion/ablations.json")
 
 
 def usable(path: Path) -> dict | None:
-    """The ablations of `make ablations`, if they match this profile and data and have three seeds."""
+    """The ablations of `make ablations`, if they match this profile and data and
+    have three seeds."""
     if not path.exists():
         return None
     found = json.loads(path.read_text())
     caption = asen.reproduce.protocol_caption(ctx.protocol)
-    ok = (found.get("profile") == ctx.profile and found.get("dataset") == ctx.files.meta.name
-          and len(found.get("seeds", [])) >= 3 and found.get("protocol", "").startswith(caption)
-          and set(asen.reproduce.ABLATION_ROWS) <= set(found.get("methods", {})))
+    ok = (
+        found.get("profile") == ctx.profile
+        and found.get("dataset") == ctx.files.meta.name
+        and len(found.get("seeds", [])) >= 3
+        and found.get("protocol", "").startswith(caption)
+        and set(asen.reproduce.ABLATION_ROWS) <= set(found.get("methods", {}))
+    )
     return found if ok else None
 
 
@@ -69,16 +74,21 @@ if loaded is not None:
     abl, origin = loaded, "loaded"
 else:
     seeds = ctx.seeds[:1] if ctx.profile == "cpu" else ctx.seeds
-    # the smoke build only checks that the chapter runs: two crop thresholds instead of five
+    # the smoke build only checks that the chapter runs: two crop thresholds, not five
     sweep = {"thresholds": (0.1, 0.5)} if ctx.profile == "smoke" else {}
     abl, origin = asen.reproduce.run_ablations(ctx.protocol, seeds, **sweep), "computed"
 n_seeds = len(abl["seeds"])
-json_path, md_path = asen.reproduce.write_results(abl, ctx.results_dir, "09_ablations",
-                                                  f"Ablations on {abl['dataset']}")
+json_path, md_path = asen.reproduce.write_results(
+    abl, ctx.results_dir, "09_ablations", f"Ablations on {abl['dataset']}"
+)
 
 # %%
-glue(origin=origin, n_seeds=n_seeds, seed_list=", ".join(map(str, abl["seeds"])),
-     make_ablations=str(MAKE_ABLATIONS))
+glue(
+    origin=origin,
+    n_seeds=n_seeds,
+    seed_list=", ".join(map(str, abl["seeds"])),
+    make_ablations=str(MAKE_ABLATIONS),
+)
 
 # %% [markdown]
 # The numbers below were **{glue:text}`origin`**, for {glue:text}`n_seeds` seed(s)
@@ -108,16 +118,26 @@ glue(origin=origin, n_seeds=n_seeds, seed_list=", ".join(map(str, abl["seeds"]))
 # %%
 res = abl["methods"]
 full = res["asenpp"]["overall"]["mean"]
-paper_slot = {k: asen.published.ablation_slot(k)["overall"] for k in asen.published.PAPER_ABLATIONS}
-table = pd.DataFrame({
-    "model": [res[k]["label"] for k in res],
-    "overall": [format_stat(res[k]["overall"]) for k in res],
-    "w/o Invisible": [format_stat(res[k].get("overall_without_invisible")) for k in res],
-    "Δ vs ASEN++": [
-        f"{res[k]['overall']['mean'] - full:+.2f}" if k != "asenpp" else "" for k in res
-    ],
-    "paper (FashionAI)": [asen.published.format_map(paper_slot.get(k)) for k in res],
-}).set_index("model")
+paper_slot = {
+    k: asen.published.ablation_slot(k)["overall"]
+    for k in asen.published.PAPER_ABLATIONS
+}
+table = pd.DataFrame(
+    {
+        "model": [res[k]["label"] for k in res],
+        "overall": [format_stat(res[k]["overall"]) for k in res],
+        "w/o Invisible": [
+            format_stat(res[k].get("overall_without_invisible")) for k in res
+        ],
+        "Δ vs ASEN++": [
+            f"{res[k]['overall']['mean'] - full:+.2f}" if k != "asenpp" else ""
+            for k in res
+        ],
+        "paper (FashionAI)": [
+            asen.published.format_map(paper_slot.get(k)) for k in res
+        ],
+    }
+).set_index("model")
 display(table)
 glue(dataset=abl["dataset"], ablation_source=asen.published.ABLATION_SOURCE)
 
@@ -138,8 +158,12 @@ display(Markdown(md_path.read_text()))
 beta = {float(k): v for k, v in abl["beta_sweep"].items()}
 thr = {float(k): v for k, v in abl["threshold_sweep"].items()}
 if 1.0 in beta and 0.0 in beta:
-    assert np.isclose(beta[1.0]["mean"], res["global_only"]["overall"]["mean"], atol=1e-6)
-    assert np.isclose(beta[0.0]["mean"], res["local_only"]["overall"]["mean"], atol=1e-6)
+    assert np.isclose(
+        beta[1.0]["mean"], res["global_only"]["overall"]["mean"], atol=1e-6
+    )
+    assert np.isclose(
+        beta[0.0]["mean"], res["local_only"]["overall"]["mean"], atol=1e-6
+    )
 print({b: round(v["mean"], 2) for b, v in beta.items()})
 
 # %% tags=["hide-input"]
@@ -150,7 +174,10 @@ stds = [res[k]["overall"]["std"] for k in keys]
 colors = ["#2a6f97" if k == "asenpp" else "#a9a9a9" for k in keys]
 ax.bar(range(len(keys)), means, yerr=stds, capsize=4, color=colors)
 ax.axhline(full, color="#2a6f97", ls="--", lw=1, label="full ASEN++")
-ax.set_xticks(range(len(keys)), [res[k]["label"].replace("ASEN++ ", "").replace(" ", "\n", 1) for k in keys])
+ax.set_xticks(
+    range(len(keys)),
+    [res[k]["label"].replace("ASEN++ ", "").replace(" ", "\n", 1) for k in keys],
+)
 ax.set_ylabel("test MAP (%)")
 ax.set_title(f"Removing one part of ASEN++ ({abl['dataset']}, {n_seeds} seed(s))")
 ax.legend()
@@ -179,28 +206,58 @@ length, design = asen.reproduce.attribute_groups(abl["attributes"]).values()
 
 def group_delta(key: str, names: list[str]) -> float:
     """Mean over `names` of (ablated - full) per-attribute MAP."""
-    return float(np.mean([res[key]["per_attribute"][n]["mean"] - res["asenpp"]["per_attribute"][n]["mean"]
-                          for n in names]))
+    return float(
+        np.mean(
+            [
+                res[key]["per_attribute"][n]["mean"]
+                - res["asenpp"]["per_attribute"][n]["mean"]
+                for n in names
+            ]
+        )
+    )
 
 
 best_beta = max(beta, key=lambda b: beta[b]["mean"])
 best_thr = max(thr, key=lambda t: thr[t]["mean"])
-protocol_s2 = ctx.protocol.stage2_config("asen", ctx.seed, Path("stage1.pt"))  # for its settings
-paper_beta, train_thr = protocol_s2.eval.beta, protocol_s2.train.crop_threshold  # the paper's values
-delta = {k: res[k]["overall"]["mean"] - full for k in res if k not in ("asenpp", "asen")}
+protocol_s2 = ctx.protocol.stage2_config(
+    "asen", ctx.seed, Path("stage1.pt")
+)  # for its settings
+paper_beta, train_thr = (
+    protocol_s2.eval.beta,
+    protocol_s2.train.crop_threshold,
+)  # the paper's values
+delta = {
+    k: res[k]["overall"]["mean"] - full for k in res if k not in ("asenpp", "asen")
+}
 biggest = min(delta, key=delta.get)
-branches_sum = (res["global_only"]["overall"]["mean"], res["local_only"]["overall"]["mean"])
+branches_sum = (
+    res["global_only"]["overall"]["mean"],
+    res["local_only"]["overall"]["mean"],
+)
 fusion_gain = full - max(branches_sum)
 spread = max(v["mean"] for v in thr.values()) - min(v["mean"] for v in thr.values())
-glue(full=full, biggest=res[biggest]["label"], biggest_delta=delta[biggest],
-     no_asa=delta["no_asa"], no_aca=delta["no_aca"],
-     no_asa_design=group_delta("no_asa", design), no_asa_length=group_delta("no_asa", length),
-     global_only=branches_sum[0], local_only=branches_sum[1], paper_beta=paper_beta,
-     fusion_gain=fusion_gain, best_beta=best_beta, best_beta_map=beta[best_beta]["mean"],
-     paper_beta_map=beta.get(paper_beta, {"mean": float("nan")})["mean"],
-     threshold_spread=spread, thresholds=", ".join(f"{t:g}" for t in thr), best_thr=best_thr,
-     best_thr_map=thr[best_thr]["mean"], train_thr=train_thr,
-     train_thr_map=thr.get(train_thr, {"mean": float("nan")})["mean"])
+glue(
+    full=full,
+    biggest=res[biggest]["label"],
+    biggest_delta=delta[biggest],
+    no_asa=delta["no_asa"],
+    no_aca=delta["no_aca"],
+    no_asa_design=group_delta("no_asa", design),
+    no_asa_length=group_delta("no_asa", length),
+    global_only=branches_sum[0],
+    local_only=branches_sum[1],
+    paper_beta=paper_beta,
+    fusion_gain=fusion_gain,
+    best_beta=best_beta,
+    best_beta_map=beta[best_beta]["mean"],
+    paper_beta_map=beta.get(paper_beta, {"mean": float("nan")})["mean"],
+    threshold_spread=spread,
+    thresholds=", ".join(f"{t:g}" for t in thr),
+    best_thr=best_thr,
+    best_thr_map=thr[best_thr]["mean"],
+    train_thr=train_thr,
+    train_thr_map=thr.get(train_thr, {"mean": float("nan")})["mean"],
+)
 
 # %% [markdown]
 # (On the smoke profile the models have trained for a few steps, so the differences below are noise; the
@@ -235,7 +292,9 @@ if ctx.trains_fully:  # the smoke profile trains a few steps only
     assert max(delta.values()) < 0 and biggest == "no_asa", delta
     assert group_delta("no_asa", design) < group_delta("no_asa", length)
     assert fusion_gain > 0
-    assert thr[train_thr]["mean"] > max(thr[min(thr)]["mean"], thr[max(thr)]["mean"]), thr
+    assert thr[train_thr]["mean"] > max(
+        thr[min(thr)]["mean"], thr[max(thr)]["mean"]
+    ), thr
 
 # %% [markdown]
 # ## Is the gain the zoom's?
@@ -249,16 +308,27 @@ if ctx.trains_fully:  # the smoke profile trains a few steps only
 
 # %%
 zg = abl["zoom_gains"]
-keeps = zg["no_zoom"]["design"] / zg["asenpp"]["design"] if zg["asenpp"]["design"] > 0 else float("nan")
-zoom_table = pd.DataFrame({
-    "row": [res[k]["label"] for k in zg],
-    "Δ design attributes (mean of 4)": [f"{zg[k]['design']:+.2f}" for k in zg],
-    "Δ length attributes (mean of 4)": [f"{zg[k]['length']:+.2f}" for k in zg],
-}).set_index("row")
+keeps = (
+    zg["no_zoom"]["design"] / zg["asenpp"]["design"]
+    if zg["asenpp"]["design"] > 0
+    else float("nan")
+)
+zoom_table = pd.DataFrame(
+    {
+        "row": [res[k]["label"] for k in zg],
+        "Δ design attributes (mean of 4)": [f"{zg[k]['design']:+.2f}" for k in zg],
+        "Δ length attributes (mean of 4)": [f"{zg[k]['length']:+.2f}" for k in zg],
+    }
+).set_index("row")
 display(zoom_table)
-glue(stage1_label=res["asen"]["label"], zoom_design=zg["asenpp"]["design"],
-     zoom_length=zg["asenpp"]["length"], control_design=zg["no_zoom"]["design"],
-     control_length=zg["no_zoom"]["length"], control_keeps=100 * keeps)
+glue(
+    stage1_label=res["asen"]["label"],
+    zoom_design=zg["asenpp"]["design"],
+    zoom_length=zg["asenpp"]["length"],
+    control_design=zg["no_zoom"]["design"],
+    control_length=zg["no_zoom"]["length"],
+    control_keeps=100 * keeps,
+)
 
 # %% [markdown]
 # MAP minus the stage-1 model's ({glue:text}`stage1_label`), test split, {glue:text}`n_seeds` seed(s).
@@ -274,12 +344,28 @@ if ctx.trains_fully:  # the smoke profile trains a few steps only
     assert zg["asenpp"]["design"] > zg["asenpp"]["length"] and keeps < 0.5, zg
 
 # %%
-abl["origin"] = {"how": origin, "make_ablations_file": str(MAKE_ABLATIONS), "seeds": abl["seeds"]}
-abl["published"] = {k: asen.published.ablation_slot(k) for k in res if k in asen.published.PAPER_ABLATIONS}
-abl["summary"] = {"delta_vs_full": delta, "best_beta": best_beta, "best_threshold": best_thr,
-                  "fusion_gain_over_best_branch": fusion_gain, "threshold_spread": spread,
-                  "no_asa_delta_design_vs_length": [group_delta("no_asa", design), group_delta("no_asa", length)],
-                  "no_zoom_keeps_of_design_gain": keeps}
+abl["origin"] = {
+    "how": origin,
+    "make_ablations_file": str(MAKE_ABLATIONS),
+    "seeds": abl["seeds"],
+}
+abl["published"] = {
+    k: asen.published.ablation_slot(k)
+    for k in res
+    if k in asen.published.PAPER_ABLATIONS
+}
+abl["summary"] = {
+    "delta_vs_full": delta,
+    "best_beta": best_beta,
+    "best_threshold": best_thr,
+    "fusion_gain_over_best_branch": fusion_gain,
+    "threshold_spread": spread,
+    "no_asa_delta_design_vs_length": [
+        group_delta("no_asa", design),
+        group_delta("no_asa", length),
+    ],
+    "no_zoom_keeps_of_design_gain": keeps,
+}
 write_json(json_path, abl)
 print(f"wrote {json_path}, {md_path} and {png}")
 
