@@ -69,7 +69,8 @@ results = asen.reproduce.run_main_table(
 # %%
 methods = list(results["methods"])
 res = results["methods"]
-# SynthFashion mimics FashionAI's attributes: the paper's FashionAI table is its analogue
+# SynthFashion mimics FashionAI's attributes: the paper's FashionAI table is
+# the analogue of ours
 paper_dataset = "FashionAI"
 paper = {m: asen.published.paper_slot(m, paper_dataset) for m in methods}
 verified = asen.published.rows(paper_dataset, verified=True)
@@ -263,7 +264,8 @@ def paired_gap(a: str, b: str, key: str = "overall") -> dict:
     return asen.reproduce.paired_gap(results, a, b, key)
 
 
-# the paper's ordering, with ASEN the AAAI model; ASEN_v2 and ASEN++'s global branch alone are read after it
+# the paper's ordering, with ASEN the AAAI model; ASEN_v2 and ASEN++'s global
+# branch alone are read after it
 chain = [m for m in ("random", "triplet", "csn", "asen_aaai", "asenpp") if m in res]
 expected = {
     ("random", "triplet"): "<",

@@ -195,7 +195,8 @@ plt.show()
 # `asen.reproduce.plot_ablations`.
 
 # %% tags=["hide-input"]
-# plot_ablations switches matplotlib to its Agg backend, after which plt.show() no longer draws inline:
+# plot_ablations switches matplotlib to its Agg backend, after which plt.show()
+# no longer draws inline:
 # it comes after this chapter's own figures.
 png = asen.reproduce.plot_ablations(abl, ctx.results_dir / "09_ablations.png")
 display(Image(filename=str(png)))
