@@ -1,21 +1,26 @@
 """Notebook support: one ``setup()`` call turns a chapter's ``parameters`` cell into paths, data and a device.
 
-Every chapter of the book starts with::
+Every chapter of the book starts, after its ``parameters`` cell, with::
 
-    ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                          runs_root=runs_root)
+    ctx = asen.book.setup(globals())
 
-which seeds everything, picks the device (CUDA when present and asked for), makes sure the data exists
+which reads the parameters cell's names (:data:`PARAMETERS`) from the chapter's namespace, seeds everything, picks the device (CUDA when present and asked for), makes sure the data exists
 (SynthFashion is generated, cached, at the size of the profile) and returns a :class:`BookContext`, whose
 :meth:`BookContext.trained` is the load-or-train entry point: a model is trained once for the whole book,
 keyed by its configuration hash, and every later chapter loads it.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 import torch
 
@@ -25,6 +30,8 @@ from .reproduce import (MAIN_METHODS, PROFILES, Protocol, ablation_runs, default
 from .runs import resolve_device, seed_everything
 
 SYNTH_SIZE = {"smoke": "tiny", "cpu": "small", "gpu": "fashionai"}
+PARAMETERS = ("profile", "dataset", "data_root", "device", "seed", "runs_root", "results_dir")
+"""The names of a chapter's ``parameters`` cell, in order: the arguments of :func:`setup`."""
 
 
 def on_colab() -> bool:
@@ -37,7 +44,7 @@ def default_profile() -> str:
     return os.environ.get("ASEN_PROFILE") or ("gpu" if torch.cuda.is_available() else "cpu")
 
 
-@dataclass
+@dataclass(repr=False)
 class BookContext:
     """Everything a chapter derives from its parameters."""
 
@@ -50,6 +57,15 @@ class BookContext:
     results_dir: Path
     files: SplitFiles = field(repr=False)
     progress: bool = False
+
+    def __repr__(self) -> str:
+        return f"device: {self.device} | profile: {self.profile} | data: {self.data_root}"
+
+    @property
+    def trains_fully(self) -> bool:
+        """True on the ``cpu`` and ``gpu`` profiles; ``smoke`` trains a few steps, so its numbers are noise and a
+        chapter checks the claims about what training achieves only when this is true."""
+        return self.profile != "smoke"
 
     @property
     def protocol(self) -> Protocol:
@@ -73,13 +89,16 @@ class BookContext:
         return ckpt
 
 
-def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | None = None, device: str = "auto",
+def setup(profile: str | Mapping[str, Any] = "cpu", dataset: str = "SynthFashion", data_root: str | None = None, device: str = "auto",
           seed: int = 0, runs_root: str = "runs/synthfashion", results_dir: str = "results/book",
           progress: bool = False) -> BookContext:
     """Seed, choose the device, make sure the data exists, and return the chapter's context.
 
+    A chapter passes its namespace, ``setup(globals())``: the names of :data:`PARAMETERS` are read from it (the
+    parameters cell as papermill left it); any other argument is then ignored.
+
     Args:
-        profile: ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (larger); on Colab
+        profile: or a mapping holding the parameters (a chapter's ``globals()``); ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (larger); on Colab
             ``cpu`` becomes :func:`default_profile` (``gpu`` when the runtime has a CUDA device).
         dataset: ``SynthFashion`` (generated when missing) or a real dataset prepared with ``data_scripts/``.
         data_root: the dataset folder (default ``data/SynthFashion`` for cpu, ``data/SynthFashion-<size>`` otherwise).
@@ -88,6 +107,11 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
         runs_root: where trained runs are cached (shared by all chapters).
         results_dir: where chapters write their numbers.
     """
+    if isinstance(profile, Mapping):
+        missing = [k for k in PARAMETERS if k not in profile]
+        if missing:
+            raise ValueError(f"the parameters cell does not set {', '.join(missing)}")
+        return setup(**{k: profile[k] for k in PARAMETERS}, progress=progress)
     if on_colab() and profile == "cpu":
         profile = default_profile()  # "gpu" when the Colab runtime has a CUDA device
     if profile not in PROFILES:
@@ -101,8 +125,6 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
 
         existing = root / "meta.json"
         if existing.exists():
-            import json
-
             found = json.loads(existing.read_text()).get("generator", {}).get("size")
             if found != size:
                 raise ValueError(f"{root} holds SynthFashion of size {found!r} but profile {profile!r} needs "
@@ -170,3 +192,84 @@ def pretrain(ctx: BookContext, jobs: int = 0) -> None:
     protocol = replace(ctx.protocol, jobs=jobs, progress=True)
     stage1, stage2 = book_runs(ctx)
     train_all(protocol, [*stage1, *stage2], "training")  # each stage-2 run starts once its stage-1 run is done
+
+
+# ------------------------------------------------------------------------------------ helpers of the chapters
+def glue(**values: Any) -> None:
+    """Hand numbers to the chapter's prose: ``glue(ap=0.5)`` makes ``{glue:text}`ap:.2f``` in a markdown cell
+    render as 0.50 (myst-nb's glue; nothing is shown in the cell itself). NumPy scalars become Python numbers (so
+    that a format spec applies). Where myst-nb is not installed (Colab) the values are printed instead, one
+    ``name = value`` a line, since there the prose shows the roles, not the numbers."""
+    plain = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        print("\n".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in plain.items()))
+        return
+    for name, value in plain.items():
+        myst_glue(name, value, display=False)
+
+
+def epoch_log(run: str | Path) -> "pandas.DataFrame":  # noqa: F821
+    """A run's training log as a table indexed by epoch (``loss``, ``valid_map``, ...): the epoch records of
+    ``log.jsonl`` (events such as ``resume`` left out; after a resume the last record of an epoch wins). ``run``
+    is the run folder or any checkpoint in its ``checkpoints/``."""
+    import pandas as pd
+
+    from .runs import read_log
+
+    run = Path(run)
+    if run.suffix == ".pt":
+        run = run.parent.parent
+    records = [r for r in read_log(run) if "epoch" in r and "loss" in r]
+    if not records:
+        raise ValueError(f"{run} has no epoch records in log.jsonl")
+    return pd.DataFrame(records).drop_duplicates("epoch", keep="last").set_index("epoch")
+
+
+def first_query(items: np.ndarray, attribute: int) -> int:
+    """Row of the first query of ``attribute`` in a split's query items (``[image, attribute, value]`` rows):
+    the chapters show queries chosen by position in the file, not by how well they come out."""
+    rows = np.flatnonzero(np.asarray(items)[:, 1] == attribute)
+    if not len(rows):
+        raise ValueError(f"no query of attribute {attribute}")
+    return int(rows[0])
+
+
+def train_images_per_second(model: torch.nn.Module, branch: str, size: int, batch: int, steps: int,
+                            num_attributes: int = 8) -> float:
+    """Training throughput of one branch of ``model``: images per second through a forward and a backward pass
+    on random images of ``size`` pixels (the median of ``steps`` steps after one warm-up step; the speed does not
+    depend on the weights or the pixels). The gradients are cleared afterwards."""
+    device = next(model.parameters()).device
+    model.train()
+    x = torch.randn(batch, 3, size, size, device=device)
+    a = torch.randint(0, num_attributes, (batch,), device=device)
+    times = []
+    for step in range(steps + 1):  # the first step warms up
+        t0 = time.perf_counter()
+        emb, _ = model(x, a, branch=branch)
+        emb.square().mean().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if step:
+            times.append(time.perf_counter() - t0)
+    model.zero_grad(set_to_none=True)
+    return batch / float(np.median(times))
+
+
+def saved_gpu_benchmark(paths: list[str | Path]) -> dict | None:
+    """The paper configuration's training images/s from the first CUDA run of ``benchmarks/run.py`` among
+    ``paths`` (its JSON files): ``{"file", "gpu", "stage1", "stage2"}``, or None when none is a CUDA run."""
+    for path in paths:
+        try:
+            found = json.loads(Path(path).read_text())
+            train = found["results"]["train"]["paper"]
+            if found["machine"]["device"] != "cuda":
+                continue
+            return {"file": str(path), "gpu": found["machine"].get("gpu"),
+                    "stage1": max(v["images_per_s"] for v in train["stage1"].values()),
+                    "stage2": train["stage2_crop"]["batched"]["images_per_s"]}
+        except (OSError, KeyError, TypeError, ValueError):
+            continue
+    return None

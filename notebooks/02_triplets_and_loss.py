@@ -19,14 +19,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import dataclasses
 
 import matplotlib.pyplot as plt
@@ -44,11 +36,12 @@ from asen.plots import image_grid, show_image
 from asen.runs import write_json
 from asen.train import make_sampler
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 files, meta = ctx.files, ctx.files.meta
-cfg = ctx.protocol.stage1_config("asen", seed)  # the configuration every stage-1 model of the book trains with
+cfg = ctx.protocol.stage1_config(
+    "asen", seed
+)  # the configuration every stage-1 model of the book trains with
 results: dict = {"profile": ctx.profile}
 
 # %% [markdown]
@@ -60,7 +53,9 @@ results: dict = {"profile": ctx.profile}
 # drawn with this page's seed:
 
 # %% tags=["hide-input"]
-sampler = RandomTripletSampler(files.train_labels, meta, num_triplets=4, batch_size=4, seed=seed)
+sampler = RandomTripletSampler(
+    files.train_labels, meta, num_triplets=4, batch_size=4, seed=seed
+)
 batch = next(sampler.epoch(0))
 label_of = {(int(i), int(a)): int(v) for i, a, v in files.train_labels}
 n = len(batch["attributes"])
@@ -70,10 +65,15 @@ for t in range(n):
     for col, role in enumerate(("anchor", "positive", "negative")):
         image_id = int(batch["images"][col * n + t])
         value = label_of[(image_id, attr)]
-        show_image(axes[t, col], open_image(files.root / files.filenames["train"][image_id]),
-                   f"{role}\n{meta.value_names[attr][value]}")
+        show_image(
+            axes[t, col],
+            open_image(files.root / files.filenames["train"][image_id]),
+            f"{role}\n{meta.value_names[attr][value]}",
+        )
     axes[t, 0].set_ylabel(meta.attributes[attr], fontsize=9)
-fig.suptitle("Random triplets: anchor and positive share the value of the row's attribute")
+fig.suptitle(
+    "Random triplets: anchor and positive share the value of the row's attribute"
+)
 fig.tight_layout()
 plt.show()
 
@@ -93,8 +93,10 @@ plt.show()
 # %%
 in_batch = make_sampler(cfg, files)
 ib = next(in_batch.epoch(0))
-composition = pd.crosstab(pd.Series([meta.attributes[a] for a in ib["attributes"]], name="attribute"),
-                          pd.Series(ib["values"], name="value"))
+composition = pd.crosstab(
+    pd.Series([meta.attributes[a] for a in ib["attributes"]], name="attribute"),
+    pd.Series(ib["values"], name="value"),
+)
 display(composition)
 
 # %% [markdown]
@@ -103,26 +105,42 @@ display(composition)
 # negatives. The loss function counts them on its own; the two agree:
 
 # %%
-counted = sum(int(row[row > 0].mul(row[row > 0] - 1).mul(row.sum() - row[row > 0]).sum())
-              for _, row in composition.iterrows())
+counted = sum(
+    int(row[row > 0].mul(row[row > 0] - 1).mul(row.sum() - row[row > 0]).sum())
+    for _, row in composition.iterrows()
+)
 emb = torch.randn(len(ib["images"]), 8)
-_, valid = in_batch_triplet_loss(emb, torch.as_tensor(ib["attributes"]), torch.as_tensor(ib["values"]), cfg.train.margin)
+_, valid = in_batch_triplet_loss(
+    emb,
+    torch.as_tensor(ib["attributes"]),
+    torch.as_tensor(ib["values"]),
+    cfg.train.margin,
+)
 assert counted == valid
 per_step_random = cfg.data.batch_size
-results["triplets_per_step"] = {"in_batch": valid, "images_in_batch": len(ib["images"]),
-                                "random_sampler_triplets": per_step_random, "random_sampler_images": 3 * per_step_random}
-display(Markdown(
-    f"This batch of **{len(ib['images'])}** images holds **{valid:,}** valid triplets, against "
-    f"**{per_step_random}** triplets from {3 * per_step_random} images for the paper's sampler: "
-    f"{valid / len(ib['images']):.0f} comparisons per image instead of 1/3. The price is that triplets in a batch "
-    "share images, so they are far from independent; on a small compute budget the trade is worth it (the "
-    "project's prototype reached about twice the MAP with the in-batch sampler at the same number of steps)."))
+results["triplets_per_step"] = {
+    "in_batch": valid,
+    "images_in_batch": len(ib["images"]),
+    "random_sampler_triplets": per_step_random,
+    "random_sampler_images": 3 * per_step_random,
+}
+display(
+    Markdown(
+        f"This batch of **{len(ib['images'])}** images holds **{valid:,}** valid triplets, against "
+        f"**{per_step_random}** triplets from {3 * per_step_random} images for the paper's sampler: "
+        f"{valid / len(ib['images']):.0f} comparisons per image instead of 1/3. The price is that triplets in a batch "
+        "share images, so they are far from independent; on a small compute budget the trade is worth it (the "
+        "project's prototype reached about twice the MAP with the in-batch sampler at the same number of steps)."
+    )
+)
 
 # %% tags=["hide-input"]
 order = np.lexsort((ib["values"], ib["attributes"]))
 a, v = ib["attributes"][order], ib["values"][order]
 same_attr = a[:, None] == a[None, :]
-relation = np.where(same_attr & (v[:, None] == v[None, :]), 1, np.where(same_attr, -1, 0))
+relation = np.where(
+    same_attr & (v[:, None] == v[None, :]), 1, np.where(same_attr, -1, 0)
+)
 np.fill_diagonal(relation, 0)
 fig, ax = plt.subplots(figsize=(5.2, 4.4))
 im = ax.imshow(relation, cmap="coolwarm_r", vmin=-1, vmax=1, interpolation="nearest")
@@ -154,18 +172,34 @@ plt.show()
 # %%
 margin = cfg.train.margin
 angles = torch.linspace(0, np.pi, 91)  # 2-degree steps
-tp, tn = torch.meshgrid(angles, angles, indexing="ij")  # (91, 91): positive angle x negative angle
+tp, tn = torch.meshgrid(
+    angles, angles, indexing="ij"
+)  # (91, 91): positive angle x negative angle
 unit = lambda t: torch.stack([torch.cos(t), torch.sin(t)], dim=-1)  # noqa: E731
 anchor = unit(torch.zeros_like(tp)).reshape(-1, 2)
-loss_grid = torch.stack([triplet_loss(a[None], p[None], q[None], margin)
-                         for a, p, q in zip(anchor, unit(tp).reshape(-1, 2), unit(tn).reshape(-1, 2))]).reshape(tp.shape)
-torch.testing.assert_close(loss_grid, torch.relu(margin - torch.cos(tp) + torch.cos(tn)))
+loss_grid = torch.stack(
+    [
+        triplet_loss(a[None], p[None], q[None], margin)
+        for a, p, q in zip(anchor, unit(tp).reshape(-1, 2), unit(tn).reshape(-1, 2))
+    ]
+).reshape(tp.shape)
+torch.testing.assert_close(
+    loss_grid, torch.relu(margin - torch.cos(tp) + torch.cos(tn))
+)
 
 # %% tags=["hide-input"]
 deg = np.degrees(angles.numpy())
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-im = axes[0].imshow(loss_grid.numpy(), origin="lower", extent=[0, 180, 0, 180], cmap="magma", aspect="auto")
-axes[0].contour(deg, deg, loss_grid.numpy(), levels=[1e-6], colors="white", linewidths=1.5)
+im = axes[0].imshow(
+    loss_grid.numpy(),
+    origin="lower",
+    extent=[0, 180, 0, 180],
+    cmap="magma",
+    aspect="auto",
+)
+axes[0].contour(
+    deg, deg, loss_grid.numpy(), levels=[1e-6], colors="white", linewidths=1.5
+)
 axes[0].plot([0, 180], [0, 180], ls=":", color="grey", label=r"$\theta^+ = \theta^-$")
 fig.colorbar(im, ax=axes[0], label="loss")
 axes[0].set_xlabel(r"negative angle $\theta^-$ (degrees)")
@@ -175,8 +209,18 @@ axes[0].legend(loc="upper left")
 theta_pos = 30.0
 row = int(np.argmin(np.abs(deg - theta_pos)))
 axes[1].plot(deg, np.cos(np.radians(deg)), label=r"$\cos\theta^-$ (anchor-negative)")
-axes[1].axhline(np.cos(np.radians(theta_pos)), color="C2", ls="--", label=rf"$\cos\theta^+$, $\theta^+={theta_pos:.0f}°$")
-axes[1].axhline(np.cos(np.radians(theta_pos)) - margin, color="C2", ls=":", label=r"$\cos\theta^+ - m$")
+axes[1].axhline(
+    np.cos(np.radians(theta_pos)),
+    color="C2",
+    ls="--",
+    label=rf"$\cos\theta^+$, $\theta^+={theta_pos:.0f}°$",
+)
+axes[1].axhline(
+    np.cos(np.radians(theta_pos)) - margin,
+    color="C2",
+    ls=":",
+    label=r"$\cos\theta^+ - m$",
+)
 axes[1].plot(deg, loss_grid[row].numpy(), color="C3", lw=2.5, label="loss")
 axes[1].set_xlabel(r"negative angle $\theta^-$ (degrees)")
 axes[1].set_ylabel("cosine / loss")
@@ -188,14 +232,21 @@ plt.show()
 
 # %%
 zero_from = float(deg[np.argmax(loss_grid[row].numpy() <= 0)])
-results["toy"] = {"margin": margin, "theta_pos": theta_pos, "loss_zero_from_theta_neg": zero_from,
-                  "loss_at_collapse": float(loss_grid[0, 0])}
-display(Markdown(
-    f"With the positive at {theta_pos:.0f}° the loss is zero only once the negative is at least "
-    f"**{zero_from:.0f}°** away from the anchor ($\\cos\\theta^- \\le \\cos 30° - {margin}$); below that it "
-    f"falls linearly in $\\cos\\theta^-$. When everything sits on top of everything else "
-    f"($\\theta^+ = \\theta^- = 0$) the loss equals the margin, **{float(loss_grid[0, 0]):.2f}**, and its "
-    "gradient pushes the negative away and pulls the positive in with equal force."))
+results["toy"] = {
+    "margin": margin,
+    "theta_pos": theta_pos,
+    "loss_zero_from_theta_neg": zero_from,
+    "loss_at_collapse": float(loss_grid[0, 0]),
+}
+display(
+    Markdown(
+        f"With the positive at {theta_pos:.0f}° the loss is zero only once the negative is at least "
+        f"**{zero_from:.0f}°** away from the anchor ($\\cos\\theta^- \\le \\cos 30° - {margin}$); below that it "
+        f"falls linearly in $\\cos\\theta^-$. When everything sits on top of everything else "
+        f"($\\theta^+ = \\theta^- = 0$) the loss equals the margin, **{float(loss_grid[0, 0]):.2f}**, and its "
+        "gradient pushes the negative away and pulls the positive in with equal force."
+    )
+)
 
 # %% [markdown]
 # ## Learning a toy embedding with the in-batch loss
@@ -208,7 +259,9 @@ display(Markdown(
 torch.manual_seed(seed)
 toy_values = torch.arange(12) % 3
 toy_attrs = torch.zeros(12, dtype=torch.long)
-points = torch.nn.Parameter(torch.randn(12, 2) * 0.1 + torch.tensor([1.0, 0.0]))  # all start near one direction
+points = torch.nn.Parameter(
+    torch.randn(12, 2) * 0.1 + torch.tensor([1.0, 0.0])
+)  # all start near one direction
 start = F.normalize(points.detach().clone(), dim=1)
 opt = torch.optim.Adam([points], lr=0.05)
 history = []
@@ -224,27 +277,39 @@ final = F.normalize(points.detach(), dim=1)
 # The loop above relies on the library's vectorised loss. For teaching, the same number by brute force over
 # every triplet, with the same rule (mean over the triplets that still violate the margin):
 
+
 # %%
-def in_batch_loss_by_hand(z: torch.Tensor, attrs: torch.Tensor, values: torch.Tensor, m: float) -> torch.Tensor:
+def in_batch_loss_by_hand(
+    z: torch.Tensor, attrs: torch.Tensor, values: torch.Tensor, m: float
+) -> torch.Tensor:
     z = F.normalize(z, dim=1)
     terms = []
     for i in range(len(z)):
         for j in range(len(z)):
             for k in range(len(z)):
-                if i != j and attrs[i] == attrs[j] == attrs[k] and values[i] == values[j] != values[k]:
+                if (
+                    i != j
+                    and attrs[i] == attrs[j] == attrs[k]
+                    and values[i] == values[j] != values[k]
+                ):
                     terms.append(torch.relu(m - z[i] @ z[j] + z[i] @ z[k]))
     terms = torch.stack(terms)
     return terms[terms > 0].mean() if (terms > 0).any() else terms.sum() * 0
 
 
 check = torch.randn(12, 2)
-torch.testing.assert_close(in_batch_loss_by_hand(check, toy_attrs, toy_values, margin),
-                           in_batch_triplet_loss(check, toy_attrs, toy_values, margin)[0])
+torch.testing.assert_close(
+    in_batch_loss_by_hand(check, toy_attrs, toy_values, margin),
+    in_batch_triplet_loss(check, toy_attrs, toy_values, margin)[0],
+)
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
 circle = np.linspace(0, 2 * np.pi, 200)
-for ax, pts, title in ((axes[0], start, "before: near one direction"), (axes[1], final, "after 150 Adam steps")):
+for ax, pts, title in (
+    (axes[0], start, "before: near one direction"),
+    (axes[1], final, "after 150 Adam steps"),
+):
     ax.plot(np.cos(circle), np.sin(circle), color="lightgrey")
     for value in range(3):
         sel = pts[toy_values == value].numpy()
@@ -281,20 +346,28 @@ attrs_t = torch.as_tensor(ib["attributes"], device=ctx.device)
 cosines = {}
 for norm in ("none", "batchnorm"):
     torch.manual_seed(seed)
-    model = build_model(dataclasses.replace(cfg.model, embed_norm=norm, pretrained="none"), meta.num_attributes,
-                        ctx.device)
+    model = build_model(
+        dataclasses.replace(cfg.model, embed_norm=norm, pretrained="none"),
+        meta.num_attributes,
+        ctx.device,
+    )
     model.train()  # BatchNorm normalises with the batch's statistics, as during training
     with torch.no_grad():
         e, _ = model(x, attrs_t)
     z = F.normalize(e, dim=1)
     sim = (z @ z.T).cpu().numpy()
     cosines[norm] = sim[np.triu_indices(len(sim), 1)]
-    results.setdefault("untrained_cosine", {})[norm] = {"mean": float(cosines[norm].mean()),
-                                                       "std": float(cosines[norm].std())}
+    results.setdefault("untrained_cosine", {})[norm] = {
+        "mean": float(cosines[norm].mean()),
+        "std": float(cosines[norm].std()),
+    }
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 3.6))
-for norm, label in (("none", "no normalisation (paper)"), ("batchnorm", "BatchNorm1d (CPU protocol)")):
+for norm, label in (
+    ("none", "no normalisation (paper)"),
+    ("batchnorm", "BatchNorm1d (CPU protocol)"),
+):
     ax.hist(cosines[norm], bins=60, range=(-1, 1), alpha=0.6, label=label)
 ax.axvline(1 - margin, color="grey", ls=":", label=f"1 - margin = {1 - margin:.1f}")
 ax.set_xlabel("cosine similarity between two images' embeddings (untrained)")
@@ -305,12 +378,15 @@ plt.show()
 
 # %%
 u = results["untrained_cosine"]
-display(Markdown(
-    f"Without normalisation the mean pairwise cosine of the untrained network is **{u['none']['mean']:.2f}** "
-    f"(spread {u['none']['std']:.2f}); with the BatchNorm layer it is **{u['batchnorm']['mean']:.2f}** "
-    f"(spread {u['batchnorm']['std']:.2f}). Near-parallel embeddings make $\\cos(x,x^+) - \\cos(x,x^-)$ tiny "
-    "for every triplet, so the loss is stuck at the margin; centred embeddings start the hinge in its useful "
-    "range."))
+display(
+    Markdown(
+        f"Without normalisation the mean pairwise cosine of the untrained network is **{u['none']['mean']:.2f}** "
+        f"(spread {u['none']['std']:.2f}); with the BatchNorm layer it is **{u['batchnorm']['mean']:.2f}** "
+        f"(spread {u['batchnorm']['std']:.2f}). Near-parallel embeddings make $\\cos(x,x^+) - \\cos(x,x^-)$ tiny "
+        "for every triplet, so the loss is stuck at the margin; centred embeddings start the hinge in its useful "
+        "range."
+    )
+)
 
 # %% [markdown]
 # ## The alignment loss of ASEN++
@@ -324,7 +400,9 @@ display(Markdown(
 # %%
 phis = torch.linspace(0, np.pi, 91)
 g = unit(torch.zeros_like(phis))
-align = torch.stack([alignment_loss(g[i:i + 1], unit(phis[i:i + 1])) for i in range(len(phis))])
+align = torch.stack(
+    [alignment_loss(g[i : i + 1], unit(phis[i : i + 1])) for i in range(len(phis))]
+)
 torch.testing.assert_close(align, 1 - torch.cos(phis))
 results["alignment_at_90deg"] = float(align[45])
 

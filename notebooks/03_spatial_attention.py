@@ -19,14 +19,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import math
 
 import matplotlib.pyplot as plt
@@ -42,9 +34,8 @@ from asen.model import build_model
 from asen.plots import image_grid, show_attention, show_image
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 files, meta = ctx.files, ctx.files.meta
 results: dict = {"profile": ctx.profile}
 
@@ -75,7 +66,9 @@ ckpt = ctx.trained("asen")
 trained, cfg, info = load_model(ckpt, ctx.device)
 torch.manual_seed(seed)
 untrained = build_model(cfg.model, meta.num_attributes, ctx.device).eval()
-print(f"trained model: {ckpt.parent.parent.name}, best epoch {info['epoch'] + 1}, validation MAP {info['mAP']:.2f}")
+print(
+    f"trained model: {ckpt.parent.parent.name}, best epoch {info['epoch'] + 1}, validation MAP {info['mAP']:.2f}"
+)
 
 # %% [markdown]
 # First the formula by hand, on a few test images, against the library's `SpatialAttention`:
@@ -85,7 +78,9 @@ test_set = ImageSet(files.root, files.filenames["test"], cfg.data.global_size)
 queries = files.queries["test"]
 rng = np.random.default_rng(seed)
 picked = queries[rng.choice(len(queries), size=3, replace=False)]
-x = collate_images([test_set[int(i)] for i in picked[:, 0]])["image"].to(ctx.device)  # (3, 3, G, G)
+x = collate_images([test_set[int(i)] for i in picked[:, 0]])["image"].to(
+    ctx.device
+)  # (3, 3, G, G)
 attrs = torch.as_tensor(picked[:, 1], device=ctx.device)
 branch = trained.global_branch
 with torch.no_grad():
@@ -100,10 +95,19 @@ with torch.no_grad():
 torch.testing.assert_close(s, maps)
 torch.testing.assert_close(pooled_by_hand, pooled)
 b, c, h, w = feat.shape
-results["feature_map"] = {"channels": c, "height": h, "width": w, "common_dim": att.shape[1]}
-display(Markdown(f"The backbone of this build gives a **{c} x {h} x {w}** feature map for a "
-                 f"{cfg.data.global_size} px input, so each attention map has {h * w} positions "
-                 f"(the paper's ResNet-50 gives 1024 x 14 x 14 at 224 px)."))
+results["feature_map"] = {
+    "channels": c,
+    "height": h,
+    "width": w,
+    "common_dim": att.shape[1],
+}
+display(
+    Markdown(
+        f"The backbone of this build gives a **{c} x {h} x {w}** feature map for a "
+        f"{cfg.data.global_size} px input, so each attention map has {h * w} positions "
+        f"(the paper's ResNet-50 gives 1024 x 14 x 14 at 224 px)."
+    )
+)
 
 # %% [markdown]
 # ## One image, eight questions
@@ -113,12 +117,16 @@ display(Markdown(f"The backbone of this build gives a **{c} x {h} x {w}** featur
 # relative to a uniform map ($s_{ij} \cdot hw$: 1 = uniform, red = several times the uniform weight), on one
 # scale for all panels, so a flat map looks flat.
 
+
 # %%
 def maps_all_attributes(model, images: torch.Tensor) -> np.ndarray:
     """(B, A, h, w) attention maps of every image under every attribute."""
     n_attr = meta.num_attributes
     with torch.no_grad():
-        _, m = model(images.repeat_interleave(n_attr, dim=0), torch.arange(n_attr, device=ctx.device).repeat(len(images)))
+        _, m = model(
+            images.repeat_interleave(n_attr, dim=0),
+            torch.arange(n_attr, device=ctx.device).repeat(len(images)),
+        )
     return m.view(len(images), n_attr, *m.shape[1:]).cpu().numpy()
 
 
@@ -129,23 +137,43 @@ def square_original(image_id: int):
 
 
 originals = [square_original(int(i)) for i in picked[:, 0]]
-maps_before, maps_after = maps_all_attributes(untrained, x), maps_all_attributes(trained, x)
-vmax = max(2.0, float(np.percentile(np.concatenate([maps_before, maps_after]) * h * w, 99.5)))
+maps_before, maps_after = maps_all_attributes(untrained, x), maps_all_attributes(
+    trained, x
+)
+vmax = max(
+    2.0, float(np.percentile(np.concatenate([maps_before, maps_after]) * h * w, 99.5))
+)
 
 # %% tags=["hide-input"]
 n_img, n_attr = len(originals), meta.num_attributes
 fig, axes = image_grid(2 * n_img, n_attr + 1, size=1.45)
-for block, (maps_, label) in enumerate(((maps_before, "untrained"), (maps_after, "trained"))):
+for block, (maps_, label) in enumerate(
+    ((maps_before, "untrained"), (maps_after, "trained"))
+):
     for r in range(n_img):
         row = block * n_img + r
         q_attr, q_val = int(picked[r, 1]), int(picked[r, 2])
-        show_image(axes[row, 0], originals[r], f"{label}\n{meta.value_names[q_attr][q_val]}" if r == 0 else
-                   meta.value_names[q_attr][q_val])
+        show_image(
+            axes[row, 0],
+            originals[r],
+            (
+                f"{label}\n{meta.value_names[q_attr][q_val]}"
+                if r == 0
+                else meta.value_names[q_attr][q_val]
+            ),
+        )
         for a in range(n_attr):
-            overlay = show_attention(axes[row, a + 1], originals[r], maps_[r, a],
-                                     meta.attributes[a].replace("_", "\n") if row == 0 else None, vmax=vmax)
+            overlay = show_attention(
+                axes[row, a + 1],
+                originals[r],
+                maps_[r, a],
+                meta.attributes[a].replace("_", "\n") if row == 0 else None,
+                vmax=vmax,
+            )
 fig.colorbar(overlay, ax=axes, shrink=0.4, label="attention / uniform attention")
-fig.suptitle("Spatial attention of the same images under each attribute (top: untrained, bottom: trained)")
+fig.suptitle(
+    "Spatial attention of the same images under each attribute (top: untrained, bottom: trained)"
+)
 plt.show()
 
 # %% [markdown]
@@ -156,13 +184,18 @@ plt.show()
 # height it looks at, from 0 (top of the image) to 1 (bottom). Averaged over the test queries of each
 # attribute, each under its own attribute:
 
+
 # %%
-def attention_stats(model, items: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def attention_stats(
+    model, items: np.ndarray, batch: int = 64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per item: normalised entropy, vertical centre; and the mean map per attribute (A, h, w)."""
     ent, centre, sums, counts = [], [], None, np.zeros(meta.num_attributes)
     for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
-        xb = collate_images([test_set[int(i)] for i in chunk[:, 0]])["image"].to(ctx.device)
+        chunk = items[start : start + batch]
+        xb = collate_images([test_set[int(i)] for i in chunk[:, 0]])["image"].to(
+            ctx.device
+        )
         with torch.no_grad():
             _, m = model(xb, torch.as_tensor(chunk[:, 1], device=ctx.device))
         m = m.cpu().numpy()  # (b, h, w)
@@ -173,14 +206,24 @@ def attention_stats(model, items: np.ndarray, batch: int = 64) -> tuple[np.ndarr
         sums = np.zeros((meta.num_attributes, *m.shape[1:])) if sums is None else sums
         np.add.at(sums, chunk[:, 1], m)
         np.add.at(counts, chunk[:, 1], 1)
-    return np.concatenate(ent), np.concatenate(centre), sums / np.maximum(counts, 1)[:, None, None]
+    return (
+        np.concatenate(ent),
+        np.concatenate(centre),
+        sums / np.maximum(counts, 1)[:, None, None],
+    )
 
 
 ent_before, centre_before, _ = attention_stats(untrained, queries)
 ent_after, centre_after, mean_maps = attention_stats(trained, queries)
-stats = pd.DataFrame({"attribute": [meta.attributes[a] for a in queries[:, 1]],
-                      "entropy untrained": ent_before, "entropy trained": ent_after,
-                      "centre untrained": centre_before, "centre trained": centre_after})
+stats = pd.DataFrame(
+    {
+        "attribute": [meta.attributes[a] for a in queries[:, 1]],
+        "entropy untrained": ent_before,
+        "entropy trained": ent_after,
+        "centre untrained": centre_before,
+        "centre trained": centre_after,
+    }
+)
 per_attr = stats.groupby("attribute", sort=False).mean().reindex(list(meta.attributes))
 display(per_attr.round(4))
 results["per_attribute"] = per_attr.to_dict(orient="index")
@@ -189,8 +232,12 @@ results["per_attribute"] = per_attr.to_dict(orient="index")
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
 pos = np.arange(meta.num_attributes)
 for k, (col, label) in enumerate((("untrained", "untrained"), ("trained", "trained"))):
-    axes[0].bar(pos + (k - 0.5) * 0.38, per_attr[f"entropy {col}"], width=0.38, label=label)
-    axes[1].bar(pos + (k - 0.5) * 0.38, per_attr[f"centre {col}"], width=0.38, label=label)
+    axes[0].bar(
+        pos + (k - 0.5) * 0.38, per_attr[f"entropy {col}"], width=0.38, label=label
+    )
+    axes[1].bar(
+        pos + (k - 0.5) * 0.38, per_attr[f"centre {col}"], width=0.38, label=label
+    )
 axes[0].set_ylabel("normalised entropy (1 = uniform)")
 axes[0].set_title("How spread out the attention is")
 axes[1].set_ylabel("vertical centre (0 = top, 1 = bottom)")
@@ -208,27 +255,39 @@ plt.show()
 design = ["collar_design", "lapel_design", "neckline_design", "neck_design"]
 length = ["skirt_length", "sleeve_length", "coat_length", "pant_length"]
 e0, e1 = float(ent_before.mean()), float(ent_after.mean())
-c_design, c_length = float(per_attr.loc[design, "centre trained"].mean()), float(per_attr.loc[length, "centre trained"].mean())
-results["summary"] = {"entropy_untrained": e0, "entropy_trained": e1, "centre_design_trained": c_design,
-                      "centre_length_trained": c_length, "validation_map": info["mAP"]}
+c_design, c_length = float(per_attr.loc[design, "centre trained"].mean()), float(
+    per_attr.loc[length, "centre trained"].mean()
+)
+results["summary"] = {
+    "entropy_untrained": e0,
+    "entropy_trained": e1,
+    "centre_design_trained": c_design,
+    "centre_length_trained": c_length,
+    "validation_map": info["mAP"],
+}
 if e1 < e0 - 0.01:
     change = f"it is **{e1:.4f}** after training: the maps have concentrated"
 else:
-    change = (f"it is still **{e1:.4f}** after training: this model's maps have barely moved away from uniform, "
-              "so its pooling is close to global average pooling")
+    change = (
+        f"it is still **{e1:.4f}** after training: this model's maps have barely moved away from uniform, "
+        "so its pooling is close to global average pooling"
+    )
 if abs(c_design - c_length) < 0.02:
     where = "the two groups look at the same height on average: no spatial specialisation yet."
 elif c_design < c_length:
     where = "the design attributes look higher up, towards the neck, as they should."
 else:
     where = "the design attributes look *lower* than the length ones, not where their evidence is."
-display(Markdown(
-    f"Before training the maps are almost uniform (mean normalised entropy **{e0:.4f}**): the random "
-    f"projections barely prefer any position, so ASA starts as global average pooling; {change}. On average "
-    f"the trained maps of the design attributes sit at height **{c_design:.2f}** and those of the length "
-    f"attributes at **{c_length:.2f}**: {where} This page was built with the `{ctx.profile}` profile "
-    f"(validation MAP of the model {info['mAP']:.1f}); a model trained for a handful of steps (`smoke`) cannot be "
-    "expected to have specialised its attention."))
+display(
+    Markdown(
+        f"Before training the maps are almost uniform (mean normalised entropy **{e0:.4f}**): the random "
+        f"projections barely prefer any position, so ASA starts as global average pooling; {change}. On average "
+        f"the trained maps of the design attributes sit at height **{c_design:.2f}** and those of the length "
+        f"attributes at **{c_length:.2f}**: {where} This page was built with the `{ctx.profile}` profile "
+        f"(validation MAP of the model {info['mAP']:.1f}); a model trained for a handful of steps (`smoke`) cannot be "
+        "expected to have specialised its attention."
+    )
+)
 
 # %% [markdown]
 # The mean map per attribute over its test queries (trained model) shows the same on the image grid:
@@ -241,7 +300,9 @@ for a, ax in enumerate(axes.flat):
     ax.set_xlabel("column")
     ax.set_ylabel("row")
     fig.colorbar(im, ax=ax, fraction=0.046)
-fig.suptitle(f"Mean attention map per attribute over its test queries (trained, {h} x {w} grid)")
+fig.suptitle(
+    f"Mean attention map per attribute over its test queries (trained, {h} x {w} grid)"
+)
 fig.tight_layout()
 plt.show()
 

@@ -19,14 +19,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -40,9 +32,8 @@ from asen.data import ImageSet, collate_images
 from asen.reproduce import evaluate_checkpoint
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 files, meta = ctx.files, ctx.files.meta
 results: dict = {"profile": ctx.profile}
 
@@ -69,7 +60,9 @@ channel = model.global_branch.channel
 test_set = ImageSet(files.root, files.filenames["test"], cfg.data.global_size)
 
 
-def pooled_features(image_ids: np.ndarray, attrs: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def pooled_features(
+    image_ids: np.ndarray, attrs: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Spatially pooled features (B, C) and attribute embeddings (B, A) of images under attributes."""
     x = collate_images([test_set[int(i)] for i in image_ids])["image"].to(ctx.device)
     a = torch.as_tensor(attrs, device=ctx.device)
@@ -90,7 +83,9 @@ pooled, e = pooled_features(queries[:8, 0], queries[:8, 1])
 with torch.no_grad():
     torch.testing.assert_close(pooled * mask_by_hand(pooled, e), channel(pooled, e))
 C = pooled.shape[1]
-print(f"{C} channels, bottleneck of {channel.fc1.out_features}; the mask recomputed by hand matches the library")
+print(
+    f"{C} channels, bottleneck of {channel.fc1.out_features}; the mask recomputed by hand matches the library"
+)
 
 # %% [markdown]
 # ## Masks per attribute and channel
@@ -103,23 +98,39 @@ rng = np.random.default_rng(seed)
 image_ids = np.unique(queries[:, 0])
 image_ids = rng.choice(image_ids, size=min(len(image_ids), 256), replace=False)
 A = meta.num_attributes
-masks = np.zeros((A, len(image_ids), C), dtype=np.float32)  # attribute x image x channel
+masks = np.zeros(
+    (A, len(image_ids), C), dtype=np.float32
+)  # attribute x image x channel
 for a in range(A):
     for start in range(0, len(image_ids), 64):
-        ids = image_ids[start:start + 64]
+        ids = image_ids[start : start + 64]
         p, e = pooled_features(ids, np.full(len(ids), a))
         with torch.no_grad():
-            masks[a, start:start + len(ids)] = mask_by_hand(p, e).cpu().numpy()
+            masks[a, start : start + len(ids)] = mask_by_hand(p, e).cpu().numpy()
 mean_mask = masks.mean(axis=1)  # (A, C)
-order = np.argsort(-mean_mask.std(axis=0))  # channels whose mean mask differs most between attributes first
+order = np.argsort(
+    -mean_mask.std(axis=0)
+)  # channels whose mean mask differs most between attributes first
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(12, 3.6))
-sns.heatmap(mean_mask[:, order], ax=ax, cmap="mako", vmin=0, vmax=1, cbar_kws={"label": "mean mask value"},
-            yticklabels=list(meta.attributes), xticklabels=False)
-ax.set_xlabel(f"channel ({C}, sorted by how much the attributes disagree on it, left = most)")
+sns.heatmap(
+    mean_mask[:, order],
+    ax=ax,
+    cmap="mako",
+    vmin=0,
+    vmax=1,
+    cbar_kws={"label": "mean mask value"},
+    yticklabels=list(meta.attributes),
+    xticklabels=False,
+)
+ax.set_xlabel(
+    f"channel ({C}, sorted by how much the attributes disagree on it, left = most)"
+)
 ax.set_ylabel("attribute")
-ax.set_title(f"Channel attention masks of the trained ASEN, averaged over {len(image_ids)} test images")
+ax.set_title(
+    f"Channel attention masks of the trained ASEN, averaged over {len(image_ids)} test images"
+)
 plt.show()
 
 # %% [markdown]
@@ -131,21 +142,37 @@ plt.show()
 total_var = masks.var(axis=(0, 1))  # (C,) over attributes and images
 between = mean_mask.var(axis=0)  # (C,) variance of the attribute means
 share = float(between.sum() / max(total_var.sum(), 1e-12))
-saturation = {"below 0.1": float((masks < 0.1).mean()), "above 0.9": float((masks > 0.9).mean())}
-results["masks"] = {"channels": C, "images": int(len(image_ids)), "attribute_share_of_variance": share,
-                    "mean": float(masks.mean()), "fraction": saturation}
-display(Markdown(
-    f"Across {len(image_ids)} images and {A} attributes the mask values average **{masks.mean():.2f}**; "
-    f"{100 * saturation['below 0.1']:.1f} % of them are below 0.1 (channel switched off) and "
-    f"{100 * saturation['above 0.9']:.1f} % above 0.9. The attribute explains **{100 * share:.1f} %** of the "
-    "variance of the mask values; the rest varies from image to image under the same attribute. "
-    + ("The masks are therefore mainly *attribute* masks: each attribute selects its own channels."
-       if share > 0.5 else
-       "So in this model the masks depend more on the image than on the attribute: ACA acts as an image-dependent "
-       "gate that the attribute only shifts.")
-    + (f" Note, though, how little the masks vary at all (standard deviation {masks.std():.3f} around "
-       f"{masks.mean():.2f}): ACA barely re-weights anything yet, as expected of a model trained for a few steps."
-       if masks.std() < 0.05 else "")))
+saturation = {
+    "below 0.1": float((masks < 0.1).mean()),
+    "above 0.9": float((masks > 0.9).mean()),
+}
+results["masks"] = {
+    "channels": C,
+    "images": int(len(image_ids)),
+    "attribute_share_of_variance": share,
+    "mean": float(masks.mean()),
+    "fraction": saturation,
+}
+display(
+    Markdown(
+        f"Across {len(image_ids)} images and {A} attributes the mask values average **{masks.mean():.2f}**; "
+        f"{100 * saturation['below 0.1']:.1f} % of them are below 0.1 (channel switched off) and "
+        f"{100 * saturation['above 0.9']:.1f} % above 0.9. The attribute explains **{100 * share:.1f} %** of the "
+        "variance of the mask values; the rest varies from image to image under the same attribute. "
+        + (
+            "The masks are therefore mainly *attribute* masks: each attribute selects its own channels."
+            if share > 0.5
+            else "So in this model the masks depend more on the image than on the attribute: ACA acts as an image-dependent "
+            "gate that the attribute only shifts."
+        )
+        + (
+            f" Note, though, how little the masks vary at all (standard deviation {masks.std():.3f} around "
+            f"{masks.mean():.2f}): ACA barely re-weights anything yet, as expected of a model trained for a few steps."
+            if masks.std() < 0.05
+            else ""
+        )
+    )
+)
 
 # %% [markdown]
 # ## Which attributes use the same channels?
@@ -157,24 +184,51 @@ display(Markdown(
 # %% tags=["hide-input"]
 corr = np.corrcoef(mean_mask)
 fig, ax = plt.subplots(figsize=(6.4, 5.2))
-sns.heatmap(corr, ax=ax, cmap="vlag", vmin=-1, vmax=1, annot=True, fmt=".2f", annot_kws={"fontsize": 7},
-            xticklabels=list(meta.attributes), yticklabels=list(meta.attributes),
-            cbar_kws={"label": "correlation of mean masks"})
+sns.heatmap(
+    corr,
+    ax=ax,
+    cmap="vlag",
+    vmin=-1,
+    vmax=1,
+    annot=True,
+    fmt=".2f",
+    annot_kws={"fontsize": 7},
+    xticklabels=list(meta.attributes),
+    yticklabels=list(meta.attributes),
+    cbar_kws={"label": "correlation of mean masks"},
+)
 ax.set_title("Similarity of the attributes' channel masks")
 plt.show()
 
 # %%
-design = [meta.attributes.index(a) for a in ("collar_design", "lapel_design", "neckline_design", "neck_design")]
-length = [meta.attributes.index(a) for a in ("skirt_length", "sleeve_length", "coat_length", "pant_length")]
-within = lambda idx: float(np.mean([corr[i, j] for i in idx for j in idx if i < j]))  # noqa: E731
+design = [
+    meta.attributes.index(a)
+    for a in ("collar_design", "lapel_design", "neckline_design", "neck_design")
+]
+length = [
+    meta.attributes.index(a)
+    for a in ("skirt_length", "sleeve_length", "coat_length", "pant_length")
+]
+within = lambda idx: float(
+    np.mean([corr[i, j] for i in idx for j in idx if i < j])
+)  # noqa: E731
 across = float(np.mean([corr[i, j] for i in design for j in length]))
-results["correlation"] = {"within_design": within(design), "within_length": within(length), "across": across}
-display(Markdown(
-    f"Mean correlation within the design attributes **{within(design):.2f}**, within the length attributes "
-    f"**{within(length):.2f}**, across the two groups **{across:.2f}**. "
-    + ("The groups are visible in the masks: attributes read from the same region share channels."
-       if min(within(design), within(length)) > across + 0.05 else
-       "The two groups are not separated in this model's masks.")))
+results["correlation"] = {
+    "within_design": within(design),
+    "within_length": within(length),
+    "across": across,
+}
+display(
+    Markdown(
+        f"Mean correlation within the design attributes **{within(design):.2f}**, within the length attributes "
+        f"**{within(length):.2f}**, across the two groups **{across:.2f}**. "
+        + (
+            "The groups are visible in the masks: attributes read from the same region share channels."
+            if min(within(design), within(length)) > across + 0.05
+            else "The two groups are not separated in this model's masks."
+        )
+    )
+)
 
 # %% [markdown]
 # ## Switching ACA off
@@ -197,8 +251,14 @@ display(scores_df.round(2))
 ax = scores_df.plot.bar(figsize=(10, 3.8), width=0.75, color=["#2a6f97", "#c9ada7"])
 ax.set_ylabel("test MAP (%)")
 ax.set_xlabel("attribute")
-ax.set_title("Test MAP with and without attribute-aware channel attention (stage 1, one seed)")
-ax.set_xticklabels([t.get_text().replace("_", "\n") for t in ax.get_xticklabels()], rotation=0, fontsize=8)
+ax.set_title(
+    "Test MAP with and without attribute-aware channel attention (stage 1, one seed)"
+)
+ax.set_xticklabels(
+    [t.get_text().replace("_", "\n") for t in ax.get_xticklabels()],
+    rotation=0,
+    fontsize=8,
+)
 ax.grid(axis="y", alpha=0.3)
 ax.legend()
 plt.show()
@@ -206,14 +266,22 @@ plt.show()
 # %%
 gap = scores["ASEN"]["overall"] - scores["ASEN w/o ACA"]["overall"]
 n_q = len(queries)
-results["ablation"] = {"asen": scores["ASEN"], "no_aca": scores["ASEN w/o ACA"], "gap": gap, "queries": n_q}
+results["ablation"] = {
+    "asen": scores["ASEN"],
+    "no_aca": scores["ASEN w/o ACA"],
+    "gap": gap,
+    "queries": n_q,
+}
 write_json(ctx.results_dir / "04_channel_attention.json", results)
-display(Markdown(
-    f"With ACA the overall test MAP is **{scores['ASEN']['overall']:.2f}**, without it "
-    f"**{scores['ASEN w/o ACA']['overall']:.2f}**: a difference of **{gap:+.2f}** points. This is one seed on "
-    f"{n_q} test queries; the project's prototype measured a standard error of about one point at 1,000 queries, "
-    "so a gap of less than about three points needs several seeds before it means anything "
-    "([chapter 9](09_ablations.ipynb) repeats the ablation over the profile's seeds)."))
+display(
+    Markdown(
+        f"With ACA the overall test MAP is **{scores['ASEN']['overall']:.2f}**, without it "
+        f"**{scores['ASEN w/o ACA']['overall']:.2f}**: a difference of **{gap:+.2f}** points. This is one seed on "
+        f"{n_q} test queries; the project's prototype measured a standard error of about one point at 1,000 queries, "
+        "so a gap of less than about three points needs several seeds before it means anything "
+        "([chapter 9](09_ablations.ipynb) repeats the ablation over the profile's seeds)."
+    )
+)
 
 # %% [markdown]
 # ## Exercises
@@ -228,3 +296,33 @@ display(Markdown(
 #    feature $\bar f_c$ for the top channel $c$. What does the channel respond to?
 # 5. Train `no_aca` with two more seeds (`ctx.trained("no_aca", seed=1)`) and ASEN likewise, and decide whether
 #    the gap above is larger than the seed-to-seed spread.
+#
+# :::{dropdown} Hint for exercise 1
+# `mask_by_hand` computes $\sigma(W_2\,\delta(W_1 [\bar f; e]))$: pass `torch.zeros_like(pooled)` for the pooled
+# features and compare the result with the per-attribute mean masks (e.g. the mean absolute difference, or
+# the correlation over channels). Small differences mean the mask is mostly a property of the attribute.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Scaling two channels by different factors changes the dot products unequally. Query $q = (1, 1)$,
+# candidates $a = (2, 0)$ and $b = (0, 1.5)$: unmasked, $q \cdot a = 2 > q \cdot b = 1.5$; with the mask
+# $(0.5, 1)$, $0.5 \cdot 2 = 1 < 1.5$, and $b$ overtakes $a$.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# Count the layers of `asen.attention.ChannelAttention`: the attribute transform ($d \times d$), the first
+# layer from $C + d$ inputs to $C / r$ and the second from $C / r$ to $C$, plus biases:
+# $d^2 + (C + d)\,C/r + C^2/r$. With $C = 1024$, $d = 512$ and $r = 2$ (the library's default) that is about
+# 1.6M, against about 25M for the whole ResNet-50.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# Take the channel with the largest mean mask under `collar_design`, compute $\bar f_c$ for every test image
+# with `pooled_features`, and show the 8 largest with `asen.plots.image_grid`. Look for what they share
+# (a region, an edge direction, a colour) rather than their labels.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# Compare the gap between ASEN and `no_aca` with the spread of each over its three seeds: a gap smaller than
+# about twice the standard error of the paired differences is not established by these runs.
+# :::

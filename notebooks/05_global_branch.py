@@ -20,29 +20,25 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import asen.book
-import asen.runs
+from asen.book import epoch_log, glue
 from asen.data import open_image
 from asen.plots import image_grid, show_image
-from asen.reproduce import METHOD_LABELS, evaluate_checkpoint, protocol_caption, random_table
+from asen.reproduce import (
+    METHOD_LABELS,
+    evaluate_checkpoint,
+    protocol_caption,
+    random_table,
+)
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 files, meta = ctx.files, ctx.files.meta
 results: dict = {"profile": ctx.profile}
 
@@ -53,20 +49,17 @@ results: dict = {"profile": ctx.profile}
 # the same configuration hash exists under `runs_root`. Besides ASEN we train the **Triplet network** baseline:
 # the same backbone and loss, but both attentions off, so one embedding serves every attribute. The protocol of
 # this build, generated from the resolved configuration:
+#
+# > {glue:text}`protocol`
+#
+# `asen.book.epoch_log` reads a run's `log.jsonl` as a table with one row per epoch.
 
 # %%
-display(Markdown(f"> {protocol_caption(ctx.protocol)}"))
+glue(protocol=protocol_caption(ctx.protocol))
 runs = {m: ctx.trained(m) for m in ("asen", "triplet")}
-
-
-def read_log(ckpt) -> pd.DataFrame:
-    """The epoch records of a run's log.jsonl (events such as 'resume' left out)."""
-    records = [r for r in asen.runs.read_log(ckpt.parent.parent) if "epoch" in r and "loss" in r]
-    return pd.DataFrame(records).drop_duplicates("epoch", keep="last").set_index("epoch")
-
-
-logs = {m: read_log(p) for m, p in runs.items()}
-display(logs["asen"][["loss", "valid_map", "best_map", "seconds", "images_per_second"]].round(3))
+logs = {m: epoch_log(p) for m, p in runs.items()}
+columns = ["loss", "valid_map", "best_map", "seconds", "images_per_second"]
+display(logs["asen"][columns].round(3))
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -87,17 +80,39 @@ plt.show()
 # %%
 log = logs["asen"]
 best_epoch = int(log["valid_map"].idxmax())
-results["training"] = {m: {"epochs": int(len(lg)), "final_loss": float(lg["loss"].iloc[-1]),
-                           "best_valid_map": float(lg["valid_map"].max()),
-                           "seconds": float(lg["seconds"].sum())} for m, lg in logs.items()}
-loss_text = (f"its loss went from {log['loss'].iloc[0]:.3f} in the first epoch to {log['loss'].iloc[-1]:.3f} in "
-             "the last" if len(log) > 1 else f"its mean loss was {log['loss'].iloc[0]:.3f}")
-display(Markdown(
-    f"ASEN trained for **{len(log)}** epoch(s) in {log['seconds'].sum():.0f} s "
-    f"({log['images_per_second'].mean():.0f} images/s on {ctx.device}); {loss_text}, and the best validation MAP, "
-    f"**{log['valid_map'].max():.2f}**, came at epoch {best_epoch}. The loss is the mean over the triplets that "
-    "still violate the margin (chapter 2), so it does not fall to zero as the model improves: as easy triplets "
-    "drop out, the remaining ones are the hard ones."))
+results["training"] = {
+    m: {
+        "epochs": int(len(lg)),
+        "final_loss": float(lg["loss"].iloc[-1]),
+        "best_valid_map": float(lg["valid_map"].max()),
+        "seconds": float(lg["seconds"].sum()),
+    }
+    for m, lg in logs.items()
+}
+glue(
+    epochs=len(log),
+    train_seconds=log["seconds"].sum(),
+    train_rate=log["images_per_second"].mean(),
+    device=str(ctx.device),
+    first_loss=log["loss"].iloc[0],
+    last_loss=log["loss"].iloc[-1],
+    best_valid=log["valid_map"].max(),
+    best_epoch=best_epoch,
+)
+
+# %% [markdown]
+# ASEN trained for **{glue:text}`epochs`** epoch(s) in {glue:text}`train_seconds:.0f` s
+# ({glue:text}`train_rate:.0f` images/s on {glue:text}`device`); its mean loss was
+# {glue:text}`first_loss:.3f` in the first epoch and {glue:text}`last_loss:.3f` in the last, and the best
+# validation MAP, **{glue:text}`best_valid:.2f`**, came at epoch {glue:text}`best_epoch`. The loss is the
+# mean over the triplets that still violate the margin ([chapter 2](02_triplets_and_loss.ipynb)), so it does
+# not fall to zero as the model improves: as easy triplets drop out, the remaining ones are the hard ones.
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+assert (
+    log["loss"].min() > 0 and log["valid_map"].max() == log.loc[best_epoch, "valid_map"]
+)
 
 # %% [markdown]
 # ## Test MAP per attribute
@@ -108,12 +123,21 @@ display(Markdown(
 # retrieve and inflates MAP, so every number is also given without the Invisible queries (the candidates stay).
 
 # %%
-evals = {m: evaluate_checkpoint(p, files, ctx.device, progress=False) for m, p in runs.items()}
-tables = {"random": random_table(files, seed), **{m: r["main"] for m, r in evals.items()}}
+evals = {
+    m: evaluate_checkpoint(p, files, ctx.device, progress=False)
+    for m, p in runs.items()
+}
+tables = {
+    "random": random_table(files, seed),
+    **{m: r["main"] for m, r in evals.items()},
+}
 rows = {}
 for m, t in tables.items():
     rows[(METHOD_LABELS[m], "all queries")] = {**t.per_attribute, "overall": t.overall}
-    rows[(METHOD_LABELS[m], "w/o Invisible")] = {**t.per_attribute_visible, "overall": t.overall_visible}
+    rows[(METHOD_LABELS[m], "w/o Invisible")] = {
+        **t.per_attribute_visible,
+        "overall": t.overall_visible,
+    }
 test_df = pd.DataFrame(rows).T
 display(test_df.T.round(2))
 results["test"] = {m: t.to_dict() for m, t in tables.items()}
@@ -124,7 +148,9 @@ attrs = list(meta.attributes)
 pos = np.arange(len(attrs) + 1)
 for ax, kind in zip(axes, ("all queries", "w/o Invisible")):
     for k, m in enumerate(tables):
-        values = test_df.loc[(METHOD_LABELS[m], kind), attrs + ["overall"]].to_numpy(dtype=float)
+        values = test_df.loc[(METHOD_LABELS[m], kind), attrs + ["overall"]].to_numpy(
+            dtype=float
+        )
         ax.bar(pos + (k - 1) * 0.27, values, width=0.27, label=METHOD_LABELS[m])
     ax.set_xticks(pos, [a.replace("_", "\n") for a in attrs] + ["overall"], fontsize=8)
     ax.set_title(f"Test MAP, {kind}")
@@ -139,35 +165,55 @@ plt.show()
 asen_t, trip_t, rand_t = tables["asen"], tables["triplet"], tables["random"]
 gain = {a: asen_t.per_attribute[a] - trip_t.per_attribute[a] for a in attrs}
 best_attr, worst_attr = max(gain, key=gain.get), min(gain, key=gain.get)
-results["summary"] = {"asen": asen_t.overall, "triplet": trip_t.overall, "random": rand_t.overall,
-                      "asen_visible": asen_t.overall_visible, "triplet_visible": trip_t.overall_visible,
-                      "largest_gain_attribute": best_attr, "smallest_gain_attribute": worst_attr}
-invisible_effect = {m: t.overall_visible - t.overall for m, t in tables.items() if m != "random"}
-if all(v < 0 for v in invisible_effect.values()):
-    invisible_text = "Removing the Invisible queries lowers both trained models' MAP: they are the easiest queries."
-elif all(v > 0 for v in invisible_effect.values()):
-    invisible_text = ("Removing the Invisible queries *raises* both trained models' MAP here: these models have not "
-                      "yet learned that a hidden garment part is easy to match (a well-trained model scores "
-                      "Invisible queries near 100 AP).")
-else:
-    invisible_text = "Removing the Invisible queries moves the two trained models in different directions."
-if asen_t.overall > max(trip_t.overall, rand_t.overall):
-    ranking = "ASEN is ahead of both reference points."
-elif asen_t.overall <= rand_t.overall:
-    ranking = ("ASEN does not beat random embeddings on this build: the model has hardly trained (this happens "
-               "with the `smoke` profile's few steps) or the test split is too small to separate them.")
-else:
-    ranking = "ASEN beats random embeddings but not the Triplet network on this build."
-display(Markdown(
-    f"On all {len(files.queries['test'])} test queries ASEN scores **{asen_t.overall:.2f}** MAP, the Triplet "
-    f"network **{trip_t.overall:.2f}** and random embeddings **{rand_t.overall:.2f}**; without the Invisible "
-    f"queries the three are **{asen_t.overall_visible:.2f}**, **{trip_t.overall_visible:.2f}** and "
-    f"**{rand_t.overall_visible:.2f}**. {ranking} {invisible_text} Per attribute, ASEN's margin over the Triplet "
-    f"network is largest on `{best_attr}` ({gain[best_attr]:+.1f} points) and smallest on `{worst_attr}` "
-    f"({gain[worst_attr]:+.1f}). Why attribute-specific embeddings should win: one embedding for all attributes "
-    "must place two images close or far *once*, and an image that shares its collar with one garment and its "
-    "length with another cannot be close to both. (One seed; [chapter 8](08_main_table.ipynb) gives means and "
-    "spreads over the profile's seeds.)"))
+results["summary"] = {
+    "asen": asen_t.overall,
+    "triplet": trip_t.overall,
+    "random": rand_t.overall,
+    "asen_visible": asen_t.overall_visible,
+    "triplet_visible": trip_t.overall_visible,
+    "largest_gain_attribute": best_attr,
+    "smallest_gain_attribute": worst_attr,
+}
+invisible_effect = {m: t.overall_visible - t.overall for m, t in tables.items()}
+glue(
+    n_test=len(files.queries["test"]),
+    asen_all=asen_t.overall,
+    triplet_all=trip_t.overall,
+    random_all=rand_t.overall,
+    asen_visible=asen_t.overall_visible,
+    triplet_visible=trip_t.overall_visible,
+    random_visible=rand_t.overall_visible,
+    asen_invisible_effect=invisible_effect["asen"],
+    triplet_invisible_effect=invisible_effect["triplet"],
+    best_attr=best_attr,
+    best_gain=gain[best_attr],
+    worst_attr=worst_attr,
+    worst_gain=gain[worst_attr],
+)
+
+# %% [markdown]
+# On all {glue:text}`n_test` test queries ASEN scores **{glue:text}`asen_all:.2f`** MAP, the Triplet network
+# **{glue:text}`triplet_all:.2f`** and random embeddings **{glue:text}`random_all:.2f`**; without the
+# Invisible queries the three are **{glue:text}`asen_visible:.2f`**, **{glue:text}`triplet_visible:.2f`** and
+# **{glue:text}`random_visible:.2f`**. Trained on the cpu or gpu profile, ASEN is ahead of both reference
+# points (checked below); the smoke profile's few steps leave all three near chance.
+#
+# Removing the Invisible queries moves ASEN's MAP by {glue:text}`asen_invisible_effect:+.2f` points and the
+# Triplet network's by {glue:text}`triplet_invisible_effect:+.2f`. A well-trained model scores Invisible
+# queries near 100 AP, since a hidden garment part is easy to match, so a negative change says the model has
+# learned that; a positive one says it has not yet.
+#
+# Per attribute, ASEN's margin over the Triplet network is largest on {glue:text}`best_attr`
+# ({glue:text}`best_gain:+.1f` points) and smallest on {glue:text}`worst_attr` ({glue:text}`worst_gain:+.1f`).
+# Why attribute-specific embeddings should win: one embedding for all attributes must place two images close
+# or far *once*, and an image that shares its collar with one garment and its length with another cannot be
+# close to both. (One seed; [chapter 8](08_main_table.ipynb) gives means and spreads over the profile's
+# seeds.)
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+if ctx.trains_fully:  # the smoke profile trains a few steps only
+    assert asen_t.overall > max(trip_t.overall, rand_t.overall)
 
 # %% [markdown]
 # ## What retrieval returns
@@ -180,11 +226,15 @@ res = evals["asen"]
 qf, cf = res["features"]["query"]["global"], res["features"]["candidate"]["global"]
 q_items, c_items = res["items"]["query"], res["items"]["candidate"]
 picks = []
-for group in (("skirt_length", "coat_length", "sleeve_length", "pant_length"),
-              ("collar_design", "neckline_design", "neck_design", "lapel_design")):
+for group in (
+    ("skirt_length", "coat_length", "sleeve_length", "pant_length"),
+    ("collar_design", "neckline_design", "neck_design", "lapel_design"),
+):
     for name in group:
         a = attrs.index(name)
-        cand = np.flatnonzero((q_items[:, 1] == a) & (q_items[:, 2] != 0))  # a visible value
+        cand = np.flatnonzero(
+            (q_items[:, 1] == a) & (q_items[:, 2] != 0)
+        )  # a visible value
         if len(cand):
             picks.append(int(cand[0]))
             break
@@ -194,12 +244,18 @@ for r, qi in enumerate(picks):
     a, v = int(q_items[qi, 1]), int(q_items[qi, 2])
     pool = np.flatnonzero(c_items[:, 1] == a)
     ranked = pool[np.argsort(-(cf[pool] @ qf[qi]), kind="stable")[:top]]
-    show_image(axes[r, 0], open_image(files.root / files.filenames["test"][int(q_items[qi, 0])]),
-               f"query ({meta.attributes[a]})\n{meta.value_names[a][v]}")
+    show_image(
+        axes[r, 0],
+        open_image(files.root / files.filenames["test"][int(q_items[qi, 0])]),
+        f"query ({meta.attributes[a]})\n{meta.value_names[a][v]}",
+    )
     for k, ci in enumerate(ranked):
         cv = int(c_items[ci, 2])
-        show_image(axes[r, k + 1], open_image(files.root / files.filenames["test"][int(c_items[ci, 0])]),
-                   f"#{k + 1}: {meta.value_names[a][cv]}")
+        show_image(
+            axes[r, k + 1],
+            open_image(files.root / files.filenames["test"][int(c_items[ci, 0])]),
+            f"#{k + 1}: {meta.value_names[a][cv]}",
+        )
         axes[r, k + 1].title.set_color("green" if cv == v else "firebrick")
 fig.suptitle("Top-5 candidates under the query's attribute (green: same value)")
 fig.tight_layout()
@@ -222,3 +278,34 @@ write_json(ctx.results_dir / "05_global_branch.json", results)
 #    wrong candidate is a neighbouring value.
 # 5. Add `csn` to the runs above (`ctx.trained("csn")`): a single embedding with a learned mask per attribute.
 #    Where does it land between the Triplet network and ASEN, and why?
+#
+# :::{dropdown} Hint for exercise 1
+# The kept epoch is the one with the highest validation MAP among several noisy measurements, so its
+# validation MAP is biased upwards (a winner's curse); the test MAP of the same checkpoint is an unbiased
+# estimate and is usually a little lower. The fewer validation queries, the larger the gap.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Embed the queries with `model(images, (attrs + 1) % 8)` and the candidates with their own attributes, then
+# rank as `evaluate_checkpoint` does. Under a wrong attribute the attention looks at another garment part
+# and the channel mask selects other features, so the ranking carries little information about the asked
+# attribute: expect a MAP near the random floor, not near ASEN's.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# `table.per_attribute` holds the per-attribute MAPs; their plain mean weights every attribute equally. The
+# ranking can change only when the methods' gaps differ in sign between attributes with many and few queries.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# For each query of a length attribute, walk its ranking until the first candidate with another value and
+# record `abs(value - query_value)`; with ordered length values, a share of 1s well above what random
+# values would give (about 2/(values - 1)) means the mistakes are near misses.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# CSN keeps one embedding and learns a fixed mask per attribute over its dimensions: it can separate
+# attributes (unlike the Triplet network) but cannot look at a different part of each image (unlike ASEN's
+# spatial attention). Expect it between the two; its gap to ASEN is largest on the design attributes, whose
+# garment part is small.
+# :::

@@ -19,14 +19,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import json
 import math
 
@@ -44,9 +36,8 @@ from asen.reproduce import evaluate_checkpoint
 from asen.roi import crop_box, zoom, zoom_per_image
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 files, meta = ctx.files, ctx.files.meta
 results: dict = {"profile": ctx.profile}
 
@@ -62,12 +53,15 @@ results: dict = {"profile": ctx.profile}
 ckpt = ctx.trained("asen", stage=2)
 model, cfg, info = load_model(ckpt, ctx.device)
 t, d = cfg.train, cfg.data
-display(Markdown(
-    f"Stage 2 of this build: {t.epochs} epoch(s), global lr {t.lr:g}, local lr {t.local_lr:g}, loss weights "
-    f"{t.global_weight:g} (global) / {t.local_weight:g} (local) / {t.align_weight:g} (alignment), training crop "
-    f"threshold {t.crop_threshold:g}; global input {d.global_size} px, local input {d.local_size} px, test "
-    f"$\\beta$ = {cfg.eval.beta:g}. The paper uses 20 epochs, lr 1e-5 / 1e-4, weights 1 / 0.1 / 0.1, threshold 0.1 "
-    "and $\\beta$ = 0.6 with 224 px global and 112 px local inputs."))
+display(
+    Markdown(
+        f"Stage 2 of this build: {t.epochs} epoch(s), global lr {t.lr:g}, local lr {t.local_lr:g}, loss weights "
+        f"{t.global_weight:g} (global) / {t.local_weight:g} (local) / {t.align_weight:g} (alignment), training crop "
+        f"threshold {t.crop_threshold:g}; global input {d.global_size} px, local input {d.local_size} px, test "
+        f"$\\beta$ = {cfg.eval.beta:g}. The paper uses 20 epochs, lr 1e-5 / 1e-4, weights 1 / 0.1 / 0.1, threshold 0.1 "
+        "and $\\beta$ = 0.6 with 224 px global and 112 px local inputs."
+    )
+)
 
 # %% [markdown]
 # ## The zoom, step by step
@@ -78,26 +72,35 @@ display(Markdown(
 # %%
 G = d.global_size
 queries = files.queries["test"]
-design = [meta.attributes.index(a) for a in ("collar_design", "neckline_design", "neck_design", "lapel_design")]
+design = [
+    meta.attributes.index(a)
+    for a in ("collar_design", "neckline_design", "neck_design", "lapel_design")
+]
 qi = int(np.flatnonzero(np.isin(queries[:, 1], design) & (queries[:, 2] != 0))[0])
 image_id, attr, value = (int(v) for v in queries[qi])
 original = open_image(files.root / files.filenames["test"][image_id])
-x = collate_images([ImageSet(files.root, files.filenames["test"], G)[image_id]])["image"].to(ctx.device)
+x = collate_images([ImageSet(files.root, files.filenames["test"], G)[image_id]])[
+    "image"
+].to(ctx.device)
 with torch.no_grad():
     _, maps = model(x, torch.tensor([attr], device=ctx.device))
 att = maps[0].cpu().numpy()  # (h, w), sums to 1
 threshold = t.crop_threshold
-print(f"query: {meta.attributes[attr]} = {meta.value_names[attr][value]}; original {original.size[0]}x"
-      f"{original.size[1]} px, attention map {att.shape[0]}x{att.shape[1]}, threshold {threshold}")
+print(
+    f"query: {meta.attributes[attr]} = {meta.value_names[attr][value]}; original {original.size[0]}x"
+    f"{original.size[1]} px, attention map {att.shape[0]}x{att.shape[1]}, threshold {threshold}"
+)
 
 # %% [markdown]
 # **Step 1: resize the map to $G \times G$**, bilinearly, with pixel centres at half-integers and the edges
 # clamped (the convention of OpenCV's `resize`, which the reference uses). Output pixel $u$ samples the map at
 # $(u + \tfrac12)\,h/G - \tfrac12$, clamped to $[0, h-1]$:
 
+
 # %%
 def resize_bilinear(m: np.ndarray, size: int) -> np.ndarray:
     """Bilinear resize with half-pixel centres and clamped edges, written out with NumPy."""
+
     def coords(n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pos = np.clip((np.arange(size) + 0.5) * n_in / size - 0.5, 0, n_in - 1)
         lo = np.floor(pos).astype(int)
@@ -111,8 +114,9 @@ def resize_bilinear(m: np.ndarray, size: int) -> np.ndarray:
 
 
 up = resize_bilinear(att.astype(np.float32), G)
-reference = torch.nn.functional.interpolate(torch.from_numpy(att)[None, None], size=(G, G), mode="bilinear",
-                                            align_corners=False)[0, 0].numpy()
+reference = torch.nn.functional.interpolate(
+    torch.from_numpy(att)[None, None], size=(G, G), mode="bilinear", align_corners=False
+)[0, 0].numpy()
 np.testing.assert_allclose(up, reference, atol=1e-6)
 
 # %% [markdown]
@@ -133,8 +137,11 @@ print(f"{keep.mean():.1%} of the {G}x{G} pixels are above the threshold")
 # original's short edge, truncating) and add half the difference of the edges along the long edge (undoing the
 # centre crop). A flat map keeps no pixel; the library then takes the whole frame (the reference crashes).
 
+
 # %%
-def box_by_hand(keep: np.ndarray, image_size: tuple[int, int]) -> tuple[tuple[int, int, int, int], tuple]:
+def box_by_hand(
+    keep: np.ndarray, image_size: tuple[int, int]
+) -> tuple[tuple[int, int, int, int], tuple]:
     if not keep.any():
         x, y, d = 0, 0, G
         rect = (0, 0, G, G)
@@ -155,8 +162,13 @@ def box_by_hand(keep: np.ndarray, image_size: tuple[int, int]) -> tuple[tuple[in
 
 
 box, rect = box_by_hand(keep, original.size)
-assert box == crop_box(att, original.size, threshold, G), (box, crop_box(att, original.size, threshold, G))
-print(f"bounding rectangle in the global view (x, y, w, h) = {rect}; crop box in the original = {box}")
+assert box == crop_box(att, original.size, threshold, G), (
+    box,
+    crop_box(att, original.size, threshold, G),
+)
+print(
+    f"bounding rectangle in the global view (x, y, w, h) = {rect}; crop box in the original = {box}"
+)
 
 # %% [markdown]
 # **Step 6: crop and zoom.** Cut the box from the original (outside the frame is black) and resize it to the
@@ -166,24 +178,48 @@ print(f"bounding rectangle in the global view (x, y, w, h) = {rect}; crop box in
 
 # %%
 per_image = zoom_per_image([original], [box], d.local_size)[0]
-orig_t = torch.from_numpy(np.asarray(original, dtype=np.uint8).copy()).permute(2, 0, 1)[None]
+orig_t = torch.from_numpy(np.asarray(original, dtype=np.uint8).copy()).permute(2, 0, 1)[
+    None
+]
 batched = zoom(orig_t, torch.tensor([box]), d.local_size)[0]
 diff = float((to_display(per_image) - to_display(batched)).__abs__().mean())
-results["zoom"] = {"box": list(box), "kept_fraction": float(keep.mean()), "threshold": threshold,
-                   "per_image_vs_batched_mean_abs_diff": diff}
-print(f"mean absolute difference between the two crops: {diff:.4f} (pixel values in [0, 1])")
+results["zoom"] = {
+    "box": list(box),
+    "kept_fraction": float(keep.mean()),
+    "threshold": threshold,
+    "per_image_vs_batched_mean_abs_diff": diff,
+}
+print(
+    f"mean absolute difference between the two crops: {diff:.4f} (pixel values in [0, 1])"
+)
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 6, figsize=(16, 3.2))
-show_attention(axes[0], original.resize((G, G)), att, f"1. map ({att.shape[0]}x{att.shape[1]}) on the\n{G} px global view")
+show_attention(
+    axes[0],
+    original.resize((G, G)),
+    att,
+    f"1. map ({att.shape[0]}x{att.shape[1]}) on the\n{G} px global view",
+)
 im = axes[1].imshow(quantised, cmap="gray", vmin=0, vmax=255)
 axes[1].set_title(f"2. resized to {G}x{G},\nquantised to 0..255", fontsize=9)
 fig.colorbar(im, ax=axes[1], fraction=0.046)
 axes[2].imshow(keep, cmap="gray")
-axes[2].set_title(f"3. above floor(255 x {threshold:g})\n= {math.floor(255 * threshold)}", fontsize=9)
+axes[2].set_title(
+    f"3. above floor(255 x {threshold:g})\n= {math.floor(255 * threshold)}", fontsize=9
+)
 x0, y0, w0, h0 = rect
-axes[2].add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), w0, h0, fill=False, edgecolor="orange", lw=2,
-                                label="bounding rectangle"))
+axes[2].add_patch(
+    plt.Rectangle(
+        (x0 - 0.5, y0 - 0.5),
+        w0,
+        h0,
+        fill=False,
+        edgecolor="orange",
+        lw=2,
+        label="bounding rectangle",
+    )
+)
 axes[2].legend(fontsize=7, loc="lower right")
 show_image(axes[3], original, f"4-5. box in the original\n({original.size[0]} px)")
 draw_box(axes[3], box)
@@ -192,7 +228,9 @@ show_image(axes[5], batched, f"6. zoomed crop, {d.local_size} px\n(batched, roi_
 for ax in axes[1:3]:
     ax.set_xlabel("x (global-view pixels)")
     ax.set_ylabel("y")
-fig.suptitle(f"The zoom-in for {meta.attributes[attr]} = {meta.value_names[attr][value]}")
+fig.suptitle(
+    f"The zoom-in for {meta.attributes[attr]} = {meta.value_names[attr][value]}"
+)
 fig.tight_layout()
 plt.show()
 
@@ -222,14 +260,24 @@ results["box_side_by_threshold"] = {str(k): float(v) for k, v in sides.items()}
 
 # %%
 lines = (ckpt.parent.parent / "log.jsonl").read_text().splitlines()
-log = pd.DataFrame([r for r in map(json.loads, filter(None, lines)) if "loss" in r]).drop_duplicates(
-    "epoch", keep="last").set_index("epoch")
-display(log[["loss", "valid_map_global", "valid_map_local", "valid_map", "seconds"]].round(3))
+log = (
+    pd.DataFrame([r for r in map(json.loads, filter(None, lines)) if "loss" in r])
+    .drop_duplicates("epoch", keep="last")
+    .set_index("epoch")
+)
+display(
+    log[["loss", "valid_map_global", "valid_map_local", "valid_map", "seconds"]].round(
+        3
+    )
+)
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 3.6))
-for col, label in (("valid_map_global", "global branch"), ("valid_map_local", "local branch"),
-                   ("valid_map", f"fused (beta = {cfg.eval.beta:g})")):
+for col, label in (
+    ("valid_map_global", "global branch"),
+    ("valid_map_local", "local branch"),
+    ("valid_map", f"fused (beta = {cfg.eval.beta:g})"),
+):
     ax.plot(log.index, log[col], marker="o", label=label)
 ax.set_xlabel("stage-2 epoch")
 ax.set_ylabel("validation MAP (%)")
@@ -251,23 +299,40 @@ betas = tuple(np.round(np.linspace(0, 1, 11), 2))
 res = evaluate_checkpoint(ckpt, files, ctx.device, progress=False, betas=betas)
 curve = pd.Series({float(b): float(res["beta"][b]) for b in betas}, name="test MAP")
 best_beta = float(curve.idxmax())
-branches = pd.DataFrame({"global": res["global"].per_attribute, "local": res["local"].per_attribute,
-                         f"fused (beta={cfg.eval.beta:g})": res["fused"].per_attribute})
-branches.loc["overall"] = [res["global"].overall, res["local"].overall, res["fused"].overall]
+branches = pd.DataFrame(
+    {
+        "global": res["global"].per_attribute,
+        "local": res["local"].per_attribute,
+        f"fused (beta={cfg.eval.beta:g})": res["fused"].per_attribute,
+    }
+)
+branches.loc["overall"] = [
+    res["global"].overall,
+    res["local"].overall,
+    res["fused"].overall,
+]
 results["beta_curve"] = curve.to_dict()
 results["branches"] = branches.to_dict()
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(13, 3.9), gridspec_kw={"width_ratios": [1, 1.6]})
+fig, axes = plt.subplots(
+    1, 2, figsize=(13, 3.9), gridspec_kw={"width_ratios": [1, 1.6]}
+)
 axes[0].plot(curve.index, curve.values, marker="o", label="fused embedding")
-axes[0].axvline(cfg.eval.beta, color="grey", ls=":", label=f"configured beta = {cfg.eval.beta:g}")
+axes[0].axvline(
+    cfg.eval.beta, color="grey", ls=":", label=f"configured beta = {cfg.eval.beta:g}"
+)
 axes[0].set_xlabel("beta (weight of the global branch)")
 axes[0].set_ylabel("test MAP (%)")
 axes[0].set_title("Fusion weight")
 axes[0].grid(alpha=0.3)
 axes[0].legend()
 branches.plot.bar(ax=axes[1], width=0.8)
-axes[1].set_xticklabels([tk.get_text().replace("_", "\n") for tk in axes[1].get_xticklabels()], rotation=0, fontsize=8)
+axes[1].set_xticklabels(
+    [tk.get_text().replace("_", "\n") for tk in axes[1].get_xticklabels()],
+    rotation=0,
+    fontsize=8,
+)
 axes[1].set_ylabel("test MAP (%)")
 axes[1].set_xlabel("attribute")
 axes[1].set_title("Test MAP per attribute and branch")
@@ -279,27 +344,44 @@ plt.show()
 # %%
 g_all, l_all = res["global"].overall, res["local"].overall
 design_names = [meta.attributes[a] for a in design]
-local_gain = float(np.mean([branches.loc[a, "local"] - branches.loc[a, "global"] for a in design_names]))
-results["summary"] = {"global": g_all, "local": l_all, "fused": res["fused"].overall, "best_beta": best_beta,
-                      "best_beta_map": float(curve.max()), "design_local_minus_global": local_gain}
-display(Markdown(
-    f"The global branch alone scores **{g_all:.2f}** test MAP, the local branch alone **{l_all:.2f}**, and the "
-    f"fusion at the configured $\\beta$ = {cfg.eval.beta:g} **{res['fused'].overall:.2f}**. The best $\\beta$ on "
-    f"this curve is **{best_beta:g}** ({curve.max():.2f}). "
-    + ("The curve peaks strictly inside (0, 1): the two branches make different mistakes, so a mix beats either. "
-       if 0 < best_beta < 1 else
-       "The curve peaks at an end point: on this build one branch is better on its own than any mix, so fusion "
-       "does not help here. ")
-    + f"On the four design attributes the local branch is {abs(local_gain):.1f} points "
-    + ("better" if local_gain > 0 else "worse")
-    + " than the global one on average. Choosing $\\beta$ on the test curve would be cheating; the paper fixes it "
-    "(0.6) and [chapter 9](09_ablations.ipynb) reports the sweep as an ablation. "
-    + (f"Here the originals ({min(original.size)} px) are larger than the global input ({G} px), so the zoom "
-       "shows the local branch pixels the global branch never saw: the premise of ASEN++."
-       if min(original.size) > G else
-       f"In this build the originals ({min(original.size)} px) are no larger than the global input ({G} px), so "
-       "the zoom adds no pixels and the local branch has little to gain: the premise of ASEN++ needs "
-       "full-resolution originals, as in the `cpu` profile (224 px renders, 96 px global view).")))
+local_gain = float(
+    np.mean(
+        [branches.loc[a, "local"] - branches.loc[a, "global"] for a in design_names]
+    )
+)
+results["summary"] = {
+    "global": g_all,
+    "local": l_all,
+    "fused": res["fused"].overall,
+    "best_beta": best_beta,
+    "best_beta_map": float(curve.max()),
+    "design_local_minus_global": local_gain,
+}
+display(
+    Markdown(
+        f"The global branch alone scores **{g_all:.2f}** test MAP, the local branch alone **{l_all:.2f}**, and the "
+        f"fusion at the configured $\\beta$ = {cfg.eval.beta:g} **{res['fused'].overall:.2f}**. The best $\\beta$ on "
+        f"this curve is **{best_beta:g}** ({curve.max():.2f}). "
+        + (
+            "The curve peaks strictly inside (0, 1): the two branches make different mistakes, so a mix beats either. "
+            if 0 < best_beta < 1
+            else "The curve peaks at an end point: on this build one branch is better on its own than any mix, so fusion "
+            "does not help here. "
+        )
+        + f"On the four design attributes the local branch is {abs(local_gain):.1f} points "
+        + ("better" if local_gain > 0 else "worse")
+        + " than the global one on average. Choosing $\\beta$ on the test curve would be cheating; the paper fixes it "
+        "(0.6) and [chapter 9](09_ablations.ipynb) reports the sweep as an ablation. "
+        + (
+            f"Here the originals ({min(original.size)} px) are larger than the global input ({G} px), so the zoom "
+            "shows the local branch pixels the global branch never saw: the premise of ASEN++."
+            if min(original.size) > G
+            else f"In this build the originals ({min(original.size)} px) are no larger than the global input ({G} px), so "
+            "the zoom adds no pixels and the local branch has little to gain: the premise of ASEN++ needs "
+            "full-resolution originals, as in the `cpu` profile (224 px renders, 96 px global view)."
+        )
+    )
+)
 
 # %% [markdown]
 # Finally, one test query of each design attribute, as the trained model sees it: the global input with the
@@ -314,7 +396,9 @@ display(Markdown(
 # %% tags=["hide-input"]
 boxes = res["features"]["query"]["boxes"]
 q_items = res["items"]["query"]
-chosen = [int(np.flatnonzero((q_items[:, 1] == a) & (q_items[:, 2] != 0))[0]) for a in design]
+chosen = [
+    int(np.flatnonzero((q_items[:, 1] == a) & (q_items[:, 2] != 0))[0]) for a in design
+]
 fig, axes = image_grid(3, len(chosen), size=2.6)
 test_set = ImageSet(files.root, files.filenames["test"], G)
 for k, i in enumerate(chosen):
@@ -323,13 +407,22 @@ for k, i in enumerate(chosen):
     x = collate_images([test_set[image_id]])["image"].to(ctx.device)
     with torch.no_grad():
         _, qmap = model(x, torch.tensor([a], device=ctx.device))
-    show_attention(axes[0, k], x[0].cpu(), qmap[0].cpu(),
-                   f"{meta.attributes[a].replace('_', ' ')}\n{meta.value_names[a][v]}")
+    show_attention(
+        axes[0, k],
+        x[0].cpu(),
+        qmap[0].cpu(),
+        f"{meta.attributes[a].replace('_', ' ')}\n{meta.value_names[a][v]}",
+    )
     show_image(axes[1, k], pic, "box on the original")
     draw_box(axes[1, k], boxes[i])
-    show_image(axes[2, k], pic.crop(tuple(int(c) for c in boxes[i])).resize((d.local_size, d.local_size)),
-               f"local input ({d.local_size} px)")
-fig.suptitle(f"Global input ({G} px) with its attention map, the zoom-in box, and the crop")
+    show_image(
+        axes[2, k],
+        pic.crop(tuple(int(c) for c in boxes[i])).resize((d.local_size, d.local_size)),
+        f"local input ({d.local_size} px)",
+    )
+fig.suptitle(
+    f"Global input ({G} px) with its attention map, the zoom-in box, and the crop"
+)
 fig.tight_layout()
 plt.show()
 

@@ -19,14 +19,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -37,14 +29,14 @@ from sklearn.metrics import silhouette_score
 
 import asen.book
 import asen.reproduce
+from asen.book import first_query
 from asen.checkpoint import load_model
 from asen.data import ImageSet, open_image
 from asen.search import EmbedSettings, embed_images
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 
 # %% [markdown]
 # ## The two models
@@ -58,7 +50,12 @@ print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
 meta = ctx.files.meta
 methods = {"triplet": "Triplet network", "asen": "ASEN"}
 ckpts = {m: ctx.trained(m, stage=1) for m in methods}
-evals = {m: asen.reproduce.evaluate_checkpoint(ckpts[m], ctx.files, ctx.device, progress=False) for m in methods}
+evals = {
+    m: asen.reproduce.evaluate_checkpoint(
+        ckpts[m], ctx.files, ctx.device, progress=False
+    )
+    for m in methods
+}
 c_items = evals["asen"]["items"]["candidate"]
 feats = {m: evals[m]["features"]["candidate"]["global"] for m in methods}
 for m in methods:
@@ -82,7 +79,11 @@ for m in methods:
         mask = c_items[:, 1] == a
         labels = c_items[mask, 2]
         ok = 2 <= len(np.unique(labels)) <= mask.sum() - 1
-        sil[m][name] = float(silhouette_score(feats[m][mask], labels, metric="cosine")) if ok else float("nan")
+        sil[m][name] = (
+            float(silhouette_score(feats[m][mask], labels, metric="cosine"))
+            if ok
+            else float("nan")
+        )
 sil_df = pd.DataFrame(sil).rename(columns=methods)
 sil_df["ASEN − Triplet"] = sil_df["ASEN"] - sil_df["Triplet network"]
 sil_df.loc["mean"] = sil_df.mean()
@@ -97,7 +98,11 @@ display(sil_df.round(3))
 # t-SNE, 500 iterations, seeded). Each row is one attribute, with the same colours for both models.
 
 # %%
-show = [a for a in ("skirt_length", "sleeve_length", "collar_design", "neckline_design") if a in meta.attributes]
+show = [
+    a
+    for a in ("skirt_length", "sleeve_length", "collar_design", "neckline_design")
+    if a in meta.attributes
+]
 max_points = 300
 rng = np.random.default_rng(seed)
 maps = {}
@@ -108,10 +113,22 @@ for name in show:
         idx = np.sort(rng.choice(idx, max_points, replace=False))
     perplexity = float(min(30.0, max(2.0, (len(idx) - 1) / 3)))
     for m in methods:
-        tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", method="exact", max_iter=500, random_state=seed)
+        tsne = TSNE(
+            n_components=2,
+            perplexity=perplexity,
+            init="pca",
+            method="exact",
+            max_iter=500,
+            random_state=seed,
+        )
         xy = tsne.fit_transform(feats[m][idx])
-        maps[(name, m)] = pd.DataFrame({"t-SNE 1": xy[:, 0], "t-SNE 2": xy[:, 1],
-                                        "value": [meta.value_names[a][v] for v in c_items[idx, 2]]})
+        maps[(name, m)] = pd.DataFrame(
+            {
+                "t-SNE 1": xy[:, 0],
+                "t-SNE 2": xy[:, 1],
+                "value": [meta.value_names[a][v] for v in c_items[idx, 2]],
+            }
+        )
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(len(show), 2, figsize=(11, 3.3 * len(show)), squeeze=False)
@@ -121,12 +138,30 @@ for row, name in enumerate(show):
     palette = dict(zip(order, sns.color_palette("tab10", len(order))))
     for col, m in enumerate(methods):
         ax = axes[row, col]
-        sns.scatterplot(data=maps[(name, m)], x="t-SNE 1", y="t-SNE 2", hue="value", hue_order=order,
-                        palette=palette, s=14, linewidth=0, ax=ax, legend=(col == 1))
-        ax.set_title(f"{methods[m]}: {name} (silhouette {sil[m][name]:.2f})", fontsize=10)
+        sns.scatterplot(
+            data=maps[(name, m)],
+            x="t-SNE 1",
+            y="t-SNE 2",
+            hue="value",
+            hue_order=order,
+            palette=palette,
+            s=14,
+            linewidth=0,
+            ax=ax,
+            legend=(col == 1),
+        )
+        ax.set_title(
+            f"{methods[m]}: {name} (silhouette {sil[m][name]:.2f})", fontsize=10
+        )
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[row, 1].legend(title=name, fontsize=7, title_fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
+    axes[row, 1].legend(
+        title=name,
+        fontsize=7,
+        title_fontsize=8,
+        bbox_to_anchor=(1.02, 1),
+        loc="upper left",
+    )
 fig.suptitle("Test candidates in t-SNE, coloured by the attribute's value", y=1.0)
 fig.tight_layout()
 plt.show()
@@ -136,21 +171,30 @@ mean_sil = {m: float(np.nanmean(list(sil[m].values()))) for m in methods}
 diff = {n: sil["asen"][n] - sil["triplet"][n] for n in meta.attributes}
 best_gain = max(diff, key=lambda n: -np.inf if np.isnan(diff[n]) else diff[n])
 worse = [n for n in meta.attributes if diff[n] < 0]
-display(Markdown(
-    ("**Smoke build:** both models have trained for a few steps, so the maps are close to noise; the "
-     "comparison below shows how to read them.\n\n" if ctx.profile == "smoke" else "")
-    + f"Averaged over the eight attributes the silhouette is **{mean_sil['asen']:.3f}** for ASEN and "
-    f"**{mean_sil['triplet']:.3f}** for the Triplet network. ASEN separates the values of "
-    f"{best_gain.replace('_', ' ')} best relative to the Triplet network "
-    f"({sil['asen'][best_gain]:.3f} against {sil['triplet'][best_gain]:.3f}). "
-    + (f"It separates them worse on {', '.join(n.replace('_', ' ') for n in worse)}. " if worse else
-       "It separates them at least as well on every attribute. ")
-    + "The Triplet network has a single space in which *all* attributes must be arranged at once. Two images "
-    "of the same sleeve length but different skirts are pulled together by one triplet and pushed apart by "
-    "another, so the values of any one attribute overlap. ASEN can arrange each attribute's space for that "
-    "attribute alone. Both silhouettes stay far from 1: values differ by fine details, and "
-    "the ranking metric (MAP) needs only the nearest neighbours to be right, not tight global clusters."
-))
+display(
+    Markdown(
+        (
+            "**Smoke build:** both models have trained for a few steps, so the maps are close to noise; the "
+            "comparison below shows how to read them.\n\n"
+            if ctx.profile == "smoke"
+            else ""
+        )
+        + f"Averaged over the eight attributes the silhouette is **{mean_sil['asen']:.3f}** for ASEN and "
+        f"**{mean_sil['triplet']:.3f}** for the Triplet network. ASEN separates the values of "
+        f"{best_gain.replace('_', ' ')} best relative to the Triplet network "
+        f"({sil['asen'][best_gain]:.3f} against {sil['triplet'][best_gain]:.3f}). "
+        + (
+            f"It separates them worse on {', '.join(n.replace('_', ' ') for n in worse)}. "
+            if worse
+            else "It separates them at least as well on every attribute. "
+        )
+        + "The Triplet network has a single space in which *all* attributes must be arranged at once. Two images "
+        "of the same sleeve length but different skirts are pulled together by one triplet and pushed apart by "
+        "another, so the values of any one attribute overlap. ASEN can arrange each attribute's space for that "
+        "attribute alone. Both silhouettes stay far from 1: values differ by fine details, and "
+        "the ranking metric (MAP) needs only the nearest neighbours to be right, not tight global clusters."
+    )
+)
 
 # %% [markdown]
 # ## Same query, different attributes, different neighbours
@@ -168,30 +212,56 @@ display(Markdown(
 max_gallery = 1500
 gallery_ids = np.unique(c_items[:, 0])
 if len(gallery_ids) > max_gallery:
-    gallery_ids = np.sort(np.random.default_rng(seed).choice(gallery_ids, max_gallery, replace=False))
-label_of = {int(i): (int(a), int(v)) for i, a, v in c_items}  # every SynthFashion image has one labelled attribute
+    gallery_ids = np.sort(
+        np.random.default_rng(seed).choice(gallery_ids, max_gallery, replace=False)
+    )
+label_of = {
+    int(i): (int(a), int(v)) for i, a, v in c_items
+}  # every SynthFashion image has one labelled attribute
 all_attrs = list(range(meta.num_attributes))
 models, gallery = {}, {}
 for m in methods:
     model, cfg, _ = load_model(ckpts[m], ctx.device)
     settings = EmbedSettings.from_config(cfg)
     models[m] = (model, settings)
-    images = ImageSet(ctx.data_root, [ctx.files.filenames["test"][i] for i in gallery_ids], settings.global_size)
-    gallery[m] = embed_images(model, images, all_attrs, ctx.device, settings, batch_size=cfg.data.eval_batch_size)
+    images = ImageSet(
+        ctx.data_root,
+        [ctx.files.filenames["test"][i] for i in gallery_ids],
+        settings.global_size,
+    )
+    gallery[m] = embed_images(
+        model,
+        images,
+        all_attrs,
+        ctx.device,
+        settings,
+        batch_size=cfg.data.eval_batch_size,
+    )
 pos = {int(i): k for k, i in enumerate(gallery_ids)}
 in_gallery = np.array([int(i) in pos for i in c_items[:, 0]])
-own = np.stack([gallery["asen"][int(a)][pos[int(i)]] for i, a, _ in c_items[in_gallery]])
+own = np.stack(
+    [gallery["asen"][int(a)][pos[int(i)]] for i, a, _ in c_items[in_gallery]]
+)
 np.testing.assert_allclose(own, feats["asen"][in_gallery], atol=1e-4)
-triplet_spread = max(float(np.abs(gallery["triplet"][a] - gallery["triplet"][0]).max()) for a in all_attrs)
-assert triplet_spread < 1e-5, "the Triplet network's features should not depend on the attribute"
-print(f"checks passed: asen.search features == evaluation features; Triplet features identical across "
-      f"attributes (max difference {triplet_spread:.1e})")
+triplet_spread = max(
+    float(np.abs(gallery["triplet"][a] - gallery["triplet"][0]).max())
+    for a in all_attrs
+)
+assert (
+    triplet_spread < 1e-5
+), "the Triplet network's features should not depend on the attribute"
+print(
+    f"checks passed: asen.search features == evaluation features; Triplet features identical across "
+    f"attributes (max difference {triplet_spread:.1e})"
+)
 
 # %%
 k = 10
 
 
-def neighbours(m: str, query_feature: np.ndarray, attr: int, exclude: int, n: int = k) -> np.ndarray:
+def neighbours(
+    m: str, query_feature: np.ndarray, attr: int, exclude: int, n: int = k
+) -> np.ndarray:
     """Gallery image ids of the n most similar images under `attr` (the query image itself excluded)."""
     scores = gallery[m][attr] @ query_feature
     order = [i for i in np.argsort(-scores, kind="stable") if gallery_ids[i] != exclude]
@@ -215,7 +285,9 @@ for m in methods:
     vals = []
     for j, (img, _, _) in enumerate(sample):
         tops = [set(neighbours(m, qf_all[a][j], a, int(img))) for a in all_attrs]
-        vals += [len(tops[a] & tops[b]) / k for a in all_attrs for b in all_attrs if a < b]
+        vals += [
+            len(tops[a] & tops[b]) / k for a in all_attrs for b in all_attrs if a < b
+        ]
     overlap[m] = float(np.mean(vals))
 print({methods[m]: round(overlap[m], 3) for m in methods})
 
@@ -228,23 +300,30 @@ print({methods[m]: round(overlap[m], 3) for m in methods})
 # another value, and grey one labelled with a different attribute.
 
 # %%
-def first_query(name: str) -> tuple[int, int, int]:
-    a = meta.attributes.index(name)
-    row = q_items[q_items[:, 1] == a][0]
-    return int(row[0]), int(row[1]), int(row[2])
-
-
-queries = [first_query("collar_design"), first_query("skirt_length")]
-pairs = {queries[0]: meta.attributes.index("skirt_length"), queries[1]: meta.attributes.index("collar_design")}
+queries = [
+    tuple(int(x) for x in q_items[first_query(q_items, meta.attributes.index(name))])
+    for name in ("collar_design", "skirt_length")
+]  # (image, attribute, value)
+pairs = {
+    queries[0]: meta.attributes.index("skirt_length"),
+    queries[1]: meta.attributes.index("collar_design"),
+}
 n_show = 6
-grid_rows = []  # (title, query id, [neighbour ids], searched attribute, query value for that attribute or None)
+grid_rows = (
+    []
+)  # (title, query id, [neighbour ids], searched attribute, query value for that attribute or None)
 for q in queries:
     img, a_own, v_own = q
     other = pairs[q]
     for m, attr in (("asen", a_own), ("asen", other), ("triplet", a_own)):
-        title = (f"{methods[m]} under {meta.attributes[attr]}" if m == "asen"
-                 else f"{methods[m]} (any attribute)")
-        ids = neighbours(m, query_features(m, np.array([img]))[attr][0], attr, img, n_show)
+        title = (
+            f"{methods[m]} under {meta.attributes[attr]}"
+            if m == "asen"
+            else f"{methods[m]} (any attribute)"
+        )
+        ids = neighbours(
+            m, query_features(m, np.array([img]))[attr][0], attr, img, n_show
+        )
         grid_rows.append((title, img, ids, attr, v_own if attr == a_own else None))
 
 
@@ -256,17 +335,29 @@ def frame_colour(nid: int, attr: int, value: int | None) -> str:
         return "#1f77b4"  # labelled with the searched attribute, but the query's value for it is unknown
     return "#2e7d32" if lv == value else "#c62828"
 
+
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(len(grid_rows), n_show + 1, figsize=(1.7 * (n_show + 1), 2.1 * len(grid_rows)))
+fig, axes = plt.subplots(
+    len(grid_rows), n_show + 1, figsize=(1.7 * (n_show + 1), 2.1 * len(grid_rows))
+)
 for r, (title, img, ids, attr, value) in enumerate(grid_rows):
     q_row = next(row for row in queries if row[0] == img)
     ax = axes[r, 0]
-    ax.imshow(open_image(ctx.data_root / ctx.files.filenames["test"][img]).resize((96, 96)))
-    ax.set_title(f"query\n{meta.attributes[q_row[1]]}:\n{meta.value_names[q_row[1]][q_row[2]]}", fontsize=7)
+    ax.imshow(
+        open_image(ctx.data_root / ctx.files.filenames["test"][img]).resize((96, 96))
+    )
+    ax.set_title(
+        f"query\n{meta.attributes[q_row[1]]}:\n{meta.value_names[q_row[1]][q_row[2]]}",
+        fontsize=7,
+    )
     ax.set_ylabel(title.replace(" under ", "\nunder "), fontsize=8)
     for c, nid in enumerate(ids, start=1):
         ax = axes[r, c]
-        ax.imshow(open_image(ctx.data_root / ctx.files.filenames["test"][int(nid)]).resize((96, 96)))
+        ax.imshow(
+            open_image(ctx.data_root / ctx.files.filenames["test"][int(nid)]).resize(
+                (96, 96)
+            )
+        )
         la, lv = label_of[int(nid)]
         ax.set_title(f"{meta.attributes[la]}:\n{meta.value_names[la][lv]}", fontsize=7)
         for spine in ax.spines.values():
@@ -275,20 +366,27 @@ for r, (title, img, ids, attr, value) in enumerate(grid_rows):
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("Nearest neighbours of the same query under different attributes "
-             "(green: same value, red: other value, blue: searched attribute, query value unknown, grey: other attribute)",
-             fontsize=9)
+fig.suptitle(
+    "Nearest neighbours of the same query under different attributes "
+    "(green: same value, red: other value, blue: searched attribute, query value unknown, grey: other attribute)",
+    fontsize=9,
+)
 fig.tight_layout()
 plt.show()
+
 
 # %%
 def verified(title_row) -> tuple[int, int]:
     _, _, ids, attr, value = title_row
     labelled = [n for n in ids if label_of[int(n)][0] == attr]
-    return sum(label_of[int(n)][1] == value for n in labelled) if value is not None else 0, len(labelled)
+    return (
+        sum(label_of[int(n)][1] == value for n in labelled) if value is not None else 0
+    ), len(labelled)
 
 
-asen_own = [verified(r) for r in grid_rows if r[0].startswith("ASEN") and r[4] is not None]
+asen_own = [
+    verified(r) for r in grid_rows if r[0].startswith("ASEN") and r[4] is not None
+]
 trip_own = [verified(r) for r in grid_rows if r[0].startswith("Triplet")]
 
 
@@ -297,32 +395,50 @@ def hits(pairs: list[tuple[int, int]]) -> str:
 
 
 if overlap["asen"] > 0.9:
-    overlap_note = ("So little change means that this ASEN has barely learned to use the attribute"
-                    + (" (the smoke build trains for a few steps)." if ctx.profile == "smoke" else "."))
+    overlap_note = (
+        "So little change means that this ASEN has barely learned to use the attribute"
+        + (
+            " (the smoke build trains for a few steps)."
+            if ctx.profile == "smoke"
+            else "."
+        )
+    )
 else:
-    overlap_note = ("Asked about a different attribute, ASEN looks for a different property of the same picture. "
-                    "Its neighbours may then agree with the query in skirt length whatever their collars. We cannot "
-                    "check this image by image, because each query is labelled only with its own attribute.")
-display(Markdown(
-    f"Under two different attributes, ASEN's top-{k} lists share on average **{100 * overlap['asen']:.0f} %** of "
-    f"their images (over {n_queries} test queries and all {len(all_attrs) * (len(all_attrs) - 1) // 2} pairs of "
-    f"attributes). The Triplet network's lists share **{100 * overlap['triplet']:.0f} %**: its embedding ignores "
-    f"the attribute, so its neighbours cannot change with it. {overlap_note}\n\n"
-    f"In the galleries, among the neighbours labelled with the query's own attribute, ASEN's rows have "
-    f"{hits(asen_own)} with the query's value (green), and the Triplet network's rows have {hits(trip_own)}."
-))
+    overlap_note = (
+        "Asked about a different attribute, ASEN looks for a different property of the same picture. "
+        "Its neighbours may then agree with the query in skirt length whatever their collars. We cannot "
+        "check this image by image, because each query is labelled only with its own attribute."
+    )
+display(
+    Markdown(
+        f"Under two different attributes, ASEN's top-{k} lists share on average **{100 * overlap['asen']:.0f} %** of "
+        f"their images (over {n_queries} test queries and all {len(all_attrs) * (len(all_attrs) - 1) // 2} pairs of "
+        f"attributes). The Triplet network's lists share **{100 * overlap['triplet']:.0f} %**: its embedding ignores "
+        f"the attribute, so its neighbours cannot change with it. {overlap_note}\n\n"
+        f"In the galleries, among the neighbours labelled with the query's own attribute, ASEN's rows have "
+        f"{hits(asen_own)} with the query's value (green), and the Triplet network's rows have {hits(trip_own)}."
+    )
+)
 
 # %%
-write_json(ctx.results_dir / "10_embeddings.json", {
-    "chapter": "10_embeddings", "profile": ctx.profile, "dataset": meta.name,
-    "checkpoints": {m: str(ckpts[m]) for m in methods},
-    "map": {m: evals[m]["main"].overall for m in methods},
-    "silhouette_cosine": {m: {n: (None if np.isnan(v) else v) for n, v in sil[m].items()} for m in methods},
-    "silhouette_mean": mean_sil,
-    "topk_overlap_between_attributes": {"k": k, "queries": n_queries, **overlap},
-    "gallery_queries": [list(q) for q in queries],
-    "gallery_hits_own_attribute": {"asen": asen_own, "triplet": trip_own},
-})
+write_json(
+    ctx.results_dir / "10_embeddings.json",
+    {
+        "chapter": "10_embeddings",
+        "profile": ctx.profile,
+        "dataset": meta.name,
+        "checkpoints": {m: str(ckpts[m]) for m in methods},
+        "map": {m: evals[m]["main"].overall for m in methods},
+        "silhouette_cosine": {
+            m: {n: (None if np.isnan(v) else v) for n, v in sil[m].items()}
+            for m in methods
+        },
+        "silhouette_mean": mean_sil,
+        "topk_overlap_between_attributes": {"k": k, "queries": n_queries, **overlap},
+        "gallery_queries": [list(q) for q in queries],
+        "gallery_hits_own_attribute": {"asen": asen_own, "triplet": trip_own},
+    },
+)
 print(f"wrote {ctx.results_dir / '10_embeddings.json'}")
 
 # %% [markdown]
@@ -339,3 +455,32 @@ print(f"wrote {ctx.results_dir / '10_embeddings.json'}")
 #    the neighbours under the design attributes more than under the length attributes?
 # 5. Build a FAISS index over the gallery (`asen.search.build_index`) and check that its neighbours are the
 #    same as the brute-force ones above for the `flat` index. How do `hnsw` and `ivf` differ?
+#
+# :::{dropdown} Hint for exercise 1
+# `sklearn.manifold.TSNE(perplexity=5)` and `perplexity=50`: clusters that appear under both are likely real,
+# while their sizes and the distances between clusters are not meaningful in t-SNE. The silhouette is
+# computed on the embeddings themselves, so it does not depend on the perplexity at all.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Embed the images under `skirt_length` for every image (`asen.search.embed_images` takes one attribute
+# per image) and compute `sklearn.metrics.silhouette_score(features, collar_values, metric="cosine")`. A silhouette near 0 means
+# that space ignores the collar; a clearly positive one means shared features leak through the attention.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# Loop over the pairs of attributes and average the overlap of the top-10 lists per image. Attributes that
+# look at the same region (the neck for collar, neckline and neck design; the hem for skirt and coat length)
+# should share more neighbours than a length and a design attribute.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# Repeat the gallery with `ctx.trained("asen", stage=2)` and count, per attribute, how many of the top-k
+# neighbours change. The local branch adds detail from the zoomed crop, which matters most where the
+# attribute's evidence is small: the design attributes.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# A `flat` index searches exhaustively, so its neighbours must equal the brute-force ones (up to ties). `hnsw` and `ivf` are approximate: they trade a little recall (some true
+# neighbours missing) for speed on large galleries; measure the overlap with the exact lists.
+# :::

@@ -20,14 +20,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -35,6 +27,7 @@ from IPython.display import Markdown, display
 
 import asen.book
 import asen.reproduce
+from asen.book import first_query
 from asen.checkpoint import load_model
 from asen.data import open_image
 from asen.evaluate import fuse
@@ -42,9 +35,8 @@ from asen.metrics import average_precisions
 from asen.runs import write_json
 from asen.search import EmbedSettings, rerank, rerank_order
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 
 # %% [markdown]
 # ## Two similarities for the same pairs
@@ -59,16 +51,26 @@ print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
 # %%
 ckpt_general = ctx.trained("triplet", stage=1)
 ckpt_specific = ctx.trained("asen", stage=2)
-ev_general = asen.reproduce.evaluate_checkpoint(ckpt_general, ctx.files, ctx.device, progress=False)
-ev_specific = asen.reproduce.evaluate_checkpoint(ckpt_specific, ctx.files, ctx.device, progress=False)
+ev_general = asen.reproduce.evaluate_checkpoint(
+    ckpt_general, ctx.files, ctx.device, progress=False
+)
+ev_specific = asen.reproduce.evaluate_checkpoint(
+    ckpt_specific, ctx.files, ctx.device, progress=False
+)
 model_specific, cfg_specific, _ = load_model(ckpt_specific, ctx.device)
 beta = cfg_specific.eval.beta
 q_items, c_items = ev_specific["items"]["query"], ev_specific["items"]["candidate"]
 general = {s: ev_general["features"][s]["global"] for s in ("query", "candidate")}
-specific = {s: fuse(ev_specific["features"][s]["global"], ev_specific["features"][s]["local"], beta)
-            for s in ("query", "candidate")}
-print(f"general (Triplet network) test MAP {ev_general['main'].overall:.2f}; "
-      f"attribute-specific (ASEN++, beta {beta}) test MAP {ev_specific['main'].overall:.2f}")
+specific = {
+    s: fuse(
+        ev_specific["features"][s]["global"], ev_specific["features"][s]["local"], beta
+    )
+    for s in ("query", "candidate")
+}
+print(
+    f"general (Triplet network) test MAP {ev_general['main'].overall:.2f}; "
+    f"attribute-specific (ASEN++, beta {beta}) test MAP {ev_specific['main'].overall:.2f}"
+)
 
 # %% [markdown]
 # ## Reranking the top *K*
@@ -83,11 +85,16 @@ print(f"general (Triplet network) test MAP {ev_general['main'].overall:.2f}; "
 # the general search missed, so the full ASEN++ search is an upper bound. We score each final ranking with
 # the library's `average_precisions`, feeding it the ranking as scores, and with precision at 5 and 10.
 
+
 # %%
 def ranking_ap(order_rel: np.ndarray) -> float:
     """AP of a ranked relevance vector, computed by the library (rank r gets score -r)."""
     scores = -np.arange(len(order_rel), dtype=np.float64)[:, None]
-    return float(average_precisions(np.ones((1, 1)), scores, np.array([1]), order_rel.astype(int))[0])
+    return float(
+        average_precisions(
+            np.ones((1, 1)), scores, np.array([1]), order_rel.astype(int)
+        )[0]
+    )
 
 
 # Similarities of every query to the candidates of its attribute, one matrix product per attribute (the same
@@ -97,7 +104,9 @@ for a in np.unique(q_items[:, 1]):
     qm = np.flatnonzero(q_items[:, 1] == a)
     cand_of[a] = np.flatnonzero(c_items[:, 1] == a)
     pos_in_attr[qm] = np.arange(len(qm))
-    S_gen[a] = general["query"][qm] @ general["candidate"][cand_of[a]].T  # (queries of a, candidates of a)
+    S_gen[a] = (
+        general["query"][qm] @ general["candidate"][cand_of[a]].T
+    )  # (queries of a, candidates of a)
     S_att[a] = specific["query"][qm] @ specific["candidate"][cand_of[a]].T
 
 
@@ -112,8 +121,17 @@ def rerank_query(i: int, k: int, alpha: float = 1.0) -> dict:
     after = np.concatenate([top[np.argsort(-blended, kind="stable")], before[k:]])
     full = np.argsort(-s_att, kind="stable")
     rel = c_items[cand, 2] == v
-    return {"cand": cand, "before": before, "after": after, "full": full, "rel": rel,
-            "s_gen": s_gen, "s_att": s_att, "blended": blended, "top": top}
+    return {
+        "cand": cand,
+        "before": before,
+        "after": after,
+        "full": full,
+        "rel": rel,
+        "s_gen": s_gen,
+        "s_att": s_att,
+        "blended": blended,
+        "top": top,
+    }
 
 
 n_gallery = min(int((c_items[:, 1] == a).sum()) for a in np.unique(q_items[:, 1]))
@@ -125,13 +143,25 @@ def scores_for(i: int, k: int, alpha: float = 1.0) -> dict:
     out = {}
     for name in ("before", "after", "full"):
         rel = r["rel"][r[name]]
-        out[name] = {"AP": ranking_ap(rel), "P@5": float(rel[:5].mean()), "P@10": float(rel[:10].mean())}
+        out[name] = {
+            "AP": ranking_ap(rel),
+            "P@5": float(rel[:5].mean()),
+            "P@10": float(rel[:10].mean()),
+        }
     return out
 
 
 per_query = [scores_for(i, K) for i in range(len(q_items))]
-assert np.isclose(100 * np.mean([s["before"]["AP"] for s in per_query]), ev_general["main"].overall, atol=1e-6)
-assert np.isclose(100 * np.mean([s["full"]["AP"] for s in per_query]), ev_specific["main"].overall, atol=1e-6)
+assert np.isclose(
+    100 * np.mean([s["before"]["AP"] for s in per_query]),
+    ev_general["main"].overall,
+    atol=1e-6,
+)
+assert np.isclose(
+    100 * np.mean([s["full"]["AP"] for s in per_query]),
+    ev_specific["main"].overall,
+    atol=1e-6,
+)
 print(f"K = {K} (smallest gallery of an attribute: {n_gallery} candidates)")
 
 # %% [markdown]
@@ -148,16 +178,28 @@ for a, name in enumerate(names):
     if not len(idx):
         continue
     row = {"attribute": name, "queries": len(idx)}
-    for stage, label in (("before", "general"), ("after", "reranked"), ("full", "ASEN++ full search")):
+    for stage, label in (
+        ("before", "general"),
+        ("after", "reranked"),
+        ("full", "ASEN++ full search"),
+    ):
         for metric in ("P@5", "P@10", "AP"):
-            row[(label, metric if metric != "AP" else "MAP")] = 100 * np.mean([per_query[i][stage][metric] for i in idx])
+            row[(label, metric if metric != "AP" else "MAP")] = 100 * np.mean(
+                [per_query[i][stage][metric] for i in idx]
+            )
     rows.append(row)
 gain = pd.DataFrame(rows).set_index(["attribute", "queries"])
 gain.columns = pd.MultiIndex.from_tuples(gain.columns)
 overall = {}
-for stage, label in (("before", "general"), ("after", "reranked"), ("full", "ASEN++ full search")):
+for stage, label in (
+    ("before", "general"),
+    ("after", "reranked"),
+    ("full", "ASEN++ full search"),
+):
     for metric in ("P@5", "P@10", "AP"):
-        overall[(label, metric if metric != "AP" else "MAP")] = 100 * np.mean([s[stage][metric] for s in per_query])
+        overall[(label, metric if metric != "AP" else "MAP")] = 100 * np.mean(
+            [s[stage][metric] for s in per_query]
+        )
 gain.loc[("overall", len(q_items)), :] = pd.Series(overall)
 display(gain.round(2))
 
@@ -166,8 +208,17 @@ attrs = [r["attribute"] for r in rows]
 x = np.arange(len(attrs))
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=False)
 for ax, metric in zip(axes, ("P@5", "MAP")):
-    for off, label in ((-0.27, "general"), (0.0, "reranked"), (0.27, "ASEN++ full search")):
-        ax.bar(x + off, [gain.loc[(a, n), (label, metric)] for a, n in gain.index[:-1]], 0.27, label=label)
+    for off, label in (
+        (-0.27, "general"),
+        (0.0, "reranked"),
+        (0.27, "ASEN++ full search"),
+    ):
+        ax.bar(
+            x + off,
+            [gain.loc[(a, n), (label, metric)] for a, n in gain.index[:-1]],
+            0.27,
+            label=label,
+        )
     ax.set_xticks(x, [a.replace("_", "\n") for a in attrs], fontsize=8)
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(f"{metric} per attribute, top {K} reranked")
@@ -188,7 +239,10 @@ alphas = (0.0, 0.25, 0.5, 0.75, 1.0)
 sweep = {}
 for alpha in alphas:
     s = [scores_for(i, K, alpha) for i in range(len(q_items))]
-    sweep[alpha] = {m: 100 * float(np.mean([x["after"][m] for x in s])) for m in ("P@5", "P@10", "AP")}
+    sweep[alpha] = {
+        m: 100 * float(np.mean([x["after"][m] for x in s]))
+        for m in ("P@5", "P@10", "AP")
+    }
 display(pd.DataFrame(sweep).T.rename(columns={"AP": "MAP"}).rename_axis("α").round(2))
 
 # %% [markdown]
@@ -204,15 +258,36 @@ files_test = ctx.files.filenames["test"]
 i0 = 0
 r0 = rerank_query(i0, K, alpha=0.5)
 query_path = ctx.data_root / files_test[q_items[i0, 0]]
-result_paths = [ctx.data_root / files_test[c_items[r0["cand"][j], 0]] for j in r0["top"]]
+result_paths = [
+    ctx.data_root / files_test[c_items[r0["cand"][j], 0]] for j in r0["top"]
+]
 settings = EmbedSettings.from_config(cfg_specific)
-order_lib, score_lib = rerank_order(model_specific, query_path, result_paths, int(q_items[i0, 1]), ctx.device,
-                                    alpha=0.5, original_scores=r0["s_gen"][r0["top"]], settings=settings)
-assert np.allclose(score_lib, r0["blended"], atol=1e-4), "asen.search.rerank disagrees with the features"
+order_lib, score_lib = rerank_order(
+    model_specific,
+    query_path,
+    result_paths,
+    int(q_items[i0, 1]),
+    ctx.device,
+    alpha=0.5,
+    original_scores=r0["s_gen"][r0["top"]],
+    settings=settings,
+)
+assert np.allclose(
+    score_lib, r0["blended"], atol=1e-4
+), "asen.search.rerank disagrees with the features"
 assert np.array_equal(r0["top"][order_lib], r0["after"][:K]) or np.allclose(
-    np.sort(score_lib)[::-1], np.sort(r0["blended"])[::-1], atol=1e-4)
-top3 = rerank(model_specific, query_path, result_paths, int(q_items[i0, 1]), ctx.device, alpha=0.5,
-              original_scores=r0["s_gen"][r0["top"]], settings=settings)[:3]
+    np.sort(score_lib)[::-1], np.sort(r0["blended"])[::-1], atol=1e-4
+)
+top3 = rerank(
+    model_specific,
+    query_path,
+    result_paths,
+    int(q_items[i0, 1]),
+    ctx.device,
+    alpha=0.5,
+    original_scores=r0["s_gen"][r0["top"]],
+    settings=settings,
+)[:3]
 for path, score in top3:
     print(f"{score:.4f}  {path}")
 
@@ -225,22 +300,30 @@ for path, score in top3:
 # value, red frames the others.
 
 # %%
-def first_query(name: str) -> int:
-    return int(np.flatnonzero(q_items[:, 1] == names.index(name))[0])
-
-
-shown = [first_query(n) for n in ("collar_design", "sleeve_length") if n in names]
+shown = [
+    first_query(q_items, names.index(n))
+    for n in ("collar_design", "sleeve_length")
+    if n in names
+]
 n_show = min(8, K)
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(2 * len(shown), n_show + 1, figsize=(1.6 * (n_show + 1), 2.1 * 2 * len(shown)))
+fig, axes = plt.subplots(
+    2 * len(shown), n_show + 1, figsize=(1.6 * (n_show + 1), 2.1 * 2 * len(shown))
+)
 for qi, i in enumerate(shown):
     r = rerank_query(i, K)
     a, v = int(q_items[i, 1]), int(q_items[i, 2])
-    for row, (stage, label) in enumerate((("before", "general\n(Triplet)"), ("after", "reranked\n(ASEN++)"))):
+    for row, (stage, label) in enumerate(
+        (("before", "general\n(Triplet)"), ("after", "reranked\n(ASEN++)"))
+    ):
         ax_row = axes[2 * qi + row]
-        ax_row[0].imshow(open_image(ctx.data_root / files_test[q_items[i, 0]]).resize((96, 96)))
-        ax_row[0].set_title(f"query: {names[a]}\n{ctx.files.meta.value_names[a][v]}", fontsize=7)
+        ax_row[0].imshow(
+            open_image(ctx.data_root / files_test[q_items[i, 0]]).resize((96, 96))
+        )
+        ax_row[0].set_title(
+            f"query: {names[a]}\n{ctx.files.meta.value_names[a][v]}", fontsize=7
+        )
         ax_row[0].set_ylabel(label, fontsize=8)
         for c, j in enumerate(r[stage][:n_show], start=1):
             cid = c_items[r["cand"][j]]
@@ -253,8 +336,10 @@ for qi, i in enumerate(shown):
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle(f"Top {n_show} before and after reranking the general top {K} (green: same value as the query)",
-             fontsize=9)
+fig.suptitle(
+    f"Top {n_show} before and after reranking the general top {K} (green: same value as the query)",
+    fontsize=9,
+)
 fig.tight_layout()
 plt.show()
 
@@ -262,57 +347,102 @@ plt.show()
 o = {k: v for k, v in overall.items()}
 d_p5 = o[("reranked", "P@5")] - o[("general", "P@5")]
 d_map = o[("reranked", "MAP")] - o[("general", "MAP")]
-attr_gain = {a: gain.loc[(a, n), ("reranked", "P@5")] - gain.loc[(a, n), ("general", "P@5")]
-             for a, n in gain.index[:-1]}
+attr_gain = {
+    a: gain.loc[(a, n), ("reranked", "P@5")] - gain.loc[(a, n), ("general", "P@5")]
+    for a, n in gain.index[:-1]
+}
 best = max(attr_gain, key=attr_gain.get)
 best_row = gain.xs(best, level="attribute").iloc[0]
 best_alpha = max(sweep, key=lambda al: sweep[al]["P@5"])
-shown_p5 = [(names[int(q_items[i, 1])], per_query[i]["before"]["P@5"], per_query[i]["after"]["P@5"]) for i in shown]
+shown_p5 = [
+    (
+        names[int(q_items[i, 1])],
+        per_query[i]["before"]["P@5"],
+        per_query[i]["after"]["P@5"],
+    )
+    for i in shown
+]
 captured = o[("reranked", "MAP")] - o[("general", "MAP")]
 possible = o[("ASEN++ full search", "MAP")] - o[("general", "MAP")]
-display(Markdown(
-    ("**Smoke build:** the models have trained for a few steps; the numbers illustrate the procedure, not the "
-     "method.\n\n" if ctx.profile == "smoke" else "")
-    + f"Reranking the general top {K} by ASEN++ changes precision at 5 from **{o[('general', 'P@5')]:.2f}** to "
-    f"**{o[('reranked', 'P@5')]:.2f}** ({d_p5:+.2f} points) and precision at 10 from "
-    f"{o[('general', 'P@10')]:.2f} to {o[('reranked', 'P@10')]:.2f}, over {len(q_items)} test queries. The MAP of "
-    f"the whole ranking moves from {o[('general', 'MAP')]:.2f} to {o[('reranked', 'MAP')]:.2f} ({d_map:+.2f}). "
-    + ((f"Only the top {K} can change, so this is part of the {possible:+.2f} that a full ASEN++ search "
-        f"({o[('ASEN++ full search', 'MAP')]:.2f}) would give, about {100 * captured / possible:.0f} % of it. "
-        if captured > 0 else
-        f"A full ASEN++ search ({o[('ASEN++ full search', 'MAP')]:.2f}) would give {possible:+.2f}; reranking only "
-        f"the top {K} captures none of it here. ")
-       if possible > 0 else
-       f"A full ASEN++ search ({o[('ASEN++ full search', 'MAP')]:.2f}) is not better than the general one here, so "
-       f"there is nothing for reranking to gain. ")
-    + (f"The largest P@5 gain is for {best.replace('_', ' ')} ({best_row[('general', 'P@5')]:.2f} → "
-       f"{best_row[('reranked', 'P@5')]:.2f})." if attr_gain[best] > 0 else "No attribute gains in P@5.")
-    + "\n\n"
-    + f"Blending: P@5 is {sweep[0.0]['P@5']:.2f} at α = 0 (the general list), {sweep[0.5]['P@5']:.2f} at α = 0.5 "
-    f"and {sweep[1.0]['P@5']:.2f} at α = 1. It is best at α = {best_alpha:g}. "
-    + ("The attribute-specific similarity alone is the best reranker here. The general similarity knows "
-       "nothing about the attribute that ASEN++ does not. " if best_alpha == 1.0 else
-       "The general list itself is best here: this attribute-specific model does not improve on it. "
-       if best_alpha == 0.0 else
-       "Keeping some of the general similarity helps here, a sign that the two similarities disagree where the "
-       "attribute-specific one is unsure. ")
-    + "In the galleries, the first queries of the two attributes go from "
-    + " and ".join(f"{100 * b:.0f} % to {100 * a:.0f} % correct in the top 5 ({n.replace('_', ' ')})"
-                   for n, b, a in shown_p5)
-    + ". The library's `asen.search.rerank`, run on the image files of the first query, gives the same scores as "
-    "the feature-matrix version."
-))
+display(
+    Markdown(
+        (
+            "**Smoke build:** the models have trained for a few steps; the numbers illustrate the procedure, not the "
+            "method.\n\n"
+            if ctx.profile == "smoke"
+            else ""
+        )
+        + f"Reranking the general top {K} by ASEN++ changes precision at 5 from **{o[('general', 'P@5')]:.2f}** to "
+        f"**{o[('reranked', 'P@5')]:.2f}** ({d_p5:+.2f} points) and precision at 10 from "
+        f"{o[('general', 'P@10')]:.2f} to {o[('reranked', 'P@10')]:.2f}, over {len(q_items)} test queries. The MAP of "
+        f"the whole ranking moves from {o[('general', 'MAP')]:.2f} to {o[('reranked', 'MAP')]:.2f} ({d_map:+.2f}). "
+        + (
+            (
+                f"Only the top {K} can change, so this is part of the {possible:+.2f} that a full ASEN++ search "
+                f"({o[('ASEN++ full search', 'MAP')]:.2f}) would give, about {100 * captured / possible:.0f} % of it. "
+                if captured > 0
+                else f"A full ASEN++ search ({o[('ASEN++ full search', 'MAP')]:.2f}) would give {possible:+.2f}; reranking only "
+                f"the top {K} captures none of it here. "
+            )
+            if possible > 0
+            else f"A full ASEN++ search ({o[('ASEN++ full search', 'MAP')]:.2f}) is not better than the general one here, so "
+            f"there is nothing for reranking to gain. "
+        )
+        + (
+            f"The largest P@5 gain is for {best.replace('_', ' ')} ({best_row[('general', 'P@5')]:.2f} → "
+            f"{best_row[('reranked', 'P@5')]:.2f})."
+            if attr_gain[best] > 0
+            else "No attribute gains in P@5."
+        )
+        + "\n\n"
+        + f"Blending: P@5 is {sweep[0.0]['P@5']:.2f} at α = 0 (the general list), {sweep[0.5]['P@5']:.2f} at α = 0.5 "
+        f"and {sweep[1.0]['P@5']:.2f} at α = 1. It is best at α = {best_alpha:g}. "
+        + (
+            "The attribute-specific similarity alone is the best reranker here. The general similarity knows "
+            "nothing about the attribute that ASEN++ does not. "
+            if best_alpha == 1.0
+            else (
+                "The general list itself is best here: this attribute-specific model does not improve on it. "
+                if best_alpha == 0.0
+                else "Keeping some of the general similarity helps here, a sign that the two similarities disagree where the "
+                "attribute-specific one is unsure. "
+            )
+        )
+        + "In the galleries, the first queries of the two attributes go from "
+        + " and ".join(
+            f"{100 * b:.0f} % to {100 * a:.0f} % correct in the top 5 ({n.replace('_', ' ')})"
+            for n, b, a in shown_p5
+        )
+        + ". The library's `asen.search.rerank`, run on the image files of the first query, gives the same scores as "
+        "the feature-matrix version."
+    )
+)
 
 # %%
-write_json(ctx.results_dir / "11_reranking.json", {
-    "chapter": "11_reranking", "profile": ctx.profile, "dataset": ctx.files.meta.name, "K": K, "beta": beta,
-    "general": str(ckpt_general), "attribute_specific": str(ckpt_specific),
-    "overall": {f"{label} {metric}": val for (label, metric), val in overall.items()},
-    "per_attribute": {a: {f"{label} {metric}": float(gain.loc[(a, n), (label, metric)]) for label, metric in overall}
-                      for a, n in gain.index[:-1]},
-    "alpha_sweep": {str(al): v for al, v in sweep.items()},
-    "gallery_queries": shown,
-})
+write_json(
+    ctx.results_dir / "11_reranking.json",
+    {
+        "chapter": "11_reranking",
+        "profile": ctx.profile,
+        "dataset": ctx.files.meta.name,
+        "K": K,
+        "beta": beta,
+        "general": str(ckpt_general),
+        "attribute_specific": str(ckpt_specific),
+        "overall": {
+            f"{label} {metric}": val for (label, metric), val in overall.items()
+        },
+        "per_attribute": {
+            a: {
+                f"{label} {metric}": float(gain.loc[(a, n), (label, metric)])
+                for label, metric in overall
+            }
+            for a, n in gain.index[:-1]
+        },
+        "alpha_sweep": {str(al): v for al, v in sweep.items()},
+        "gallery_queries": shown,
+    },
+)
 print(f"wrote {ctx.results_dir / '11_reranking.json'}")
 
 # %% [markdown]
@@ -330,3 +460,33 @@ print(f"wrote {ctx.results_dir / '11_reranking.json'}")
 # 5. Build a FAISS index over the test images with the Triplet network (`asen.search.build_index`), take the
 #    top 50 for a query image from the whole gallery (all attributes), and rerank them with `asen rerank`
 #    on the command line. How many of the reranked top 10 are labelled with the attribute you asked for?
+#
+# :::{dropdown} Hint for exercise 1
+# Loop over K with `rerank_query(i, K)` for every query and average. At K equal to all candidates of the
+# attribute, reranking is the full ASEN++ search. In a real system every extra candidate costs an
+# attribute-specific embedding per query, so K is bounded by the latency budget.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Evaluate the reranking with the stage-1 checkpoint as the reranker and compare per attribute. The local
+# branch should be worth more on the design attributes, whose details need the zoom, than on the lengths.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# `random_features` gives a first stage that returns K random candidates: reranking can only reorder those
+# K, and on average only the attribute's share of relevant candidates among them is relevant. A perfect
+# reranker puts those first, so P@5 rises, but it cannot fix what the first stage never returned; the larger
+# K, the more it has to work with.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# Sweep α on the validation split, pick the best, and report the test P@5 at that α. Then repeat per group of
+# attributes (length vs design): a different best α per group means the general engine's order is worth
+# more for one group than for the other.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# `asen index` builds the index and `asen rerank --help` lists its arguments. The general engine ignores the
+# attribute, so its top 50 mixes attributes; after reranking, count the top 10 whose labelled attribute is the
+# asked one (SynthFashion labels one attribute per image).
+# :::

@@ -20,15 +20,6 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install the library (the URL comes from the book's _config.yml)
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asen[notebooks] @ git+@REPOSITORY_URL@"],
-                   check=True)
-
-import json
 import os
 import tempfile
 import time
@@ -44,17 +35,22 @@ from torchvision import models as tv_models
 import asen.book
 import asen.published
 import asen.reproduce
+from asen.book import saved_gpu_benchmark, train_images_per_second
 from asen.checkpoint import load_asenpp, official_to_ours, ours_to_official
 from asen.config import load_config
 from asen.model import build_model
 from asen.runs import write_json
 
-ctx = asen.book.setup(profile=profile, dataset=dataset, data_root=data_root, device=device, seed=seed,
-                      runs_root=runs_root, results_dir=results_dir)
-print(f"device: {ctx.device} | profile: {ctx.profile} | data: {ctx.data_root}")
+ctx = asen.book.setup(globals())  # seed, device, data and run cache
+print(ctx)
 real_data = ctx.dataset != "SynthFashion"
-results: dict = {"chapter": "12_real_data_gpu", "profile": ctx.profile, "dataset": ctx.dataset,
-                 "device": str(ctx.device), "real_data": real_data}
+results: dict = {
+    "chapter": "12_real_data_gpu",
+    "profile": ctx.profile,
+    "dataset": ctx.dataset,
+    "device": str(ctx.device),
+    "real_data": real_data,
+}
 
 # %% [markdown]
 # ## The paper's setting, from the shipped configs
@@ -66,25 +62,36 @@ results: dict = {"chapter": "12_real_data_gpu", "profile": ctx.profile, "dataset
 # %%
 s1 = load_config(["fashionai_s1"])
 s2 = load_config(["fashionai_s1", "fashionai_s2"])
-setting = pd.DataFrame({
-    "stage 1 (fashionai_s1)": {
-        "backbone (global / local)": f"{s1.model.backbone} / —", "ImageNet weights": s1.model.pretrained,
-        "input px (global / local)": f"{s1.data.global_size} / —", "sampler": s1.data.sampler,
-        "triplets per epoch": f"{s1.data.num_triplets:,}", "triplets per batch": s1.data.batch_size,
-        "epochs": s1.train.epochs, "learning rate": f"{s1.train.lr:g} (x{s1.train.lr_decay} every {s1.train.lr_step})",
-        "loss weights (global / local / align)": "1 / — / —", "crop threshold": "—"},
-    "stage 2 (+ fashionai_s2)": {
-        "backbone (global / local)": f"{s2.model.backbone} / {s2.model.local_backbone}",
-        "ImageNet weights": f"{s2.model.pretrained} / {s2.model.local_pretrained}",
-        "input px (global / local)": f"{s2.data.global_size} / {s2.data.local_size}", "sampler": s2.data.sampler,
-        "triplets per epoch": f"{s2.data.num_triplets:,}", "triplets per batch": s2.data.batch_size,
-        "epochs": s2.train.epochs,
-        "learning rate": f"local {s2.train.local_lr:g}, global {s2.train.lr:g} (x{s2.train.lr_decay} every "
-                         f"{s2.train.lr_step})",
-        "loss weights (global / local / align)": f"{s2.train.global_weight:g} / {s2.train.local_weight:g} / "
-                                                 f"{s2.train.align_weight:g}",
-        "crop threshold": s2.train.crop_threshold},
-})
+setting = pd.DataFrame(
+    {
+        "stage 1 (fashionai_s1)": {
+            "backbone (global / local)": f"{s1.model.backbone} / —",
+            "ImageNet weights": s1.model.pretrained,
+            "input px (global / local)": f"{s1.data.global_size} / —",
+            "sampler": s1.data.sampler,
+            "triplets per epoch": f"{s1.data.num_triplets:,}",
+            "triplets per batch": s1.data.batch_size,
+            "epochs": s1.train.epochs,
+            "learning rate": f"{s1.train.lr:g} (x{s1.train.lr_decay} every {s1.train.lr_step})",
+            "loss weights (global / local / align)": "1 / — / —",
+            "crop threshold": "—",
+        },
+        "stage 2 (+ fashionai_s2)": {
+            "backbone (global / local)": f"{s2.model.backbone} / {s2.model.local_backbone}",
+            "ImageNet weights": f"{s2.model.pretrained} / {s2.model.local_pretrained}",
+            "input px (global / local)": f"{s2.data.global_size} / {s2.data.local_size}",
+            "sampler": s2.data.sampler,
+            "triplets per epoch": f"{s2.data.num_triplets:,}",
+            "triplets per batch": s2.data.batch_size,
+            "epochs": s2.train.epochs,
+            "learning rate": f"local {s2.train.local_lr:g}, global {s2.train.lr:g} (x{s2.train.lr_decay} every "
+            f"{s2.train.lr_step})",
+            "loss weights (global / local / align)": f"{s2.train.global_weight:g} / {s2.train.local_weight:g} / "
+            f"{s2.train.align_weight:g}",
+            "crop threshold": s2.train.crop_threshold,
+        },
+    }
+)
 display(setting)
 
 # %% [markdown]
@@ -142,13 +149,26 @@ display(setting)
 
 # %%
 cache = Path(torch.hub.get_dir()) / "checkpoints"
-weights = {"global (ResNet-50)": tv_models.ResNet50_Weights.IMAGENET1K_V1,
-           "local (ResNet-34)": tv_models.ResNet34_Weights.IMAGENET1K_V1}
-weights_table = pd.DataFrame([{"branch": k, "file": Path(w.url).name, "in the cache": (cache / Path(w.url).name).exists(),
-                               "download": w.url} for k, w in weights.items()]).set_index("branch")
+weights = {
+    "global (ResNet-50)": tv_models.ResNet50_Weights.IMAGENET1K_V1,
+    "local (ResNet-34)": tv_models.ResNet34_Weights.IMAGENET1K_V1,
+}
+weights_table = pd.DataFrame(
+    [
+        {
+            "branch": k,
+            "file": Path(w.url).name,
+            "in the cache": (cache / Path(w.url).name).exists(),
+            "download": w.url,
+        }
+        for k, w in weights.items()
+    ]
+).set_index("branch")
 display(weights_table)
 print(f"cache folder: {cache}")
-results["imagenet_weights_cached"] = {k: bool(v) for k, v in weights_table["in the cache"].items()}
+results["imagenet_weights_cached"] = {
+    k: bool(v) for k, v in weights_table["in the cache"].items()
+}
 
 # %% [markdown]
 # ## Training with the paper's configs
@@ -192,26 +212,48 @@ results["imagenet_weights_cached"] = {k: bool(v) for k, v in weights_table["in t
 # file and load it the way a real one is loaded.
 
 # %%
-TSV_CANDIDATES = [Path("tests/data/asenpp_checkpoint_keys_fashionai_s2.tsv"),
-                  Path("../shared/reference/asenpp_checkpoint_keys_fashionai_s2.tsv")]
+TSV_CANDIDATES = [
+    Path("tests/data/asenpp_checkpoint_keys_fashionai_s2.tsv"),
+    Path("../shared/reference/asenpp_checkpoint_keys_fashionai_s2.tsv"),
+]
 tsv = next((p for p in TSV_CANDIDATES if p.exists()), None)
 
 
-def official_layout(path: Path | None) -> tuple[list[tuple[str, tuple[int, ...], str]], dict[str, int]]:
+def official_layout(
+    path: Path | None,
+) -> tuple[list[tuple[str, tuple[int, ...], str]], dict[str, int]]:
     """(key, shape, dtype) rows of the official checkpoint, and the parameter totals from the file's header."""
-    if path is None:  # e.g. on Colab, where only the package is installed: export our model in their layout
-        cfg = load_config(["fashionai_s1", "fashionai_s2"], ["model.pretrained=none", "model.local_pretrained=none"])
-        state = ours_to_official(build_model(cfg.model, num_attributes=8, device="cpu").state_dict())
-        return [(k, tuple(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in state.items()], {}
+    if (
+        path is None
+    ):  # e.g. on Colab, where only the package is installed: export our model in their layout
+        cfg = load_config(
+            ["fashionai_s1", "fashionai_s2"],
+            ["model.pretrained=none", "model.local_pretrained=none"],
+        )
+        state = ours_to_official(
+            build_model(cfg.model, num_attributes=8, device="cpu").state_dict()
+        )
+        return [
+            (k, tuple(v.shape), str(v.dtype).removeprefix("torch."))
+            for k, v in state.items()
+        ], {}
     rows, totals = [], {}
     for line in path.read_text().splitlines():
         if line.startswith("# total parameters"):
-            for stage, count in (part.split("=") for part in line.split(":", 1)[1].split(";")):
+            for stage, count in (
+                part.split("=") for part in line.split(":", 1)[1].split(";")
+            ):
                 totals[stage.strip().split()[0]] = int(count)
         if line.startswith("#") or not line.strip():
             continue
         key, shape, dtype = line.split("\t")
-        rows.append((key, () if shape == "scalar" else tuple(int(d) for d in shape.split("x")), dtype))
+        rows.append(
+            (
+                key,
+                () if shape == "scalar" else tuple(int(d) for d in shape.split("x")),
+                dtype,
+            )
+        )
     return rows, totals
 
 
@@ -226,7 +268,9 @@ for key, shape, dtype in layout:
     else:
         state[key] = torch.randn(shape, generator=g) * 0.02
 # the shared attribute embedding is stored twice in the official file, with the same values
-state["choices.local.attrnet.attr_embedding.weight"] = state["choices.global.attrnet.attr_embedding.weight"]
+state["choices.local.attrnet.attr_embedding.weight"] = state[
+    "choices.global.attrnet.attr_embedding.weight"
+]
 
 with tempfile.TemporaryDirectory() as tmp:
     path = Path(tmp) / "model_best.pth.tar"
@@ -239,43 +283,77 @@ with tempfile.TemporaryDirectory() as tmp:
 mcfg = model.checkpoint_info["config"].model
 n_params = sum(p.numel() for p in model.parameters())
 if "s2" in totals:
-    assert n_params == totals["s2"], f"{n_params} parameters, the reference counts {totals['s2']}"
+    assert (
+        n_params == totals["s2"]
+    ), f"{n_params} parameters, the reference counts {totals['s2']}"
 ours = official_to_ours(state)
 for key, value in model.state_dict().items():  # every weight arrived, unchanged
     assert torch.equal(value, ours[key]), key
 back = ours_to_official(model.state_dict())
-assert set(back) == set(state) and all(torch.equal(back[k], state[k]) for k in state)  # and exports back
-examples = ["choices.global.attrnet.attr_embedding.weight", "choices.global.basenet.layer3.5.conv3.weight",
-            "choices.global.attnnet.attr_transform1.weight", "choices.local.attnnet.fc1.weight",
-            "choices.local.attnnet.feature_fc.weight"]
+assert set(back) == set(state) and all(
+    torch.equal(back[k], state[k]) for k in state
+)  # and exports back
+examples = [
+    "choices.global.attrnet.attr_embedding.weight",
+    "choices.global.basenet.layer3.5.conv3.weight",
+    "choices.global.attnnet.attr_transform1.weight",
+    "choices.local.attnnet.fc1.weight",
+    "choices.local.attnnet.feature_fc.weight",
+]
 renames = {}
 for key in examples:
     match = [k for k, v in ours.items() if v is state[key]] or ["?"]
     renames[key] = match[0]
-display(pd.DataFrame({"official key": list(renames), "this library": list(renames.values()),
-                      "shape": [tuple(state[k].shape) for k in renames]}).set_index("official key"))
+display(
+    pd.DataFrame(
+        {
+            "official key": list(renames),
+            "this library": list(renames.values()),
+            "shape": [tuple(state[k].shape) for k in renames],
+        }
+    ).set_index("official key")
+)
 
 # %%
 x = torch.randn(1, 3, s2.data.global_size, s2.data.global_size)
 with torch.inference_mode():
-    emb, attention = model(x, torch.tensor([4]), branch="global")  # attribute 4: collar_design
-    local_emb, _ = model(torch.randn(1, 3, s2.data.local_size, s2.data.local_size), torch.tensor([4]), branch="local")
+    emb, attention = model(
+        x, torch.tensor([4]), branch="global"
+    )  # attribute 4: collar_design
+    local_emb, _ = model(
+        torch.randn(1, 3, s2.data.local_size, s2.data.local_size),
+        torch.tensor([4]),
+        branch="local",
+    )
 results["official_checkpoint_demo"] = {
-    "layout_source": str(tsv) if tsv else "exported from asen.model (no TSV found)", "keys": len(state),
-    "file_mb": size_mb, "load_s": load_s, "parameters": n_params, "reference_parameters": totals.get("s2"),
-    "backbones": [mcfg.backbone, mcfg.local_backbone], "embedding": list(emb.shape),
-    "attention_map": list(attention.shape), "local_embedding": list(local_emb.shape)}
-display(Markdown(
-    f"The checkpoint has **{len(state)}** keys ({size_mb:.0f} MB on disk). `load_asenpp` read it in {load_s:.1f} s "
-    f"and inferred a {mcfg.backbone} global backbone and a {mcfg.local_backbone} local backbone from the shapes "
-    f"alone. The model has **{n_params:,}** parameters"
-    + (f", exactly the count of the authors' code for stage 2 ({totals['s2']:,}, the shared attribute embedding "
-       f"counted once)" if "s2" in totals else "")
-    + f". Every weight arrived unchanged, and exporting back gives the original keys and values. A "
-    f"{s2.data.global_size} px image under an attribute gives an embedding of shape {tuple(emb.shape)} and a "
-    f"{tuple(attention.shape[1:])} attention map, the map the local branch crops from. A "
-    f"{s2.data.local_size} px crop gives a local embedding of shape {tuple(local_emb.shape)}."
-))
+    "layout_source": str(tsv) if tsv else "exported from asen.model (no TSV found)",
+    "keys": len(state),
+    "file_mb": size_mb,
+    "load_s": load_s,
+    "parameters": n_params,
+    "reference_parameters": totals.get("s2"),
+    "backbones": [mcfg.backbone, mcfg.local_backbone],
+    "embedding": list(emb.shape),
+    "attention_map": list(attention.shape),
+    "local_embedding": list(local_emb.shape),
+}
+display(
+    Markdown(
+        f"The checkpoint has **{len(state)}** keys ({size_mb:.0f} MB on disk). `load_asenpp` read it in {load_s:.1f} s "
+        f"and inferred a {mcfg.backbone} global backbone and a {mcfg.local_backbone} local backbone from the shapes "
+        f"alone. The model has **{n_params:,}** parameters"
+        + (
+            f", exactly the count of the authors' code for stage 2 ({totals['s2']:,}, the shared attribute embedding "
+            f"counted once)"
+            if "s2" in totals
+            else ""
+        )
+        + f". Every weight arrived unchanged, and exporting back gives the original keys and values. A "
+        f"{s2.data.global_size} px image under an attribute gives an embedding of shape {tuple(emb.shape)} and a "
+        f"{tuple(attention.shape[1:])} attention map, the map the local branch crops from. A "
+        f"{s2.data.local_size} px crop gives a local embedding of shape {tuple(local_emb.shape)}."
+    )
+)
 
 # %% [markdown]
 # ## What it costs
@@ -287,26 +365,13 @@ display(Markdown(
 # estimate is a lower bound.
 
 # %%
-paper_model = build_model(s2.model.__class__(**{**s2.model.__dict__, "pretrained": "none",
-                                                "local_pretrained": "none"}), num_attributes=8, device=ctx.device)
-
-
-def images_per_second(branch: str, size: int, batch: int, steps: int) -> float:
-    """Training throughput of one branch of the paper's model: forward + backward on random images."""
-    paper_model.train()
-    x = torch.randn(batch, 3, size, size, device=ctx.device)
-    a = torch.randint(0, 8, (batch,), device=ctx.device)
-    times = []
-    for step in range(steps + 1):  # the first step warms up
-        t0 = time.perf_counter()
-        emb, _ = paper_model(x, a, branch=branch)
-        emb.square().mean().backward()
-        if ctx.device.type == "cuda":
-            torch.cuda.synchronize()
-        if step:
-            times.append(time.perf_counter() - t0)
-    paper_model.zero_grad(set_to_none=True)
-    return batch / float(np.median(times))
+paper_model = build_model(
+    s2.model.__class__(
+        **{**s2.model.__dict__, "pretrained": "none", "local_pretrained": "none"}
+    ),
+    num_attributes=8,
+    device=ctx.device,
+)
 
 
 if ctx.device.type == "cuda":
@@ -315,16 +380,35 @@ else:
     bench_batch, bench_steps = (2, 1) if ctx.profile == "smoke" else (4, 3)
 load_before = os.getloadavg()[0]
 measured = {
-    "global train": images_per_second("global", s2.data.global_size, bench_batch, bench_steps),
-    "local train": images_per_second("local", s2.data.local_size, bench_batch, bench_steps),
+    branch: train_images_per_second(
+        paper_model, branch.split()[0], size, bench_batch, bench_steps
+    )
+    for branch, size in (
+        ("global train", s2.data.global_size),
+        ("local train", s2.data.local_size),
+    )
 }
-stage2_rate = 1.0 / (1.0 / measured["global train"] + 1.0 / measured["local train"])  # both branches per image
+stage2_rate = 1.0 / (
+    1.0 / measured["global train"] + 1.0 / measured["local train"]
+)  # both branches per image
 images_s1 = s1.train.epochs * s1.data.num_triplets * 3
 images_s2 = s2.train.epochs * s2.data.num_triplets * 3
-here_hours = {"stage 1": images_s1 / measured["global train"] / 3600, "stage 2": images_s2 / stage2_rate / 3600}
-machine_load = {"load_average": round(max(load_before, os.getloadavg()[0]), 1), "cores": os.cpu_count(),
-                "torch_threads": torch.get_num_threads()}
-print({k: round(v, 2) for k, v in measured.items()}, "images/s on", ctx.device, f"(batch {bench_batch})", machine_load)
+here_hours = {
+    "stage 1": images_s1 / measured["global train"] / 3600,
+    "stage 2": images_s2 / stage2_rate / 3600,
+}
+machine_load = {
+    "load_average": round(max(load_before, os.getloadavg()[0]), 1),
+    "cores": os.cpu_count(),
+    "torch_threads": torch.get_num_threads(),
+}
+print(
+    {k: round(v, 2) for k, v in measured.items()},
+    "images/s on",
+    ctx.device,
+    f"(batch {bench_batch})",
+    machine_load,
+)
 
 # %% [markdown]
 # GPU figures come from the project's benchmark suite (`python benchmarks/run.py --device cuda`) when its
@@ -332,50 +416,72 @@ print({k: round(v, 2) for k, v in measured.items()}, "images/s on", ctx.device, 
 # *to be measured*: we do not guess them.
 
 # %%
-def gpu_benchmark() -> dict | None:
-    """Paper-configuration training images/s from a CUDA run of benchmarks/run.py, if one was saved."""
-    for path in sorted([*Path("benchmarks").glob("results*.json"), *Path("results/benchmarks").glob("*.json")]):
-        try:
-            found = json.loads(path.read_text())
-            train = found["results"]["train"]["paper"]
-            if found["machine"]["device"] != "cuda":
-                continue
-            return {"file": str(path), "gpu": found["machine"].get("gpu"),
-                    "stage1": max(v["images_per_s"] for v in train["stage1"].values()),
-                    "stage2": train["stage2_crop"]["batched"]["images_per_s"]}
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError):
-            continue
-    return None
-
-
-gpu = gpu_benchmark()
+gpu = saved_gpu_benchmark(
+    sorted(
+        [
+            *Path("benchmarks").glob("results*.json"),
+            *Path("results/benchmarks").glob("*.json"),
+        ]
+    )
+)
 here_label = f"this machine ({ctx.device.type}{', ' + torch.cuda.get_device_name(0) if ctx.device.type == 'cuda' else ''})"
-cost = pd.DataFrame({
-    "images (forward + backward)": {"stage 1": f"{images_s1:,}", "stage 2": f"{images_s2:,} (both branches)"},
-    f"images/s, {here_label}": {"stage 1": f"{measured['global train']:.3g}", "stage 2": f"{stage2_rate:.3g}"},
-    f"hours, {here_label}": {k: f"{v:,.0f}" for k, v in here_hours.items()},
-    "images/s, GPU": {"stage 1": f"{gpu['stage1']:.0f}" if gpu else "to be measured",
-                      "stage 2": f"{gpu['stage2']:.0f}" if gpu else "to be measured"},
-    "hours, GPU": {"stage 1": f"{images_s1 / gpu['stage1'] / 3600:.1f}" if gpu else "to be measured",
-                   "stage 2": f"{images_s2 / gpu['stage2'] / 3600:.1f}" if gpu else "to be measured"},
-})
+cost = pd.DataFrame(
+    {
+        "images (forward + backward)": {
+            "stage 1": f"{images_s1:,}",
+            "stage 2": f"{images_s2:,} (both branches)",
+        },
+        f"images/s, {here_label}": {
+            "stage 1": f"{measured['global train']:.3g}",
+            "stage 2": f"{stage2_rate:.3g}",
+        },
+        f"hours, {here_label}": {k: f"{v:,.0f}" for k, v in here_hours.items()},
+        "images/s, GPU": {
+            "stage 1": f"{gpu['stage1']:.0f}" if gpu else "to be measured",
+            "stage 2": f"{gpu['stage2']:.0f}" if gpu else "to be measured",
+        },
+        "hours, GPU": {
+            "stage 1": (
+                f"{images_s1 / gpu['stage1'] / 3600:.1f}" if gpu else "to be measured"
+            ),
+            "stage 2": (
+                f"{images_s2 / gpu['stage2'] / 3600:.1f}" if gpu else "to be measured"
+            ),
+        },
+    }
+)
 display(cost)
-results["cost"] = {"measured_images_per_s": measured, "stage2_images_per_s": stage2_rate, "batch": bench_batch,
-                   "machine": machine_load,
-                   "images": {"stage 1": images_s1, "stage 2": images_s2}, "hours_here": here_hours,
-                   "gpu_benchmark": gpu}
+results["cost"] = {
+    "measured_images_per_s": measured,
+    "stage2_images_per_s": stage2_rate,
+    "batch": bench_batch,
+    "machine": machine_load,
+    "images": {"stage 1": images_s1, "stage 2": images_s2},
+    "hours_here": here_hours,
+    "gpu_benchmark": gpu,
+}
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 3.2))
 labels = ["stage 1", "stage 2"]
-ax.barh([f"{lbl}\n{here_label}" for lbl in labels], [here_hours[lbl] / 24 for lbl in labels], color="#a9a9a9",
-        label=here_label)
+ax.barh(
+    [f"{lbl}\n{here_label}" for lbl in labels],
+    [here_hours[lbl] / 24 for lbl in labels],
+    color="#a9a9a9",
+    label=here_label,
+)
 if gpu:
-    ax.barh([f"{lbl}\nGPU ({gpu['gpu']})" for lbl in labels],
-            [images_s1 / gpu["stage1"] / 86400, images_s2 / gpu["stage2"] / 86400], color="#2a6f97", label="GPU")
+    ax.barh(
+        [f"{lbl}\nGPU ({gpu['gpu']})" for lbl in labels],
+        [images_s1 / gpu["stage1"] / 86400, images_s2 / gpu["stage2"] / 86400],
+        color="#2a6f97",
+        label="GPU",
+    )
 if gpu:  # CPU and GPU differ by orders of magnitude
     ax.set_xscale("log")
-ax.set_xlabel(f"days of training ({'log scale; ' if gpu else ''}forward + backward only)")
+ax.set_xlabel(
+    f"days of training ({'log scale; ' if gpu else ''}forward + backward only)"
+)
 ax.set_title("The paper's schedule: 50 + 20 epochs of 100k triplets")
 ax.legend(fontsize=8)
 ax.grid(axis="x", alpha=0.3)
@@ -384,21 +490,30 @@ plt.show()
 
 # %%
 total_days = sum(here_hours.values()) / 24
-display(Markdown(
-    f"On {here_label}, one training image takes {1 / measured['global train']:.2f} s through the global branch "
-    f"(ResNet-50 to layer 3 at {s2.data.global_size} px, batch {bench_batch}). The local branch (ResNet-34 at "
-    f"{s2.data.local_size} px) adds {1 / measured['local train']:.2f} s. The published schedule is "
-    f"{images_s1:,} + {images_s2:,} image passes, which comes to about **{here_hours['stage 1']:,.0f} + "
-    f"{here_hours['stage 2']:,.0f} hours** here ({total_days:,.1f} days), before validation and data loading. "
-    + (f"The machine had a load average of {machine_load['load_average']} on {machine_load['cores']} cores while "
-       f"timing, so the figure is pessimistic when that exceeds the cores. Even if it is off by several times, it "
-       f"is why the book trains tiny backbones on SynthFashion on a CPU. " if ctx.device.type == "cpu" else "")
-    + (f"The GPU benchmark in `{gpu['file']}` ({gpu['gpu']}) measured {gpu['stage1']:.0f} and {gpu['stage2']:.0f} "
-       f"images/s: {images_s1 / gpu['stage1'] / 3600:.1f} + {images_s2 / gpu['stage2'] / 3600:.1f} hours for the "
-       f"two stages." if gpu else
-       "GPU figures are *to be measured*: run `python benchmarks/run.py --device cuda` on the GPU and rebuild this "
-       "chapter to fill them in.")
-))
+display(
+    Markdown(
+        f"On {here_label}, one training image takes {1 / measured['global train']:.2f} s through the global branch "
+        f"(ResNet-50 to layer 3 at {s2.data.global_size} px, batch {bench_batch}). The local branch (ResNet-34 at "
+        f"{s2.data.local_size} px) adds {1 / measured['local train']:.2f} s. The published schedule is "
+        f"{images_s1:,} + {images_s2:,} image passes, which comes to about **{here_hours['stage 1']:,.0f} + "
+        f"{here_hours['stage 2']:,.0f} hours** here ({total_days:,.1f} days), before validation and data loading. "
+        + (
+            f"The machine had a load average of {machine_load['load_average']} on {machine_load['cores']} cores while "
+            f"timing, so the figure is pessimistic when that exceeds the cores. Even if it is off by several times, it "
+            f"is why the book trains tiny backbones on SynthFashion on a CPU. "
+            if ctx.device.type == "cpu"
+            else ""
+        )
+        + (
+            f"The GPU benchmark in `{gpu['file']}` ({gpu['gpu']}) measured {gpu['stage1']:.0f} and {gpu['stage2']:.0f} "
+            f"images/s: {images_s1 / gpu['stage1'] / 3600:.1f} + {images_s2 / gpu['stage2'] / 3600:.1f} hours for the "
+            f"two stages."
+            if gpu
+            else "GPU figures are *to be measured*: run `python benchmarks/run.py --device cuda` on the GPU and rebuild this "
+            "chapter to fill them in."
+        )
+    )
+)
 
 # %% [markdown]
 # ## On real data
@@ -411,31 +526,63 @@ display(Markdown(
 # %%
 if ctx.dataset != "SynthFashion":
     files = ctx.files
-    counts = {name: {"values": files.meta.num_values[a],
-                     "test queries": int((files.queries["test"][:, 1] == a).sum()),
-                     "test candidates": int((files.candidates["test"][:, 1] == a).sum())}
-              for a, name in enumerate(files.meta.attributes)}
+    counts = {
+        name: {
+            "values": files.meta.num_values[a],
+            "test queries": int((files.queries["test"][:, 1] == a).sum()),
+            "test candidates": int((files.candidates["test"][:, 1] == a).sum()),
+        }
+        for a, name in enumerate(files.meta.attributes)
+    }
     split_df = pd.DataFrame(counts).T
     if ctx.dataset == "FashionAI":
-        split_df["authors' test queries"] = [asen.published.FASHIONAI_SPLIT[n].test_queries
-                                             if n in asen.published.FASHIONAI_SPLIT else None for n in split_df.index]
-        split_df["authors' test candidates"] = [asen.published.FASHIONAI_SPLIT[n].test_candidates
-                                                if n in asen.published.FASHIONAI_SPLIT else None for n in split_df.index]
+        split_df["authors' test queries"] = [
+            (
+                asen.published.FASHIONAI_SPLIT[n].test_queries
+                if n in asen.published.FASHIONAI_SPLIT
+                else None
+            )
+            for n in split_df.index
+        ]
+        split_df["authors' test candidates"] = [
+            (
+                asen.published.FASHIONAI_SPLIT[n].test_candidates
+                if n in asen.published.FASHIONAI_SPLIT
+                else None
+            )
+            for n in split_df.index
+        ]
     display(split_df)
     results["split"] = counts
     pattern = f"{ctx.dataset.lower()}_s2*/checkpoints/best.pt"
     runs = sorted({*Path("runs").glob(pattern), *ctx.runs_root.glob(pattern)})
     if runs:
-        table = asen.reproduce.evaluate_checkpoint(runs[-1], files, ctx.device, progress=False)["main"]
+        table = asen.reproduce.evaluate_checkpoint(
+            runs[-1], files, ctx.device, progress=False
+        )["main"]
         print(table.format(f"{runs[-1]} on {ctx.dataset} (test)"))
         results["evaluation"] = {"checkpoint": str(runs[-1]), **table.to_dict()}
         if ctx.dataset in asen.published.DATASETS:
-            display(pd.DataFrame([{"method": r["method"], "overall MAP": asen.published.format_map(r["overall"]),
-                                   "source": r["source"]} for r in asen.published.rows(ctx.dataset)]))
+            display(
+                pd.DataFrame(
+                    [
+                        {
+                            "method": r["method"],
+                            "overall MAP": asen.published.format_map(r["overall"]),
+                            "source": r["source"],
+                        }
+                        for r in asen.published.rows(ctx.dataset)
+                    ]
+                )
+            )
     else:
-        print(f"no runs/{ctx.dataset.lower()}_s2*/checkpoints/best.pt yet: train with the commands above")
+        print(
+            f"no runs/{ctx.dataset.lower()}_s2*/checkpoints/best.pt yet: train with the commands above"
+        )
 else:
-    print("SynthFashion: the real-data steps above are shown, not run. Build with --dataset/--data-root to run them.")
+    print(
+        "SynthFashion: the real-data steps above are shown, not run. Build with --dataset/--data-root to run them."
+    )
 
 # %%
 write_json(ctx.results_dir / "12_real_data_gpu.json", results)
@@ -457,3 +604,34 @@ print(f"wrote {ctx.results_dir / '12_real_data_gpu.json'}")
 #    the random baseline of [chapter 7](07_evaluation.ipynb)?
 # 5. The stage-2 estimate adds the two branches' times. List what it leaves out (the crop, the alignment
 #    loss, data loading of full-resolution originals) and measure one of them with `benchmarks/run.py`.
+#
+# :::{dropdown} Hint for exercise 1
+# Time `train_images_per_second` with `model.to(memory_format=torch.channels_last)` and without it, and on a
+# GPU inside `torch.autocast("cuda", dtype=torch.bfloat16)`. Channels-last lets the convolution kernels read
+# neighbouring channels contiguously (oneDNN's preferred layout on a CPU); bfloat16 halves the memory
+# traffic and uses the tensor cores on a GPU, usually the larger gain there.
+# :::
+#
+# :::{dropdown} Hint for exercise 2
+# Hours × 3600 × images/s ÷ 3 images per triplet gives the triplets you can afford; divide by the epochs of
+# both stages. The step-decay schedule lowers the learning rate at fixed epochs, so cutting epochs also
+# moves the decays: cutting triplets per epoch keeps the schedule's shape.
+# :::
+#
+# :::{dropdown} Hint for exercise 3
+# `load_asenpp` loads with `strict=True`, so the missing key raises an error that names it. A non-strict load
+# would leave that layer at its random initialisation without a word, and the reproduction would silently
+# measure a different model.
+# :::
+#
+# :::{dropdown} Hint for exercise 4
+# The authors' split files fix which images are queries; the seeded split draws them per value. Compare the
+# counts per attribute with `FASHIONAI_SPLIT`: a split with more queries of rare values lowers the random
+# floor, since a rare value has few relevant candidates.
+# :::
+#
+# :::{dropdown} Hint for exercise 5
+# Besides the two branches' forward and backward passes, stage 2 computes the crop boxes from the
+# attention maps, crops and resizes the full-resolution originals, computes the alignment loss, and loads the
+# originals from disk. `python benchmarks/run.py --help` lists the parts it times (e.g. the crop).
+# :::

@@ -258,3 +258,11 @@ def test_cli_export_writes_unexecuted_notebooks(tmp_path):
     nb = json.loads((tmp_path / "colab" / "01_x.ipynb").read_text())
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
     assert execute_notebooks.repository_url() in "".join("".join(c["source"]) for c in nb["cells"])
+    install = [c for c in nb["cells"] if "colab-install" in c["metadata"].get("tags", [])]
+    assert [nb["cells"].index(c) for c in install] == [1], "one install cell, right after the title"
+    assert "".join(install[0]["source"]).endswith(f'git+{execute_notebooks.repository_url()}"')
+
+
+def test_only_the_colab_export_installs_the_library(tmp_path):
+    nb = execute_notebooks.convert(write_notebook(tmp_path, "01_x"), "https://example.org/repo")
+    assert not any("pip install" in c.source for c in nb.cells)

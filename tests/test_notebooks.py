@@ -49,12 +49,42 @@ def test_chapter_follows_the_conventions(path):
     assert list(assigned) == list(execute_notebooks.PARAMETER_DEFAULTS), "cell 2: parameters in the book's order"
 
     assert setup.cell_type == "code"
-    for needle in ('"google.colab" in sys.modules', execute_notebooks.URL_PLACEHOLDER, "asen.book.setup("):
-        assert needle in setup.source, f"cell 3 (set-up) lacks {needle!r}"
+    assert "ctx = asen.book.setup(globals())" in setup.source, "cell 3 (set-up): ctx = asen.book.setup(globals())"
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    for needle in ("google.colab", "pip install", execute_notebooks.URL_PLACEHOLDER):
+        assert needle not in code, f"{needle!r} in a chapter: the Colab install is added by --export alone"
 
     assert last.cell_type == "markdown" and last.source.startswith("## Exercises"), "last cell: ## Exercises"
     exercises = re.findall(r"^\d+\. ", last.source, re.M)
     assert 3 <= len(exercises) <= 5 or "PLACEHOLDER" in cells[0].source, "3-5 exercises"
+
+
+GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z_]\w*)(?::[^`]*)?`")
+
+
+# chapters whose prose is still partly assembled in code (issue 16): remove a chapter once converted
+PROSE_IN_CODE = {"01", "02", "03", "04", "06", "10", "11", "12"}
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="prose still built in code"))
+    if p.stem[:2] in PROSE_IN_CODE else p for p in CHAPTERS], ids=[p.stem for p in CHAPTERS])
+def test_prose_is_markdown_with_glued_numbers(path):
+    """No prose is built in code, and every number the markdown pastes is glued by the chapter."""
+    cells = _cells(path)
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    tree = ast.parse(code)
+    built = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Markdown"
+             and n.args and not isinstance(n.args[0], ast.Call)]  # Markdown(path.read_text()) shows a file
+    assert not built, "prose built in code (Markdown(...)): write markdown and glue the numbers"
+    glued = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "glue":
+            assert all(k.arg for k in node.keywords), "glue(name=value, ...) with literal names"
+            glued |= {k.arg for k in node.keywords}
+    used = {m for c in cells if c.cell_type == "markdown" for m in GLUE_ROLE.findall(c.source)}
+    assert used <= glued, f"pasted but never glued: {sorted(used - glued)}"
+    assert glued <= used, f"glued but never pasted: {sorted(glued - used)}"
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 The chapters' sources are the jupytext percent-format files ``notebooks/NN_*.py``. This script converts each
 one to a notebook, fills in the repository URL from ``_config.yml`` (``repository.url``, the only place it is
-written; the chapters' Colab set-up cell holds the placeholder ``@REPOSITORY_URL@``), runs it with papermill
+written; a cell may hold the placeholder ``@REPOSITORY_URL@``), runs it with papermill
 under the given profile and parameters, in order 01, 02, ..., and writes ``<out>/<name>.ipynb``. The book is
 then built from those executed notebooks (``execute_notebooks: "off"`` in ``_config.yml``): papermill is the
 only executor.
@@ -18,6 +18,9 @@ Usage::
     python tools/execute_notebooks.py --profile smoke                 # all chapters into notebooks/*.ipynb
     python tools/execute_notebooks.py --profile cpu --only 03 06      # chapters whose name contains 03 or 06
     python tools/execute_notebooks.py --export _build/colab           # unexecuted notebooks (Colab), no kernel
+
+The export is what the book's Colab launch button opens; it alone gets :data:`COLAB_INSTALL`, the one cell that
+installs the library on Colab, placed after the chapter's title. The chapters themselves never install anything.
 
 A failing cell stops the run (``--keep-going`` runs the remaining chapters first) with a message naming the
 notebook, the cell (index and line of the ``.py`` file) and the exception, and a non-zero exit status.
@@ -40,6 +43,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 CONFIG = REPO_ROOT / "_config.yml"
 URL_PLACEHOLDER = "@REPOSITORY_URL@"
+# The install cell of every exported (Colab) notebook, the only place the book installs itself; the URL is filled in.
+COLAB_INSTALL = f"""\
+# Colab: install the book's library from its repository
+%pip install -q "asen[notebooks] @ git+{URL_PLACEHOLDER}\""""
 STAMP_SCHEMA = 1
 PROFILES = ("smoke", "cpu", "gpu")
 # the parameters cell of every chapter, in order, with its defaults (see book/CONTRIBUTING-chapters.md)
@@ -115,12 +122,16 @@ def notebook_stamp(source: Path, parameters: dict[str, Any], url: str, asen_hash
     return h.hexdigest()
 
 
-def convert(source: Path, url: str):
-    """Read a jupytext ``.py`` chapter as an (unexecuted) notebook with the repository URL filled in."""
+def convert(source: Path, url: str, colab: bool = False):
+    """Read a jupytext ``.py`` chapter as an (unexecuted) notebook with the repository URL filled in; ``colab``
+    adds :data:`COLAB_INSTALL` after the title cell (the notebooks the Colab launch button opens)."""
     import jupytext
     import nbformat
 
     nb = jupytext.read(source, fmt="py:percent")
+    if colab:
+        nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0,
+                        nbformat.v4.new_code_cell(COLAB_INSTALL, metadata={"tags": ["colab-install"]}))
     for cell in nb.cells:
         if cell.cell_type == "code" and URL_PLACEHOLDER in cell.source:
             cell.source = cell.source.replace(URL_PLACEHOLDER, url)
@@ -261,7 +272,8 @@ def run_all(sources: Iterable[Path], out_dir: Path, parameters: dict[str, Any], 
 
 
 def export(sources: Iterable[Path], out_dir: Path, url: str | None = None) -> list[Path]:
-    """Write the unexecuted notebooks (URL filled in) for Colab; no kernel is started."""
+    """Write the unexecuted notebooks (URL filled in, the Colab install cell added) for Colab; no kernel is
+    started."""
     import nbformat
 
     url = url or repository_url()
@@ -269,7 +281,7 @@ def export(sources: Iterable[Path], out_dir: Path, url: str | None = None) -> li
     written = []
     for source in sources:
         path = out_dir / f"{Path(source).stem}.ipynb"
-        nbformat.write(convert(Path(source), url), path)
+        nbformat.write(convert(Path(source), url, colab=True), path)
         written.append(path)
     return written
 
