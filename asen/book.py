@@ -4,7 +4,8 @@ Every chapter of the book starts, after its ``parameters`` cell, with::
 
     ctx = asen.book.setup(globals())
 
-which reads the parameters cell's names (:data:`PARAMETERS`) from the chapter's namespace, seeds everything, picks the device (CUDA when present and asked for), makes sure the data exists
+which reads the parameters cell's names (:data:`PARAMETERS`) from the chapter's namespace, seeds everything,
+picks the device (CUDA when present and asked for), makes sure the data exists
 (SynthFashion is generated, cached, at the size of the profile) and returns a :class:`BookContext`, whose
 :meth:`BookContext.trained` is the load-or-train entry point: a model is trained once for the whole book,
 keyed by its configuration hash, and every later chapter loads it.
@@ -89,8 +90,8 @@ class BookContext:
         return ckpt
 
 
-def setup(profile: str | Mapping[str, Any] = "cpu", dataset: str = "SynthFashion", data_root: str | None = None, device: str = "auto",
-          seed: int = 0, runs_root: str = "runs/synthfashion", results_dir: str = "results/book",
+def setup(profile: str | Mapping[str, Any] = "cpu", dataset: str = "SynthFashion", data_root: str | None = None,
+          device: str = "auto", seed: int = 0, runs_root: str = "runs/synthfashion", results_dir: str = "results/book",
           progress: bool = False) -> BookContext:
     """Seed, choose the device, make sure the data exists, and return the chapter's context.
 
@@ -98,7 +99,8 @@ def setup(profile: str | Mapping[str, Any] = "cpu", dataset: str = "SynthFashion
     parameters cell as papermill left it); any other argument is then ignored.
 
     Args:
-        profile: or a mapping holding the parameters (a chapter's ``globals()``); ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (larger); on Colab
+        profile: ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (larger), or a mapping
+            holding the parameters (a chapter's ``globals()``); on Colab
             ``cpu`` becomes :func:`default_profile` (``gpu`` when the runtime has a CUDA device).
         dataset: ``SynthFashion`` (generated when missing) or a real dataset prepared with ``data_scripts/``.
         data_root: the dataset folder (default ``data/SynthFashion`` for cpu, ``data/SynthFashion-<size>`` otherwise).
