@@ -23,14 +23,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import Image, Markdown, display
+from IPython.display import Image, display
 
 import asen.book
+from asen.book import glue
 from asen import published, synth
 from asen.evaluate import invisible_values
 from asen.metrics import average_precisions
 from asen.reproduce import random_table
 from asen.runs import write_json
+from asen.synth.attributes import VALUE_WEIGHTS
 
 ctx = asen.book.setup(globals())  # seed, device, data and run cache
 print(ctx)
@@ -80,14 +82,20 @@ deepfashion = pd.Series(
     index=published.ATTRIBUTES["DeepFashion"],
     name="values",
 )
-display(Markdown("**FashionAI** (split counts of the authors' files)"), fashionai)
-display(
-    Markdown(
-        f"**DARN** (9 attributes; {published.DARN_DOWNLOADABLE_IMAGES:,} downloadable images as used by the "
-        "authors) and **DeepFashion** (5 attribute types): values per attribute"
-    ),
-    pd.concat({"DARN": darn, "DeepFashion": deepfashion}).to_frame("values").T,
-)
+glue(darn_images=published.DARN_DOWNLOADABLE_IMAGES)
+
+# %% [markdown]
+# **FashionAI** (split counts of the authors' files):
+
+# %% tags=["hide-input"]
+display(fashionai)
+
+# %% [markdown]
+# **DARN** (9 attributes; {glue:text}`darn_images:,` downloadable images as used by the authors) and
+# **DeepFashion** (5 attribute types): values per attribute.
+
+# %% tags=["hide-input"]
+display(pd.concat({"DARN": darn, "DeepFashion": deepfashion}).to_frame("values").T)
 
 # %% [markdown]
 # Two things in these tables shape everything that follows. First, the *number of values* sets how hard
@@ -108,16 +116,19 @@ uniform = {
     "DeepFashion": float((1.0 / deepfashion).mean()),
 }
 results["uniform_value_random_map"] = {k: 100 * v for k, v in uniform.items()}
-display(
-    Markdown(
-        "If every value of an attribute were equally frequent, random embeddings would score about "
-        f"**{100 * uniform['FashionAI']:.1f} %** MAP on FashionAI (attributes weighted by their test queries), "
-        f"**{100 * uniform['DARN']:.1f} %** on DARN and **{100 * uniform['DeepFashion']:.2f} %** on DeepFashion "
-        "(attributes weighted equally, as their query counts are not in our reference). Real value frequencies are "
-        "uneven, which can only raise these numbers: the expected precision of a random ranking is "
-        "$\\sum_v p_v^2 \\geq 1/n$ for value frequencies $p_v$. We derive the exact version below."
-    )
+glue(
+    uniform_fashionai=100 * uniform["FashionAI"],
+    uniform_darn=100 * uniform["DARN"],
+    uniform_deepfashion=100 * uniform["DeepFashion"],
 )
+
+# %% [markdown]
+# If every value of an attribute were equally frequent, random embeddings would score about
+# **{glue:text}`uniform_fashionai:.1f` %** MAP on FashionAI (attributes weighted by their test queries),
+# **{glue:text}`uniform_darn:.1f` %** on DARN and **{glue:text}`uniform_deepfashion:.2f` %** on DeepFashion
+# (attributes weighted equally, as their query counts are not in our reference). Real value frequencies are
+# uneven, which can only raise these numbers: the expected precision of a random ranking is
+# $\sum_v p_v^2 \geq 1/n$ for value frequencies $p_v$. We derive the exact version below.
 
 # %% [markdown]
 # For orientation, the published figures on the real datasets that this project could verify at their source
@@ -192,7 +203,8 @@ for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
 fig.suptitle(
-    "The neck region: the piece shows at the global input size, its shape only in the original"
+    "The neck region: the piece shows at the global input size, "
+    "its shape only in the original"
 )
 fig.tight_layout()
 plt.show()
@@ -232,20 +244,39 @@ n_train, n_q, n_c = (
     for k in ("train images", "test queries", "test candidates")
 )
 per_attr_q = split_stats.drop("total")["test queries"]
-largest = ", ".join(f"`{a}`" for a in per_attr_q[per_attr_q == per_attr_q.max()].index)
-smallest = ", ".join(f"`{a}`" for a in per_attr_q[per_attr_q == per_attr_q.min()].index)
-display(
-    Markdown(
-        f"This build uses **{n_train}** training images, **{n_q}** test queries and **{n_c}** test candidates. "
-        f"The most queried attribute is {largest} ({per_attr_q.max()} queries) and the least queried {smallest} "
-        f"({per_attr_q.min()}); in FashionAI they are `neckline_design` (703) and `neck_design` (265). With so few "
-        "queries per attribute in a small build, rounding the shares moves attributes by a query or two."
-    )
+largest = ", ".join(a for a in per_attr_q[per_attr_q == per_attr_q.max()].index)
+smallest = ", ".join(a for a in per_attr_q[per_attr_q == per_attr_q.min()].index)
+fa_queries = pd.Series(
+    {a: st.test_queries for a, st in published.FASHIONAI_SPLIT.items()}
+)
+value_ratio = max(max(w) / min(w) for w in VALUE_WEIGHTS)
+glue(
+    n_train=n_train,
+    n_test_queries=n_q,
+    n_test_candidates=n_c,
+    most_queried=largest,
+    most_queries=per_attr_q.max(),
+    least_queried=smallest,
+    least_queries=per_attr_q.min(),
+    fa_most=fa_queries.idxmax(),
+    fa_most_queries=fa_queries.max(),
+    fa_least=fa_queries.idxmin(),
+    fa_least_queries=fa_queries.min(),
+    value_ratio=value_ratio,
 )
 
 # %% [markdown]
-# Within an attribute, values are mildly uneven (the generator's `VALUE_WEIGHTS`, at most 2.2 times apart),
-# after a guaranteed minimum of two training images per value so that every value can form a triplet.
+# This build uses **{glue:text}`n_train`** training images, **{glue:text}`n_test_queries`** test queries
+# and **{glue:text}`n_test_candidates`** test candidates. The most queried attribute is
+# {glue:text}`most_queried` ({glue:text}`most_queries` queries) and the least queried
+# {glue:text}`least_queried` ({glue:text}`least_queries`); in FashionAI they are {glue:text}`fa_most`
+# ({glue:text}`fa_most_queries`) and {glue:text}`fa_least` ({glue:text}`fa_least_queries`). With few
+# queries per attribute in a small build, rounding the shares moves attributes by a query or two, so the
+# two orders need not agree.
+#
+# Within an attribute, values are mildly uneven (the generator's `VALUE_WEIGHTS`, at most
+# {glue:text}`value_ratio:.1f` times apart), after a guaranteed minimum of two training images per value so
+# that every value can form a triplet.
 
 # %% tags=["hide-input"]
 train = pd.DataFrame(files.train_labels, columns=["image", "attr", "value"])
@@ -297,16 +328,16 @@ from asen.metrics import expected_random_ap
 rng = np.random.default_rng(seed)
 for R, N in [(1, 10), (3, 20), (7, 40)]:
     labels = np.array([1] * R + [0] * (N - R))
-    scores = rng.standard_normal(
-        (4000, 1, N)
-    )  # 4000 random rankings of the same N candidates
+    # 4000 random rankings of the same N candidates
+    scores = rng.standard_normal((4000, 1, N))
     aps = [
         average_precisions(np.ones((1, 1)), s.T, np.array([1]), labels)[0]
         for s in scores
     ]
     se = np.std(aps) / np.sqrt(len(aps))
     print(
-        f"R={R:2d} N={N:2d}: formula {expected_random_ap(R, N):.4f}, simulated {np.mean(aps):.4f} +- {se:.4f}"
+        f"R={R:2d} N={N:2d}: formula {expected_random_ap(R, N):.4f}, "
+        f"simulated {np.mean(aps):.4f} +- {se:.4f}"
     )
     assert abs(np.mean(aps) - expected_random_ap(R, N)) < 4 * se
 
@@ -359,7 +390,7 @@ display(random_df)
 # same value:
 
 # %%
-from asen.synth.attributes import QUERY_COUNTS, VALUE_WEIGHTS, random_map_estimate
+from asen.synth.attributes import QUERY_COUNTS, random_map_estimate
 
 shares_q = np.array(QUERY_COUNTS) / sum(QUERY_COUNTS)
 ours = float(
@@ -378,22 +409,40 @@ results["random_map"] = {
     "per_attribute_measured": measured,
 }
 limit_overall = float(random_df.loc["overall", "large-N limit"])
-display(
-    Markdown(
-        f"On this build the value counts predict a random MAP of **{overall_pred:.2f} %**, and random embeddings "
-        f"score **{overall_meas:.2f} %** on average over 10 draws: prediction and measurement agree up to sampling "
-        f"noise, which shrinks with the number of queries ({n_q} here; single attributes with a handful of queries can "
-        f"be off by a few points). The large-$N$ limit is **{limit_overall:.2f} %** (the generator's design value for "
-        f"FashionAI's shares is {100 * ours:.2f} %). The exact expectation exceeds the limit by "
-        f"{overall_pred - limit_overall:.1f} points because of the term $\\frac{{N-R}}{{N(N-1)}}H_N \\approx "
-        "(1-p_v)\\frac{\\ln N}{N}$: in a short candidate list a random ranking often puts a relevant candidate near "
-        "the top by luck, and that first hit's precision counts fully. The bonus fades only like $\\ln N / N$, so "
-        "random-embedding MAPs are comparable only between splits of the same size. Every model in this book must beat "
-        f"this floor. Value 0 (*Invisible*) exists in all {len(invisible)} attributes; it is easy to recognise (the "
-        "garment part is hidden or cut off), so the book also reports MAP without the Invisible queries."
-    )
+draw_sd = float(np.std([t.overall for t in draws], ddof=1))
+lowest_floor = min(predicted, key=predicted.get)
+glue(
+    overall_pred=overall_pred,
+    overall_meas=overall_meas,
+    random_draws=len(draws),
+    limit_overall=limit_overall,
+    design_limit=100 * ours,
+    bonus=overall_pred - limit_overall,
+    n_invisible_attributes=len(invisible),
+    lowest_floor=lowest_floor.replace("_", " "),
+    lowest_floor_map=predicted[lowest_floor],
 )
 write_json(ctx.results_dir / "01_task_and_data.json", results)
+
+# %% [markdown]
+# On this build the value counts predict a random MAP of **{glue:text}`overall_pred:.2f` %**, and random
+# embeddings score **{glue:text}`overall_meas:.2f` %** on average over {glue:text}`random_draws` draws:
+# prediction and measurement agree up to sampling noise (checked below), which shrinks with the number of
+# queries ({glue:text}`n_test_queries` here; single attributes with a handful of queries can be off by a few
+# points). The large-$N$ limit is **{glue:text}`limit_overall:.2f` %** (the generator's design value for
+# FashionAI's shares is {glue:text}`design_limit:.2f` %), and the exact expectation is
+# {glue:text}`bonus:+.1f` points from it. The difference comes mostly from the term
+# $\frac{N-R}{N(N-1)}H_N \approx (1-p_v)\frac{\ln N}{N}$, which is positive: in a short candidate list a
+# random ranking often puts a relevant candidate near the top by luck, and that first hit's precision counts
+# fully. The bonus fades only like $\ln N / N$, so random-embedding MAPs are comparable only between splits
+# of the same size. Every model in this book must beat this floor. Value 0 (*Invisible*) exists in all
+# {glue:text}`n_invisible_attributes` attributes; it is easy to recognise (the garment part is hidden or cut
+# off), so the book also reports MAP without the Invisible queries.
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+assert abs(overall_pred - overall_meas) < 5 * draw_sd / np.sqrt(len(draws))
+assert len(invisible) == meta.num_attributes
 
 # %% [markdown]
 # ## Exercises
@@ -415,7 +464,8 @@ write_json(ctx.results_dir / "01_task_and_data.json", results)
 # Apply the Cauchy–Schwarz inequality to the vectors $(p_1, \dots, p_n)$ and $(1, \dots, 1)$:
 # $1 = (\sum_v p_v)^2 \le n \sum_v p_v^2$, with equality exactly when the $p_v$ are proportional to the ones,
 # i.e. all equal. The lowest floor belongs to the attribute with the most values and the most even shares:
-# in FashionAI that is neckline design (10 values); SynthFashion's Random row agrees (11.6 %).
+# in FashionAI that is neckline design (10 values). On this build's SynthFashion split the predicted floor is
+# lowest for {glue:text}`lowest_floor` ({glue:text}`lowest_floor_map:.1f` %).
 # :::
 #
 # :::{dropdown} Hint for exercise 2

@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import asen.book
+from asen.book import glue
 from asen.data import ImageSet, RandomTripletSampler, collate_images, open_image
 from asen.losses import alignment_loss, in_batch_triplet_loss, triplet_loss
 from asen.model import build_model
@@ -39,9 +40,8 @@ from asen.train import make_sampler
 ctx = asen.book.setup(globals())  # seed, device, data and run cache
 print(ctx)
 files, meta = ctx.files, ctx.files.meta
-cfg = ctx.protocol.stage1_config(
-    "asen", seed
-)  # the configuration every stage-1 model of the book trains with
+# the configuration every stage-1 model of the book trains with
+cfg = ctx.protocol.stage1_config("asen", seed)
 results: dict = {"profile": ctx.profile}
 
 # %% [markdown]
@@ -124,15 +124,24 @@ results["triplets_per_step"] = {
     "random_sampler_triplets": per_step_random,
     "random_sampler_images": 3 * per_step_random,
 }
-display(
-    Markdown(
-        f"This batch of **{len(ib['images'])}** images holds **{valid:,}** valid triplets, against "
-        f"**{per_step_random}** triplets from {3 * per_step_random} images for the paper's sampler: "
-        f"{valid / len(ib['images']):.0f} comparisons per image instead of 1/3. The price is that triplets in a batch "
-        "share images, so they are far from independent; on a small compute budget the trade is worth it (the "
-        "project's prototype reached about twice the MAP with the in-batch sampler at the same number of steps)."
-    )
+glue(
+    batch_images=len(ib["images"]),
+    batch_triplets=valid,
+    random_triplets=per_step_random,
+    random_images=3 * per_step_random,
+    comparisons_per_image=valid / len(ib["images"]),
 )
+
+# %% [markdown]
+# This batch of **{glue:text}`batch_images`** images holds **{glue:text}`batch_triplets:,`** valid
+# triplets, against **{glue:text}`random_triplets`** triplets from {glue:text}`random_images` images for the
+# paper's sampler: {glue:text}`comparisons_per_image:.0f` comparisons per image instead of 1/3. The price
+# is that triplets in a batch share images, so they are far from independent; on a small compute budget the
+# book's CPU protocol takes that trade.
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+assert valid / len(ib["images"]) > 1 / 3
 
 # %% tags=["hide-input"]
 order = np.lexsort((ib["values"], ib["attributes"]))
@@ -172,9 +181,8 @@ plt.show()
 # %%
 margin = cfg.train.margin
 angles = torch.linspace(0, np.pi, 91)  # 2-degree steps
-tp, tn = torch.meshgrid(
-    angles, angles, indexing="ij"
-)  # (91, 91): positive angle x negative angle
+# (91, 91): positive angle x negative angle
+tp, tn = torch.meshgrid(angles, angles, indexing="ij")
 unit = lambda t: torch.stack([torch.cos(t), torch.sin(t)], dim=-1)  # noqa: E731
 anchor = unit(torch.zeros_like(tp)).reshape(-1, 2)
 loss_grid = torch.stack(
@@ -238,15 +246,27 @@ results["toy"] = {
     "loss_zero_from_theta_neg": zero_from,
     "loss_at_collapse": float(loss_grid[0, 0]),
 }
-display(
-    Markdown(
-        f"With the positive at {theta_pos:.0f}° the loss is zero only once the negative is at least "
-        f"**{zero_from:.0f}°** away from the anchor ($\\cos\\theta^- \\le \\cos 30° - {margin}$); below that it "
-        f"falls linearly in $\\cos\\theta^-$. When everything sits on top of everything else "
-        f"($\\theta^+ = \\theta^- = 0$) the loss equals the margin, **{float(loss_grid[0, 0]):.2f}**, and its "
-        "gradient pushes the negative away and pulls the positive in with equal force."
-    )
+glue(
+    theta_pos=theta_pos,
+    zero_from=zero_from,
+    margin=margin,
+    loss_at_collapse=float(loss_grid[0, 0]),
 )
+
+# %% [markdown]
+# With the positive at {glue:text}`theta_pos:.0f`° the loss is zero only once the negative is at least
+# **{glue:text}`zero_from:.0f`°** away from the anchor ($\cos\theta^- \le \cos\theta^+ - m$, with
+# $m$ = {glue:text}`margin:g`); below that it falls linearly in $\cos\theta^-$. When everything sits on top
+# of everything else ($\theta^+ = \theta^- = 0$) the loss equals the margin,
+# **{glue:text}`loss_at_collapse:.2f`**, and its gradient pushes the negative away and pulls the positive
+# in with equal force.
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+cos_pos = np.cos(np.radians(theta_pos))
+assert np.cos(np.radians(zero_from)) <= cos_pos - margin + 1e-6
+assert np.cos(np.radians(zero_from - 2)) > cos_pos - margin  # 2-degree grid
+assert np.isclose(float(loss_grid[0, 0]), margin)
 
 # %% [markdown]
 # ## Learning a toy embedding with the in-batch loss
@@ -259,9 +279,8 @@ display(
 torch.manual_seed(seed)
 toy_values = torch.arange(12) % 3
 toy_attrs = torch.zeros(12, dtype=torch.long)
-points = torch.nn.Parameter(
-    torch.randn(12, 2) * 0.1 + torch.tensor([1.0, 0.0])
-)  # all start near one direction
+# all start near one direction
+points = torch.nn.Parameter(torch.randn(12, 2) * 0.1 + torch.tensor([1.0, 0.0]))
 start = F.normalize(points.detach().clone(), dim=1)
 opt = torch.optim.Adam([points], lr=0.05)
 history = []
@@ -351,7 +370,7 @@ for norm in ("none", "batchnorm"):
         meta.num_attributes,
         ctx.device,
     )
-    model.train()  # BatchNorm normalises with the batch's statistics, as during training
+    model.train()  # BatchNorm uses the batch's statistics, as during training
     with torch.no_grad():
         e, _ = model(x, attrs_t)
     z = F.normalize(e, dim=1)
@@ -378,15 +397,23 @@ plt.show()
 
 # %%
 u = results["untrained_cosine"]
-display(
-    Markdown(
-        f"Without normalisation the mean pairwise cosine of the untrained network is **{u['none']['mean']:.2f}** "
-        f"(spread {u['none']['std']:.2f}); with the BatchNorm layer it is **{u['batchnorm']['mean']:.2f}** "
-        f"(spread {u['batchnorm']['std']:.2f}). Near-parallel embeddings make $\\cos(x,x^+) - \\cos(x,x^-)$ tiny "
-        "for every triplet, so the loss is stuck at the margin; centred embeddings start the hinge in its useful "
-        "range."
-    )
+glue(
+    cos_none=u["none"]["mean"],
+    cos_none_sd=u["none"]["std"],
+    cos_bn=u["batchnorm"]["mean"],
+    cos_bn_sd=u["batchnorm"]["std"],
 )
+
+# %% [markdown]
+# Without normalisation the mean pairwise cosine of the untrained network is **{glue:text}`cos_none:.2f`**
+# (spread {glue:text}`cos_none_sd:.2f`); with the BatchNorm layer it is **{glue:text}`cos_bn:.2f`** (spread
+# {glue:text}`cos_bn_sd:.2f`). Near-parallel embeddings make $\cos(x,x^+) - \cos(x,x^-)$ tiny for every
+# triplet, so the loss is stuck at the margin; centred embeddings start the hinge in its useful range.
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+assert u["none"]["mean"] > 1 - margin, "without a norm: near-parallel"
+assert abs(u["batchnorm"]["mean"]) < u["none"]["mean"] - margin
 
 # %% [markdown]
 # ## The alignment loss of ASEN++

@@ -25,9 +25,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import asen.book
+from asen.book import glue
 from asen.checkpoint import load_model
 from asen.data import ImageSet, collate_images, global_view, open_image
 from asen.model import build_model
@@ -67,7 +68,8 @@ trained, cfg, info = load_model(ckpt, ctx.device)
 torch.manual_seed(seed)
 untrained = build_model(cfg.model, meta.num_attributes, ctx.device).eval()
 print(
-    f"trained model: {ckpt.parent.parent.name}, best epoch {info['epoch'] + 1}, validation MAP {info['mAP']:.2f}"
+    f"trained model: {ckpt.parent.parent.name}, best epoch {info['epoch'] + 1}, "
+    f"validation MAP {info['mAP']:.2f}"
 )
 
 # %% [markdown]
@@ -101,13 +103,18 @@ results["feature_map"] = {
     "width": w,
     "common_dim": att.shape[1],
 }
-display(
-    Markdown(
-        f"The backbone of this build gives a **{c} x {h} x {w}** feature map for a "
-        f"{cfg.data.global_size} px input, so each attention map has {h * w} positions "
-        f"(the paper's ResNet-50 gives 1024 x 14 x 14 at 224 px)."
-    )
+glue(
+    fm_channels=c,
+    fm_height=h,
+    fm_width=w,
+    fm_input=cfg.data.global_size,
+    positions=h * w,
 )
+
+# %% [markdown]
+# The backbone of this build gives a **{glue:text}`fm_channels` x {glue:text}`fm_height` x
+# {glue:text}`fm_width`** feature map for a {glue:text}`fm_input` px input, so each attention map has
+# {glue:text}`positions` positions (the paper's ResNet-50 gives 1024 x 14 x 14 at 224 px).
 
 # %% [markdown]
 # ## One image, eight questions
@@ -131,7 +138,8 @@ def maps_all_attributes(model, images: torch.Tensor) -> np.ndarray:
 
 
 def square_original(image_id: int):
-    """The full-resolution picture, centre-cropped square as the global view (so the map lines up)."""
+    """The full-resolution picture, centre-cropped square like the global view (so the
+    map lines up)."""
     pic = open_image(files.root / files.filenames["test"][image_id])
     return global_view(pic, min(pic.size))
 
@@ -172,7 +180,8 @@ for block, (maps_, label) in enumerate(
             )
 fig.colorbar(overlay, ax=axes, shrink=0.4, label="attention / uniform attention")
 fig.suptitle(
-    "Spatial attention of the same images under each attribute (top: untrained, bottom: trained)"
+    "Spatial attention of the same images under each attribute "
+    "(top: untrained, bottom: trained)"
 )
 plt.show()
 
@@ -189,7 +198,8 @@ plt.show()
 def attention_stats(
     model, items: np.ndarray, batch: int = 64
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per item: normalised entropy, vertical centre; and the mean map per attribute (A, h, w)."""
+    """Per item: normalised entropy, vertical centre; and the mean map per attribute
+    (A, h, w)."""
     ent, centre, sums, counts = [], [], None, np.zeros(meta.num_attributes)
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
@@ -265,29 +275,33 @@ results["summary"] = {
     "centre_length_trained": c_length,
     "validation_map": info["mAP"],
 }
-if e1 < e0 - 0.01:
-    change = f"it is **{e1:.4f}** after training: the maps have concentrated"
-else:
-    change = (
-        f"it is still **{e1:.4f}** after training: this model's maps have barely moved away from uniform, "
-        "so its pooling is close to global average pooling"
-    )
-if abs(c_design - c_length) < 0.02:
-    where = "the two groups look at the same height on average: no spatial specialisation yet."
-elif c_design < c_length:
-    where = "the design attributes look higher up, towards the neck, as they should."
-else:
-    where = "the design attributes look *lower* than the length ones, not where their evidence is."
-display(
-    Markdown(
-        f"Before training the maps are almost uniform (mean normalised entropy **{e0:.4f}**): the random "
-        f"projections barely prefer any position, so ASA starts as global average pooling; {change}. On average "
-        f"the trained maps of the design attributes sit at height **{c_design:.2f}** and those of the length "
-        f"attributes at **{c_length:.2f}**: {where} This page was built with the `{ctx.profile}` profile "
-        f"(validation MAP of the model {info['mAP']:.1f}); a model trained for a handful of steps (`smoke`) cannot be "
-        "expected to have specialised its attention."
-    )
+glue(
+    entropy_untrained=e0,
+    entropy_trained=e1,
+    centre_design=c_design,
+    centre_length=c_length,
+    build_profile=ctx.profile,
+    validation_map=info["mAP"],
 )
+
+# %% [markdown]
+# Before training the maps are almost uniform (mean normalised entropy
+# **{glue:text}`entropy_untrained:.4f`**): the random projections barely prefer any position, so ASA starts
+# as global average pooling. After training the mean entropy is **{glue:text}`entropy_trained:.4f`**. A clear
+# drop means the maps have concentrated; a value still close to the untrained one means this model's pooling
+# is still close to global average pooling. Where the maps sit is the other half of the lesson: the evidence
+# of the design attributes is near the neck, so a specialised model looks higher up for them than for the
+# length attributes. On average the trained maps of the design attributes sit at height
+# **{glue:text}`centre_design:.2f`** and those of the length attributes at **{glue:text}`centre_length:.2f`**
+# (0 is the top of the image). This page was built with the {glue:text}`build_profile` profile
+# (validation MAP of the model {glue:text}`validation_map:.1f`); a model trained for a handful of steps
+# (`smoke`) cannot be expected to have specialised its attention, and even a fully trained one may not, so
+# the text gives both numbers and claims neither way.
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+assert e0 > 0.95, "the untrained maps are almost uniform"
+assert 0 <= c_design <= 1 and 0 <= c_length <= 1
 
 # %% [markdown]
 # The mean map per attribute over its test queries (trained model) shows the same on the image grid:
@@ -301,7 +315,8 @@ for a, ax in enumerate(axes.flat):
     ax.set_ylabel("row")
     fig.colorbar(im, ax=ax, fraction=0.046)
 fig.suptitle(
-    f"Mean attention map per attribute over its test queries (trained, {h} x {w} grid)"
+    f"Mean attention map per attribute over its test queries "
+    f"(trained, {h} x {w} grid)"
 )
 fig.tight_layout()
 plt.show()
@@ -331,7 +346,7 @@ write_json(ctx.results_dir / "03_spatial_attention.json", results)
 #
 # :::{dropdown} Hint for exercise 2
 # Multiplying the logits by $\sqrt{C'}$ sharpens the softmax: even random projections then favour a few
-# positions, so the untrained maps are already concentrated (lower entropy than the 0.997 measured above), and
+# positions, so the untrained maps are already concentrated (lower entropy than the {glue:text}`entropy_untrained:.3f` measured above), and
 # training starts from an arbitrary focus instead of from global pooling.
 # :::
 #

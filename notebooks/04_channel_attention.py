@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import asen.book
+from asen.book import glue
 from asen.checkpoint import load_model
 from asen.data import ImageSet, collate_images
 from asen.reproduce import evaluate_checkpoint
@@ -63,7 +64,8 @@ test_set = ImageSet(files.root, files.filenames["test"], cfg.data.global_size)
 def pooled_features(
     image_ids: np.ndarray, attrs: np.ndarray
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spatially pooled features (B, C) and attribute embeddings (B, A) of images under attributes."""
+    """Spatially pooled features (B, C) and attribute embeddings (B, A) of images
+    under attributes."""
     x = collate_images([test_set[int(i)] for i in image_ids])["image"].to(ctx.device)
     a = torch.as_tensor(attrs, device=ctx.device)
     with torch.no_grad():
@@ -83,9 +85,8 @@ pooled, e = pooled_features(queries[:8, 0], queries[:8, 1])
 with torch.no_grad():
     torch.testing.assert_close(pooled * mask_by_hand(pooled, e), channel(pooled, e))
 C = pooled.shape[1]
-print(
-    f"{C} channels, bottleneck of {channel.fc1.out_features}; the mask recomputed by hand matches the library"
-)
+print(f"{C} channels, bottleneck of {channel.fc1.out_features}")
+print("the mask recomputed by hand matches the library")
 
 # %% [markdown]
 # ## Masks per attribute and channel
@@ -98,9 +99,7 @@ rng = np.random.default_rng(seed)
 image_ids = np.unique(queries[:, 0])
 image_ids = rng.choice(image_ids, size=min(len(image_ids), 256), replace=False)
 A = meta.num_attributes
-masks = np.zeros(
-    (A, len(image_ids), C), dtype=np.float32
-)  # attribute x image x channel
+masks = np.zeros((A, len(image_ids), C), dtype=np.float32)  # attribute, image, channel
 for a in range(A):
     for start in range(0, len(image_ids), 64):
         ids = image_ids[start : start + 64]
@@ -108,9 +107,8 @@ for a in range(A):
         with torch.no_grad():
             masks[a, start : start + len(ids)] = mask_by_hand(p, e).cpu().numpy()
 mean_mask = masks.mean(axis=1)  # (A, C)
-order = np.argsort(
-    -mean_mask.std(axis=0)
-)  # channels whose mean mask differs most between attributes first
+# channels whose mean mask differs most between attributes first
+order = np.argsort(-mean_mask.std(axis=0))
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(12, 3.6))
@@ -129,7 +127,8 @@ ax.set_xlabel(
 )
 ax.set_ylabel("attribute")
 ax.set_title(
-    f"Channel attention masks of the trained ASEN, averaged over {len(image_ids)} test images"
+    "Channel attention masks of the trained ASEN, "
+    f"averaged over {len(image_ids)} test images"
 )
 plt.show()
 
@@ -153,26 +152,31 @@ results["masks"] = {
     "mean": float(masks.mean()),
     "fraction": saturation,
 }
-display(
-    Markdown(
-        f"Across {len(image_ids)} images and {A} attributes the mask values average **{masks.mean():.2f}**; "
-        f"{100 * saturation['below 0.1']:.1f} % of them are below 0.1 (channel switched off) and "
-        f"{100 * saturation['above 0.9']:.1f} % above 0.9. The attribute explains **{100 * share:.1f} %** of the "
-        "variance of the mask values; the rest varies from image to image under the same attribute. "
-        + (
-            "The masks are therefore mainly *attribute* masks: each attribute selects its own channels."
-            if share > 0.5
-            else "So in this model the masks depend more on the image than on the attribute: ACA acts as an image-dependent "
-            "gate that the attribute only shifts."
-        )
-        + (
-            f" Note, though, how little the masks vary at all (standard deviation {masks.std():.3f} around "
-            f"{masks.mean():.2f}): ACA barely re-weights anything yet, as expected of a model trained for a few steps."
-            if masks.std() < 0.05
-            else ""
-        )
-    )
+glue(
+    mask_images=len(image_ids),
+    n_attributes=A,
+    mask_mean=masks.mean(),
+    mask_std=masks.std(),
+    below=100 * saturation["below 0.1"],
+    above=100 * saturation["above 0.9"],
+    attribute_share=100 * share,
 )
+
+# %% [markdown]
+# Across {glue:text}`mask_images` images and {glue:text}`n_attributes` attributes the mask values average
+# **{glue:text}`mask_mean:.2f`** (standard deviation {glue:text}`mask_std:.3f`);
+# {glue:text}`below:.1f` % of them are below 0.1 (channel switched off) and {glue:text}`above:.1f` % above
+# 0.9. The attribute explains **{glue:text}`attribute_share:.1f` %** of the variance of the mask values;
+# the rest varies from image to image under the same attribute. Above one half, the masks are mainly
+# *attribute* masks: each attribute selects its own channels. Below it, they depend more on the image than
+# on the attribute, and ACA acts as an image-dependent gate that the attribute only shifts. A small standard
+# deviation means ACA barely re-weights anything yet, as expected of a model trained for a few steps (the
+# `smoke` profile).
+
+# %% tags=["hide-input"]
+# The claims above, checked: a false claim fails the build.
+assert 0 <= share <= 1 + 1e-6
+assert saturation["below 0.1"] + saturation["above 0.9"] <= 1
 
 # %% [markdown]
 # ## Which attributes use the same channels?
@@ -209,26 +213,22 @@ length = [
     meta.attributes.index(a)
     for a in ("skirt_length", "sleeve_length", "coat_length", "pant_length")
 ]
-within = lambda idx: float(
+within = lambda idx: float(  # noqa: E731
     np.mean([corr[i, j] for i in idx for j in idx if i < j])
-)  # noqa: E731
+)
 across = float(np.mean([corr[i, j] for i in design for j in length]))
 results["correlation"] = {
     "within_design": within(design),
     "within_length": within(length),
     "across": across,
 }
-display(
-    Markdown(
-        f"Mean correlation within the design attributes **{within(design):.2f}**, within the length attributes "
-        f"**{within(length):.2f}**, across the two groups **{across:.2f}**. "
-        + (
-            "The groups are visible in the masks: attributes read from the same region share channels."
-            if min(within(design), within(length)) > across + 0.05
-            else "The two groups are not separated in this model's masks."
-        )
-    )
-)
+glue(within_design=within(design), within_length=within(length), across=across)
+
+# %% [markdown]
+# Mean correlation within the design attributes **{glue:text}`within_design:.2f`**, within the length
+# attributes **{glue:text}`within_length:.2f`**, across the two groups **{glue:text}`across:.2f`**. Where
+# attributes read from the same region share channels, both within-group correlations stand clearly above
+# the across-group one; where they do not, this model's masks do not separate the two groups.
 
 # %% [markdown]
 # ## Switching ACA off
@@ -252,7 +252,8 @@ ax = scores_df.plot.bar(figsize=(10, 3.8), width=0.75, color=["#2a6f97", "#c9ada
 ax.set_ylabel("test MAP (%)")
 ax.set_xlabel("attribute")
 ax.set_title(
-    "Test MAP with and without attribute-aware channel attention (stage 1, one seed)"
+    "Test MAP with and without attribute-aware channel attention "
+    "(stage 1, one seed)"
 )
 ax.set_xticklabels(
     [t.get_text().replace("_", "\n") for t in ax.get_xticklabels()],
@@ -273,15 +274,18 @@ results["ablation"] = {
     "queries": n_q,
 }
 write_json(ctx.results_dir / "04_channel_attention.json", results)
-display(
-    Markdown(
-        f"With ACA the overall test MAP is **{scores['ASEN']['overall']:.2f}**, without it "
-        f"**{scores['ASEN w/o ACA']['overall']:.2f}**: a difference of **{gap:+.2f}** points. This is one seed on "
-        f"{n_q} test queries; the project's prototype measured a standard error of about one point at 1,000 queries, "
-        "so a gap of less than about three points needs several seeds before it means anything "
-        "([chapter 9](09_ablations.ipynb) repeats the ablation over the profile's seeds)."
-    )
+glue(
+    map_aca=scores["ASEN"]["overall"],
+    map_no_aca=scores["ASEN w/o ACA"]["overall"],
+    aca_gap=gap,
+    n_queries=n_q,
 )
+
+# %% [markdown]
+# With ACA the overall test MAP is **{glue:text}`map_aca:.2f`**, without it **{glue:text}`map_no_aca:.2f`**:
+# a difference of **{glue:text}`aca_gap:+.2f`** points. This is one seed on {glue:text}`n_queries` test
+# queries, and one seed does not tell a small gap from seed-to-seed noise: it needs several seeds before it
+# means anything ([chapter 9](09_ablations.ipynb) repeats the ablation over the profile's seeds).
 
 # %% [markdown]
 # ## Exercises
