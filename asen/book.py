@@ -24,7 +24,7 @@ from .reproduce import (MAIN_METHODS, PROFILES, Protocol, ablation_runs, default
                         main_table_runs)
 from .runs import resolve_device, seed_everything
 
-SYNTH_SIZE = {"smoke": "tiny", "cpu": "small", "gpu": "fashionai"}
+SYNTH_SIZE = {name: prof["size"] for name, prof in PROFILES.items()}  # gpu: the 224 px renders, as cpu
 
 
 def on_colab() -> bool:
@@ -32,9 +32,12 @@ def on_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def default_profile() -> str:
-    """``gpu`` when CUDA is present, else ``cpu`` (``ASEN_PROFILE`` in the environment wins)."""
-    return os.environ.get("ASEN_PROFILE") or ("gpu" if torch.cuda.is_available() else "cpu")
+def default_profile(requested: str = "cpu") -> str:
+    """The profile a chapter runs: ``ASEN_PROFILE`` from the environment when set; else, for the default
+    ``cpu``, ``gpu`` on a CUDA runtime (Colab's included); else ``requested``."""
+    if os.environ.get("ASEN_PROFILE"):
+        return os.environ["ASEN_PROFILE"]
+    return "gpu" if requested == "cpu" and torch.cuda.is_available() else requested
 
 
 @dataclass
@@ -79,8 +82,8 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
     """Seed, choose the device, make sure the data exists, and return the chapter's context.
 
     Args:
-        profile: ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (larger); on Colab
-            ``cpu`` becomes :func:`default_profile` (``gpu`` when the runtime has a CUDA device).
+        profile: ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (the paper's networks);
+            ``cpu`` becomes :func:`default_profile` (``gpu`` on a CUDA runtime, ``ASEN_PROFILE`` when set).
         dataset: ``SynthFashion`` (generated when missing) or a real dataset prepared with ``data_scripts/``.
         data_root: the dataset folder (default ``data/SynthFashion`` for cpu, ``data/SynthFashion-<size>`` otherwise).
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -88,8 +91,8 @@ def setup(profile: str = "cpu", dataset: str = "SynthFashion", data_root: str | 
         runs_root: where trained runs are cached (shared by all chapters).
         results_dir: where chapters write their numbers.
     """
-    if on_colab() and profile == "cpu":
-        profile = default_profile()  # "gpu" when the Colab runtime has a CUDA device
+    if profile == "cpu":
+        profile = default_profile()  # "gpu" on a CUDA runtime (ASEN_PROFILE wins)
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     seed_everything(seed)
