@@ -811,11 +811,11 @@ def format_plan(runs: list[dict], device: str | None = None, rate: float | None 
 
 def device_rate(protocol: Protocol, seeds: Sequence[int]) -> float:
     """Achieved FLOP/s of the current device on one training step of the plan's first stage-1 run (a CPU
-    times at most 12 images of it)."""
+    times one triplet a forward pass of it: 9 images with the paper's three passes)."""
     from .estimate import measure_rate
 
     cfg = protocol.stage1_config("asen", seeds[0])
-    return measure_rate(cfg, protocol.device, max_images=12 if protocol.device.type == "cpu" else None)
+    return measure_rate(cfg, protocol.device, max_images=9 if protocol.device.type == "cpu" else None)
 
 
 def machine_info() -> dict[str, Any]:
