@@ -94,6 +94,41 @@ def _imagenet_state(name: str) -> dict:
         ) from exc
 
 
+def imagenet_weights_available(names: tuple[str, ...] | list[str], timeout_s: float = 30.0) -> tuple[bool, str]:
+    """Whether torchvision's ImageNet weights of every backbone in ``names`` can be loaded: from the hub cache,
+    else by downloading them into it (given up after ``timeout_s`` a file; the download writes a temporary
+    file and renames it, so an abandoned one leaves nothing behind).
+
+    Returns:
+        ``(True, "")``, or ``(False, reason)`` naming the first file that cannot be had and why.
+    """
+    import threading
+
+    for name in dict.fromkeys(names):
+        if name not in _TORCHVISION:
+            return False, f"{name} has no ImageNet weights"
+        weights = _TORCHVISION[name][1]
+        cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        if cache.exists():
+            continue
+        failure: list[str] = []
+
+        def fetch() -> None:
+            try:
+                torch.hub.download_url_to_file(weights.url, str(cache), progress=False)
+            except Exception as exc:  # noqa: BLE001 - network errors come in many types
+                failure.append(str(exc)[:120])
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        thread = threading.Thread(target=fetch, daemon=True, name="asen-imagenet-download")
+        thread.start()
+        thread.join(timeout_s)
+        if thread.is_alive() or failure or not cache.exists():
+            why = failure[0] if failure else f"no download within {timeout_s:.0f} s"
+            return False, f"{name}: {cache} is missing and {weights.url} cannot be downloaded ({why})"
+    return True, ""
+
+
 def _load_state(path: str | Path) -> dict:
     """A state dict from a file (a bare one, or one under a ``state_dict`` key), with an error naming the file."""
     path = Path(path)

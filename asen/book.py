@@ -30,7 +30,7 @@ from .reproduce import (MAIN_METHODS, PROFILES, Protocol, ablation_runs, default
                         main_table_runs)
 from .runs import resolve_device, seed_everything
 
-SYNTH_SIZE = {"smoke": "tiny", "cpu": "small", "gpu": "fashionai"}
+SYNTH_SIZE = {name: prof["size"] for name, prof in PROFILES.items()}  # gpu: the 224 px renders, as cpu
 PARAMETERS = ("profile", "dataset", "data_root", "device", "seed", "runs_root", "results_dir")
 """The names of a chapter's ``parameters`` cell, in order: the arguments of :func:`setup`."""
 
@@ -40,9 +40,12 @@ def on_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def default_profile() -> str:
-    """``gpu`` when CUDA is present, else ``cpu`` (``ASEN_PROFILE`` in the environment wins)."""
-    return os.environ.get("ASEN_PROFILE") or ("gpu" if torch.cuda.is_available() else "cpu")
+def default_profile(requested: str = "cpu") -> str:
+    """The profile a chapter runs: ``ASEN_PROFILE`` from the environment when set; else, for the default
+    ``cpu``, ``gpu`` on a CUDA runtime (Colab's included); else ``requested``."""
+    if os.environ.get("ASEN_PROFILE"):
+        return os.environ["ASEN_PROFILE"]
+    return "gpu" if requested == "cpu" and torch.cuda.is_available() else requested
 
 
 @dataclass(repr=False)
@@ -99,9 +102,9 @@ def setup(profile: str | Mapping[str, Any] = "cpu", dataset: str = "SynthFashion
     parameters cell as papermill left it); any other argument is then ignored.
 
     Args:
-        profile: ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (larger), or a mapping
-            holding the parameters (a chapter's ``globals()``); on Colab
-            ``cpu`` becomes :func:`default_profile` (``gpu`` when the runtime has a CUDA device).
+        profile: ``smoke`` (tiny data, seconds), ``cpu`` (small data, the default), ``gpu`` (the paper's networks),
+            or a mapping holding the parameters (a chapter's ``globals()``); ``cpu`` becomes :func:`default_profile`
+            (``gpu`` on a CUDA runtime, ``ASEN_PROFILE`` when set).
         dataset: ``SynthFashion`` (generated when missing) or a real dataset prepared with ``data_scripts/``.
         data_root: the dataset folder (default ``data/SynthFashion`` for cpu, ``data/SynthFashion-<size>`` otherwise).
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -114,8 +117,8 @@ def setup(profile: str | Mapping[str, Any] = "cpu", dataset: str = "SynthFashion
         if missing:
             raise ValueError(f"the parameters cell does not set {', '.join(missing)}")
         return setup(**{k: profile[k] for k in PARAMETERS}, progress=progress)
-    if on_colab() and profile == "cpu":
-        profile = default_profile()  # "gpu" when the Colab runtime has a CUDA device
+    if profile == "cpu":
+        profile = default_profile()  # "gpu" on a CUDA runtime (ASEN_PROFILE wins)
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     seed_everything(seed)

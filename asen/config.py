@@ -110,11 +110,13 @@ class TrainConfig:
     #   "global": a copy of the stage-1 global branch (same architecture; for from-scratch CPU training)
     seed: int = 0
     eval_every: int = 1  # validate every N epochs (best checkpoint by validation MAP)
-    amp: str = "none"  # "none", "bf16" or "fp16" mixed precision (CUDA only)
+    amp: str = "none"  # "none", "bf16" or "fp16" mixed precision (CUDA only); "auto": bf16 where the GPU has it
+    #   (compute capability >= 8.0), else fp16 with loss scaling; nothing on a CPU (asen.train.resolve_amp)
     grad_clip: float = 0.0  # clip gradient norm (0: off)
     deterministic: bool = False  # torch.use_deterministic_algorithms
     forward_passes: int = 1  # a batch is embedded in this many equal forward passes (BatchNorm statistics per
     #   pass): with the random samplers 3 = anchors | positives | negatives, 16 images each (the authors' code)
+    compile: bool = False  # torch.compile the model for training (opt-in; meant for CUDA, see asen.train)
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,16 @@ class Config:
         return dataclasses.asdict(self)
 
     def hash(self) -> str:
-        """A short hash of the resolved configuration (for load-or-train caches)."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        """A short hash of the resolved configuration (for load-or-train caches).
+
+        Keys of :data:`HASH_OMITS_DEFAULT` at their default value are left out, so that adding such a key
+        (e.g. ``train.compile``) does not change the hash, and the cached runs, of every existing config."""
+        tree = self.to_dict()
+        for key, default in HASH_OMITS_DEFAULT.items():
+            section, name = key.split(".")
+            if tree[section].get(name) == default:
+                del tree[section][name]
+        text = json.dumps(tree, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def with_overrides(self, overrides: Iterable[str]) -> "Config":
@@ -181,6 +191,11 @@ class Config:
             _set_dotted(tree, key, value, source="replace()")
         return from_dict(tree, source="replace()", origins={k: f"replace({k}={v!r})" for k, v in overrides.items()})
 
+
+HASH_OMITS_DEFAULT: dict[str, Any] = {"train.compile": False}
+"""Keys added after runs were cached, whose default reproduces what those runs did: left out of
+:meth:`Config.hash` (and of a resume's config comparison, :func:`asen.runs.read_resume_checkpoint`) while at
+their default."""
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
              "pretrain": PretrainConfig}
@@ -225,7 +240,7 @@ CROP_MODES = ("batched", "per_image")  # asen.roi
 HEADS = ("asen", "csn", "asen_aaai", "asen_v2")  # asen.model.ASEN (the last two: asen.aaai)
 EMBED_NORMS = ("none", "batchnorm", "attribute_batchnorm")  # asen.model.Branch
 SCHEDULERS = ("step", "cosine")  # asen.train.make_scheduler
-AMP_MODES = ("none", "bf16", "fp16")  # asen.train
+AMP_MODES = ("none", "bf16", "fp16", "auto")  # asen.train.resolve_amp
 LOCAL_INITS = ("pretrained", "global")  # asen.train.train
 STAGES = (0, 1, 2)  # 0: asen.pretrain; 1, 2: asen.train
 SPLITS = ("valid", "test")  # asen.evaluate

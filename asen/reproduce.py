@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -54,16 +55,40 @@ def stage1_of(method: str) -> str:
     """The method whose stage-1 run ``method`` trains or continues (:data:`STAGE1_OF`, else itself)."""
     return STAGE1_OF.get(method, method)
 
-# Profiles: how much to train. "smoke" is for tests and the book's smoke build (minutes on a laptop).
+# Profiles: which configs, how much to train. "smoke" is for tests and the book's smoke build (minutes on a
+# laptop); "cpu" the CPU protocol (small backbones at 64 px, README's table); "gpu" the paper's networks at 224 px
+# (ResNet-50 / ResNet-34 from ImageNet weights) on the same 224 px SynthFashion, sized for a Colab T4
+# (asen.estimate, README "The gpu profile"). "configs" / "s2_configs" / "pretrain_configs" are the stage-1,
+# stage-2 and stage-0 config files; "imagenet": the backbones start from ImageNet weights when they can be
+# loaded, and from the stage-0 run (one message says so) when they cannot.
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"size": "tiny", "seeds": (0,), "overrides": [
         "data.steps_per_epoch=4", "data.images_per_batch=32", "train.epochs=1", "model.tiny_width=8",
         "data.eval_batch_size=64"], "s2_overrides": ["train.epochs=1"]},
     "cpu": {"size": "small", "seeds": (0, 1, 2), "overrides": [], "s2_overrides": []},
-    "gpu": {"size": "fashionai", "seeds": (0, 1, 2), "overrides": [
-        "data.num_workers=8", "model.tiny_width=64", "train.epochs=10", "data.steps_per_epoch=500"],
-        "s2_overrides": ["train.epochs=5"]},
+    "gpu": {"size": "small", "seeds": (0, 1, 2), "overrides": [], "s2_overrides": [],
+            "configs": ("synthfashion_gpu",), "s2_configs": ("synthfashion_gpu_s2",),
+            "pretrain_configs": ("synthfashion_gpu_pretrain",), "imagenet": True},
 }
+CPU_CONFIGS = {"configs": ("synthfashion_cpu",), "s2_configs": ("synthfashion_cpu_s2",),
+               "pretrain_configs": ("synthfashion_cpu_pretrain",)}
+"""The config files of a profile that names none (smoke, cpu)."""
+
+
+def profile_configs(profile: str, key: str) -> tuple[str, ...]:
+    """A profile's ``configs``, ``s2_configs`` or ``pretrain_configs`` (:data:`CPU_CONFIGS` where it names none)."""
+    return tuple(PROFILES[profile].get(key, CPU_CONFIGS[key]))
+
+
+_SAID: set[str] = set()
+
+
+def imagenet_fallback_note(reason: str) -> str:
+    """The one message of a profile whose ImageNet weights cannot be loaded."""
+    return (f"ImageNet weights cannot be loaded ({reason}); the gpu profile starts the global backbone from the "
+            "stage-0 self-supervised pre-training (synthfashion_gpu_pretrain, as the cpu profile does) and the "
+            "local one from random weights. For the paper's start, run once with network access (torchvision "
+            "caches the files under ~/.cache/torch/hub/checkpoints) or put the files there.")
 
 
 def default_data_root(profile: str) -> Path:
@@ -74,27 +99,64 @@ def default_data_root(profile: str) -> Path:
 
 @dataclass
 class Protocol:
-    """Where the data is, where runs go, what to train and on which device."""
+    """Where the data is, where runs go, what to train and on which device.
+
+    ``base_configs``, ``stage2_configs`` and ``pretrain_configs`` default (None) to the profile's
+    (:func:`profile_configs`); ``pretrain_configs=()`` trains every backbone from scratch. ``imagenet`` (None:
+    decide) applies to profiles that start from ImageNet weights (``gpu``): True uses them, False falls back
+    to the stage-0 run; None checks once whether torchvision can load them
+    (:func:`asen.backbones.imagenet_weights_available`) and, when it cannot, prints one message and falls back.
+    """
 
     data_root: Path
     runs_root: Path
     device: torch.device
     profile: str = "cpu"
-    base_configs: tuple[str, ...] = ("synthfashion_cpu",)
-    stage2_configs: tuple[str, ...] = ("synthfashion_cpu_s2",)
+    base_configs: tuple[str, ...] | None = None
+    stage2_configs: tuple[str, ...] | None = None
     # stage 0: every method's backbone starts from one self-supervised pre-training run (asen.pretrain), the
     # stand-in for the paper's ImageNet weights; () trains every backbone from scratch
-    pretrain_configs: tuple[str, ...] = ("synthfashion_cpu_pretrain",)
+    pretrain_configs: tuple[str, ...] | None = None
     extra_overrides: tuple[str, ...] = ()
     progress: bool = True
     jobs: int = 0  # training processes on a CPU (0: auto, see default_jobs); CUDA always trains one run at a time
+    imagenet: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
+        prof = PROFILES[self.profile]
+        self.base_configs = tuple(self.base_configs or profile_configs(self.profile, "configs"))
+        self.stage2_configs = tuple(self.stage2_configs or profile_configs(self.profile, "s2_configs"))
+        wants_imagenet = bool(prof.get("imagenet"))
+        if wants_imagenet and self.imagenet is None and self.pretrain_configs != ():
+            from .backbones import imagenet_weights_available
+
+            cfg = load_config(list(self.base_configs), ["model.local_branch=false"])
+            ok, reason = imagenet_weights_available((cfg.model.backbone, cfg.model.local_backbone))
+            self.imagenet = ok
+            if not ok and self.profile not in _SAID:
+                _SAID.add(self.profile)
+                print(imagenet_fallback_note(reason), file=sys.stderr, flush=True)
+        self.imagenet = bool(wants_imagenet and self.imagenet)
+        if self.pretrain_configs is None:
+            self.pretrain_configs = () if self.imagenet else profile_configs(self.profile, "pretrain_configs")
+        self.pretrain_configs = tuple(self.pretrain_configs)
+
+    def _start(self) -> list[str]:
+        """Overrides of a profile that wants ImageNet weights but falls back: the global backbone starts from the
+        stage-0 run (:meth:`_pretrained`, later in the list) or from scratch, the local one from scratch."""
+        if not PROFILES[self.profile].get("imagenet") or self.imagenet:
+            return []
+        return ["model.pretrained=none", "model.local_pretrained=none"]  # the stage-0 run's path comes later
 
     def pretrain_config(self) -> Config | None:
         """The backbone pre-training run every method starts from (one for all seeds, as ImageNet weights
         are), or None when backbones train from scratch."""
         if not self.pretrain_configs:
             return None
-        over = [f"data.root={self.data_root}", *PROFILES[self.profile]["overrides"], *self.extra_overrides]
+        over = [f"data.root={self.data_root}", *PROFILES[self.profile]["overrides"], *self._start(),
+                *self.extra_overrides]
         return load_config([*self.base_configs, *self.pretrain_configs], over).replace(name="pretrain")
 
     def ensure_pretrained(self) -> Path | None:
@@ -108,15 +170,15 @@ class Protocol:
 
     def stage1_config(self, method: str, seed: int) -> Config:
         prof = PROFILES[self.profile]
-        over = [f"data.root={self.data_root}", f"train.seed={seed}", *prof["overrides"], *self._pretrained(),
-                *self.extra_overrides]
+        over = [f"data.root={self.data_root}", f"train.seed={seed}", *prof["overrides"], *self._start(),
+                *self._pretrained(), *self.extra_overrides]
         cfg = load_config([*self.base_configs, *(f for f in STAGE1_OVERLAYS[method])], over)
         return cfg.replace(name=f"{method}_s1_seed{seed}")
 
     def stage2_config(self, method: str, seed: int, stage1_ckpt: Path) -> Config:
         prof = PROFILES[self.profile]
         over = [f"data.root={self.data_root}", f"train.seed={seed}", *prof["overrides"], *prof["s2_overrides"],
-                *self._pretrained(), *self.extra_overrides, *STAGE2_OVERRIDES.get(method, []),
+                *self._start(), *self._pretrained(), *self.extra_overrides, *STAGE2_OVERRIDES.get(method, []),
                 f"train.init_from={stage1_ckpt}"]
         cfg = load_config([*self.base_configs, *STAGE1_OVERLAYS[method], *self.stage2_configs], over)
         return cfg.replace(name=f"{method}_s2_seed{seed}")
@@ -634,17 +696,35 @@ def plot_ablations(results: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def plan_runs(protocol: Protocol, seeds: Sequence[int], main: bool = True, ablations: bool = False) -> list[dict]:
+def split_items(protocol: Protocol, split: str) -> int:
+    """Items a pass over ``split`` embeds (its query and candidate lines): counted in the data folder, else
+    the profile's SynthFashion size (the data is generated later)."""
+    files = [protocol.data_root / f"{kind}_{split}.txt" for kind in ("query", "candidate")]
+    if all(f.exists() for f in files):
+        return sum(sum(1 for line in f.read_text().splitlines() if line.strip()) for f in files)
+    from .synth.layout import SIZES
+
+    spec = SIZES[PROFILES[protocol.profile]["size"]]
+    return getattr(spec, f"{split}_queries") + getattr(spec, f"{split}_candidates")
+
+
+def plan_runs(protocol: Protocol, seeds: Sequence[int], main: bool = True, ablations: bool = False,
+              rate: float | None = None) -> list[dict]:
     """Every training run ``asen reproduce`` would need, in training order, without training anything.
 
     Args:
         protocol: data, runs folder and profile.
         seeds: training seeds.
         main: the main table's runs; ablations: the ablations' runs.
+        rate: achieved FLOP/s of the current device (:func:`asen.estimate.measure_rate`), for ``seconds``.
     Returns:
         One dict per run: ``name``, ``stage``, ``head``, ``backbone``, ``local_backbone`` (stage 2), ``global_size``,
-        ``local_size`` (stage 2), ``steps``, ``images_per_step`` and ``trained`` (a finished run is reused).
+        ``local_size`` (stage 2), ``steps``, ``images_per_step``, ``flops`` (its steps and validation passes,
+        :func:`asen.estimate.run_flops`), ``seconds`` (``flops / rate``; None without ``rate``), ``t4_seconds``
+        (:func:`asen.estimate.t4_seconds`) and ``trained`` (a finished run is reused).
     """
+    from .estimate import images_per_step, run_flops, steps_per_epoch, t4_seconds
+
     configs: list[Config] = []
     pre = protocol.pretrain_config()
     if pre is not None:
@@ -653,36 +733,89 @@ def plan_runs(protocol: Protocol, seeds: Sequence[int], main: bool = True, ablat
         configs += main_table_runs(protocol, {m: seeds for m in MAIN_METHODS})
     if ablations:
         configs += ablation_runs(protocol, seeds)
+    valid = split_items(protocol, "valid")
     out, seen = [], set()
     for c in configs:
         if (c.name, c.hash()) in seen:
             continue
         seen.add((c.name, c.hash()))
         d, m, t = c.data, c.model, c.train
-        steps_per_epoch = d.steps_per_epoch or max(1, d.num_triplets // d.batch_size)
-        per_step = d.images_per_batch if t.stage == 0 or d.sampler == "in_batch" else 3 * d.batch_size
+        flops = run_flops(c, valid)
         out.append({"name": c.name, "stage": t.stage, "head": m.head if t.stage else "-", "backbone": m.backbone,
                     "local_backbone": m.local_backbone if m.local_branch else None, "global_size": d.global_size,
-                    "local_size": d.local_size if m.local_branch else None, "steps": t.epochs * steps_per_epoch,
-                    "images_per_step": per_step,
+                    "local_size": d.local_size if m.local_branch else None, "steps": t.epochs * steps_per_epoch(c),
+                    "images_per_step": images_per_step(c), "flops": flops,
+                    "seconds": flops / rate if rate else None, "t4_seconds": t4_seconds(flops, t.amp, t.stage),
                     "trained": _finished(c, protocol.runs_root)})
     return out
 
 
-def format_plan(runs: list[dict]) -> str:
-    """A plain-text table of :func:`plan_runs` with the total number of training images."""
-    head = f"{'run':<24} {'stage':>5} {'head':<10} {'networks':<26} {'px':>9} {'steps':>6} {'img/step':>8}  status"
+def evaluation_flops(protocol: Protocol, seeds: Sequence[int], main: bool, ablations: bool) -> tuple[float, float]:
+    """FLOPs of the tables' test-split passes (:func:`asen.estimate.table_evaluations`) and their T4 seconds."""
+    from .estimate import flops_per_image, t4_seconds, table_evaluations
+
+    test = split_items(protocol, "test")
+    s1 = protocol.stage1_config("asen", seeds[0])
+    s2 = protocol.stage2_config("asen", seeds[0], Path("stage1.pt"))
+    flops = t4 = 0.0
+    for stage, count in table_evaluations(seeds, main, ablations).items():
+        cfg = s1 if stage == 1 else s2
+        f = count * test * flops_per_image(cfg)["extract"]
+        flops += f
+        t4 += t4_seconds(f, "none", stage)  # extraction runs in fp32 (asen.evaluate has no autocast)
+    return flops, t4
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f}"
+
+
+def format_plan(runs: list[dict], device: str | None = None, rate: float | None = None,
+                evaluation: tuple[float, float] | None = None, t4: bool = False) -> str:
+    """A plain-text table of :func:`plan_runs`: networks, input sizes, steps, training FLOPs, estimated minutes
+    on the current device (``device``, measured at ``rate`` FLOP/s) and, with ``t4``, on a T4; then the totals
+    (runs and images still to train; with ``evaluation``, the tables' test passes, :func:`evaluation_flops`)."""
+    head = (f"{'run':<24} {'stage':>5} {'head':<10} {'networks':<26} {'px':>9} {'steps':>6} {'img/step':>8} "
+            f"{'PFLOP':>7} {'min here':>8}" + (f" {'min T4':>7}" if t4 else "") + "  status")
     lines = [head, "-" * len(head)]
     todo = 0
+    left = {"flops": 0.0, "here": 0.0, "t4": 0.0}
     for r in runs:
         nets = r["backbone"] + (f" + {r['local_backbone']}" if r["local_backbone"] else "")
         px = f"{r['global_size']}" + (f"/{r['local_size']}" if r["local_size"] else "")
         lines.append(f"{r['name']:<24} {r['stage']:>5} {r['head']:<10} {nets:<26} {px:>9} {r['steps']:>6} "
-                     f"{r['images_per_step']:>8}  {'trained' if r['trained'] else 'to train'}")
-        todo += 0 if r["trained"] else r["steps"] * r["images_per_step"]
+                     f"{r['images_per_step']:>8} {r['flops'] / 1e15:>7.3f} {_minutes(r['seconds']):>8}"
+                     + (f" {_minutes(r['t4_seconds']):>7}" if t4 else "")
+                     + f"  {'trained' if r['trained'] else 'to train'}")
+        if not r["trained"]:
+            todo += r["steps"] * r["images_per_step"]
+            left["flops"] += r["flops"]
+            left["here"] += r["seconds"] or 0.0
+            left["t4"] += r["t4_seconds"]
     lines.append(f"{sum(not r['trained'] for r in runs)} of {len(runs)} runs to train, "
-                 f"{todo:,} training images in all")
+                 f"{todo:,} training images in all, {left['flops'] / 1e15:.2f} PFLOP (steps and validation passes)")
+    if rate:
+        lines.append(f"estimated training time on this device ({device}, {rate / 1e12:.3g} TFLOP/s measured on one "
+                     f"training step): {left['here'] / 60:.1f} min")
+    if t4:
+        from .estimate import T4, T4_SHARE
+
+        lines.append(f"estimated training time on a T4 ({T4.fp16_tflops:g} TFLOP/s fp16 / {T4.fp32_tflops:g} fp32 "
+                     f"peak, assumed {T4_SHARE['fp16']:.0%} / {T4_SHARE['fp32']:.0%} of it, asen.estimate): "
+                     f"{left['t4'] / 60:.1f} min")
+        if evaluation is not None:
+            lines.append(f"the tables' test-split passes: {evaluation[0] / 1e15:.2f} PFLOP, {evaluation[1] / 60:.1f} "
+                         f"min on a T4; with training: {(left['t4'] + evaluation[1]) / 60:.1f} min")
     return "\n".join(lines)
+
+
+def device_rate(protocol: Protocol, seeds: Sequence[int]) -> float:
+    """Achieved FLOP/s of the current device on one training step of the plan's first stage-1 run (a CPU
+    times one triplet a forward pass of it: 9 images with the paper's three passes)."""
+    from .estimate import measure_rate
+
+    cfg = protocol.stage1_config("asen", seeds[0])
+    return measure_rate(cfg, protocol.device, max_images=9 if protocol.device.type == "cpu" else None)
 
 
 def machine_info() -> dict[str, Any]:
@@ -709,8 +842,13 @@ def main_cli(args) -> int:
                         profile=args.profile, extra_overrides=tuple(args.overrides), progress=not args.quiet,
                         jobs=args.jobs, **({"pretrain_configs": ()} if args.no_pretrain else {}))
     if args.plan:
-        print(format_plan(plan_runs(protocol, seeds, main=not args.ablations_only,
-                                    ablations=args.ablations or args.ablations_only)))
+        main, abl = not args.ablations_only, args.ablations or args.ablations_only
+        rate = device_rate(protocol, seeds)
+        where = torch.cuda.get_device_name(protocol.device) if protocol.device.type == "cuda" else \
+            f"{machine_info()['cpu']}, {torch.get_num_threads()} threads"
+        gpu = args.profile == "gpu"
+        print(format_plan(plan_runs(protocol, seeds, main=main, ablations=abl, rate=rate), where, rate,
+                          evaluation_flops(protocol, seeds, main, abl) if gpu else None, t4=gpu))
         return 0
     out = Path(args.out)
     t0 = time.time()
@@ -739,7 +877,8 @@ def main_cli(args) -> int:
 def add_arguments(p) -> None:
     p.add_argument("--profile", choices=sorted(PROFILES), default="cpu",
                    help="smoke (tiny data, 1 seed, minutes), cpu (small data, 3 seeds, the README's table: 45 min "
-                        "on a 2-core AMD EPYC; recommended), gpu (FashionAI-sized SynthFashion)")
+                        "on a 2-core AMD EPYC; recommended), gpu (the paper's ResNet-50 / ResNet-34 at 224 / 112 px "
+                        "from ImageNet weights on the same data, sized for a Colab T4; see --plan)")
     p.add_argument("--data", help="SynthFashion folder (default data/SynthFashion for cpu, data/SynthFashion-<size> otherwise); "
                                   "generated when missing")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the generated dataset (default 0)")
@@ -760,5 +899,6 @@ def add_arguments(p) -> None:
                         "run (synthfashion_cpu_pretrain, the stand-in for ImageNet weights)")
     p.add_argument("--plan", action="store_true",
                    help="print every run the profile needs (method, seed, stage, networks, input sizes, steps, "
-                        "images a step; whether it is already trained) and exit without training")
+                        "images a step, FLOPs, estimated minutes on this device from one timed training step and, "
+                        "for gpu, on a T4; whether it is already trained) and exit without training")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

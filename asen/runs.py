@@ -209,8 +209,15 @@ def read_resume_checkpoint(last: Path, cfg: Config, run_path: Path, what: str) -
     """
     from .checkpoint import read_checkpoint  # asen.checkpoint builds on the model, which this module does not need
 
+    from .config import HASH_OMITS_DEFAULT
+
     ckpt = read_checkpoint(last, what)
-    diff = config_diff(ckpt.get("config") or {}, cfg.to_dict())
+    old = json.loads(json.dumps(ckpt.get("config") or {}))  # a copy
+    for key, default in HASH_OMITS_DEFAULT.items():  # a run saved before such a key existed had its default
+        section, name = key.split(".")
+        if isinstance(old.get(section), dict):
+            old[section].setdefault(name, default)
+    diff = config_diff(old, cfg.to_dict())
     if diff:
         raise RunConfigMismatch(f"cannot resume {run_path}: its config differs from the one given in "
                                 f"{'; '.join(diff)} (resume with the run's own {Path(run_path) / 'config.yaml'}, "

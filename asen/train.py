@@ -126,13 +126,65 @@ def copy_global_to_local(model: ASEN) -> None:
     model.local_branch.load_state_dict(g)
 
 
+def resolve_amp(amp: str, device: torch.device | str) -> str:
+    """The precision ``train.amp`` means on ``device``: ``"none"`` on a CPU (autocast is CUDA-only here); for
+    ``"auto"`` on CUDA, ``"bf16"`` where the GPU computes bf16 natively (compute capability 8.0 and later) and
+    ``"fp16"`` (with loss scaling) on older GPUs such as the T4, whose tensor cores have no bf16."""
+    device = torch.device(device)
+    if amp not in ("none", "bf16", "fp16", "auto"):
+        raise ConfigError(f"train.amp must be none, bf16, fp16 or auto, got {amp!r}")
+    if device.type != "cuda" or amp == "none":
+        return "none"
+    if amp == "auto":
+        return "bf16" if torch.cuda.get_device_capability(device)[0] >= 8 else "fp16"
+    return amp
+
+
 def _autocast(device: torch.device, amp: str):
+    """Autocast for an amp already passed through :func:`resolve_amp`."""
     if amp == "none" or device.type != "cuda":
         return torch.autocast(device_type=device.type, enabled=False)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
     if dtype is None:
-        raise ValueError(f"train.amp must be none, bf16 or fp16, got {amp!r}")
+        raise ValueError(f"train.amp must be none, bf16 or fp16 here, got {amp!r}")
     return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+class CompileUnavailable(UserError, RuntimeError):
+    """``train.compile`` was asked for where ``torch.compile`` cannot build the model."""
+
+
+def compile_backbones(model: ASEN, cfg: Config, device: torch.device) -> None:
+    """With ``train.compile``, compile the model's backbones in place (``nn.Module.compile``: the state dict,
+    optimiser and checkpoints are unchanged; the first steps are slower while it compiles). CUDA only: on this
+    project's 2-core CPU, compiling even the CPU protocol's small backbone did not finish within 5 minutes, so
+    a CPU run refuses it rather than hang. Not measured on a GPU yet (benchmarks/gpu_session.sh does).
+
+    Raises:
+        CompileUnavailable: ``train.compile`` on a device other than CUDA, or a torch without torch.compile.
+    """
+    if not cfg.train.compile:
+        return
+    if device.type != "cuda":
+        raise CompileUnavailable(f"train.compile=true is for CUDA only (training on {device.type}; compiling on a "
+                                 "CPU takes longer than the training it would speed up): set train.compile=false")
+    if not hasattr(torch.nn.Module, "compile"):
+        raise CompileUnavailable(f"train.compile=true needs torch.compile (torch {torch.__version__} has none): "
+                                 "set train.compile=false")
+    for branch in (model.global_branch, model.local_branch):
+        if branch is not None:
+            branch.backbone.compile()
+    if not hasattr(torch, "compile"):
+        raise CompileUnavailable(f"train.compile=true needs torch.compile (torch {torch.__version__} has none); "
+                                 "set train.compile=false")
+    try:
+        for branch in (model.global_branch, model.local_branch):
+            if branch is not None:
+                branch.backbone.compile()  # in place: the state dict keeps its keys
+    except Exception as exc:  # noqa: BLE001 - backends fail in many ways; the message names it
+        raise CompileUnavailable(f"train.compile=true: torch.compile failed on {device.type} ({exc!r:.200}); "
+                                 "set train.compile=false") from exc
+    return model
 
 
 def embed_in_passes(model: ASEN, images: torch.Tensor, attrs: torch.Tensor, branch: str,
@@ -267,10 +319,12 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
     elif cfg.train.local_init != "pretrained":
         raise ValueError(f"train.local_init must be 'pretrained' or 'global', got {cfg.train.local_init!r}")
     sync_model(model)
+    compile_backbones(model, cfg, device)
+    amp = resolve_amp(cfg.train.amp, device)
     opt = make_optimizer(model, cfg)
     sampler = make_sampler(cfg, files)
     sched = make_scheduler(opt, cfg, len(sampler))
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp == "fp16" and device.type == "cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
     last = Path(run_dir) / "checkpoints" / "last.pt"
     run = None
     if rank == 0:  # rank 0 holds the folder and writes
@@ -314,7 +368,7 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
         bar = tqdm(zip(loader, metas), total=len(metas), desc=f"stage {cfg.train.stage} epoch {epoch + 1}/{cfg.train.epochs}",
                    disable=not progress, leave=False)
         for step, (batch, meta) in enumerate(bar):
-            with _autocast(device, cfg.train.amp):
+            with _autocast(device, amp):
                 loss, parts = compute_loss(model, batch, meta, cfg, device)
             mean_loss = average_tensor(loss)  # the same on every rank, so all stop together
             if not torch.isfinite(mean_loss):

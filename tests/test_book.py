@@ -16,16 +16,21 @@ def test_setup_never_overwrites_a_dataset_of_another_size(tmp_path):
         setup("laptop")
 
 
-def test_setup_picks_the_default_profile_on_colab(monkeypatch):
+def test_setup_picks_the_default_profile_for_cpu(monkeypatch):
     import asen.book as book
 
-    monkeypatch.setattr(book, "on_colab", lambda: True)
-    monkeypatch.setattr(book, "default_profile", lambda: "colab-choice")
-    with pytest.raises(ValueError, match="got 'colab-choice'"):  # setup used default_profile() for "cpu"
+    monkeypatch.setattr(book, "default_profile", lambda: "runtime-choice")
+    with pytest.raises(ValueError, match="got 'runtime-choice'"):  # setup used default_profile() for "cpu"
         setup("cpu")
     monkeypatch.undo()
+    monkeypatch.delenv("ASEN_PROFILE", raising=False)
+    monkeypatch.setattr(book.torch.cuda, "is_available", lambda: True)  # a CUDA runtime, Colab or not
+    assert book.default_profile() == "gpu" and book.default_profile("smoke") == "smoke"
+    monkeypatch.setattr(book.torch.cuda, "is_available", lambda: False)
+    assert book.default_profile() == "cpu"
     monkeypatch.setenv("ASEN_PROFILE", "smoke")
     assert book.default_profile() == "smoke"
+    assert book.SYNTH_SIZE["gpu"] == book.SYNTH_SIZE["cpu"] == "small"  # the gpu profile uses the 224 px renders
 
 
 def test_book_runs_cover_every_chapter_request(toy_root, tmp_path):

@@ -285,3 +285,107 @@ def test_attribute_groups_split_lengths_from_designs_in_order():
     assert attribute_groups(attrs) == {"length": ["skirt_length", "sleeve_length"],
                                        "design": ["collar_design", "neck_design"]}
     assert attribute_groups(["colour", "position"]) == {"length": [], "design": ["colour", "position"]}
+
+
+GPU_TINY = ["data.global_size=32", "data.local_size=32", "model.attr_embed_size=16", "model.spatial_dim=16",
+            "model.local_spatial_dim=16", "model.embed_size=32", "data.num_triplets=6", "data.batch_size=3",
+            "train.epochs=1", "train.eval_every=1", "data.eval_batch_size=64"]
+
+
+def test_gpu_profile_is_the_paper_configuration_and_trains_both_stages_on_the_cpu(toy_root, tmp_path):
+    """The gpu profile's configs (ResNet-50 / ResNet-34, random triplets in three passes, amp auto, channels-last,
+    the image store) train 2 + 2 steps on the CPU at 32 px: the code path, not the speed."""
+    import torch
+
+    from asen.reproduce import run_dir_of
+
+    over = (*GPU_TINY, f"data.store_dir={tmp_path / 'store'}")
+    p = Protocol(toy_root, tmp_path / "runs", torch.device("cpu"), profile="gpu", extra_overrides=over,
+                 progress=False, imagenet=False, pretrain_configs=())
+    s1 = p.stage1_config("asen", 0)
+    m, d, t = s1.model, s1.data, s1.train
+    assert (m.backbone, m.local_backbone, d.global_size, d.sampler, t.forward_passes, t.amp, m.channels_last,
+            d.loader) == ("resnet50", "resnet34", 32, "random", 3, "auto", True, "store")
+    assert (m.pretrained, m.local_pretrained) == ("none", "none")  # no ImageNet weights, no stage 0: from scratch
+    full = Protocol(toy_root, tmp_path / "runs", torch.device("cpu"), profile="gpu", imagenet=True)
+    assert full.pretrain_configs == () and full.pretrain_config() is None
+    paper = full.stage2_config_after_stage1("asen", 0)
+    assert (paper.model.pretrained, paper.model.local_pretrained, paper.data.global_size, paper.data.local_size,
+            paper.model.embed_size, paper.train.local_lr, paper.train.lr) == ("imagenet", "imagenet", 224, 112, 1024,
+                                                                               1e-4, 1e-5)
+    fallback = Protocol(toy_root, tmp_path / "runs", torch.device("cpu"), profile="gpu", imagenet=False)
+    pre = fallback.pretrain_config()
+    assert pre.train.stage == 0 and pre.model.backbone == "resnet50" and pre.data.global_size == 224
+    s1_fb = fallback.stage1_config("asen", 0)
+    assert s1_fb.model.pretrained.endswith("best.pt") and s1_fb.model.local_pretrained == "none"
+    best1 = ensure_trained(s1, p.runs_root, p.device, progress=False)
+    s2 = p.stage2_config("asen", 0, best1)
+    best2 = ensure_trained(s2, p.runs_root, p.device, progress=False)
+    for cfg, best in ((s1, best1), (s2, best2)):
+        log = [json.loads(x) for x in (run_dir_of(cfg, p.runs_root) / "log.jsonl").read_text().splitlines()]
+        assert [r["epoch"] for r in log if "epoch" in r and "loss" in r] == [1]
+        assert torch.load(best, weights_only=True)["config"]["model"]["backbone"] == "resnet50"
+    assert sorted(f.name for f in (tmp_path / "store").glob("*.u8")) == ["train_32px.u8", "train_32px_views.u8"]
+
+
+def test_imagenet_check_decides_the_gpu_start_and_says_so_once(toy_root, tmp_path, monkeypatch, capsys):
+    import torch
+
+    import asen.backbones
+    import asen.reproduce as reproduce
+
+    calls = []
+
+    def unavailable(names):
+        calls.append(tuple(names))
+        return False, "offline"
+
+    monkeypatch.setattr(asen.backbones, "imagenet_weights_available", unavailable)
+    monkeypatch.setattr(reproduce, "_SAID", set())
+    for _ in range(2):
+        p = Protocol(toy_root, tmp_path, torch.device("cpu"), profile="gpu")
+        assert not p.imagenet and p.pretrain_configs == ("synthfashion_gpu_pretrain",)
+    assert calls == [("resnet50", "resnet34")] * 2
+    err = capsys.readouterr().err
+    assert err.count("ImageNet weights cannot be loaded (offline)") == 1 and "synthfashion_gpu_pretrain" in err
+    monkeypatch.setattr(asen.backbones, "imagenet_weights_available", lambda names: (True, ""))
+    assert Protocol(toy_root, tmp_path, torch.device("cpu"), profile="gpu").imagenet
+    assert not Protocol(toy_root, tmp_path, torch.device("cpu"), profile="cpu").imagenet  # cpu never asks
+
+
+def test_gpu_plan_prints_networks_sizes_and_estimates(toy_root, tmp_path, capsys, monkeypatch):
+    import asen.backbones
+    import asen.reproduce as reproduce
+
+    monkeypatch.setattr(asen.backbones, "imagenet_weights_available", lambda names: (True, ""))
+    monkeypatch.setattr(reproduce, "device_rate", lambda protocol, seeds: 2e12)  # the CPU's step is timed elsewhere
+    args = ["reproduce", "--profile", "gpu", "--data", str(toy_root), "--runs", str(tmp_path / "runs"), "--plan",
+            "--device", "cpu", "--ablations"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if "_seed" in line]
+    assert len(rows) == 21 + 12 and not any(r[0] == "pretrain" for r in rows)  # ImageNet start: no stage 0
+    s1 = next(r for r in rows if r[0] == "asen_s1_seed0")
+    s2 = next(r for r in rows if r[0] == "asen_s2_seed0")
+    assert s1[3:5] == ["resnet50", "224"] and s1[5:7] == ["288", "48"]  # 3 x 96 steps of 16 triplets
+    assert s2[3:7] == ["resnet50", "+", "resnet34", "224/112"] and s2[7] == "96"
+    here, t4 = float(s1[-4]), float(s1[-3])
+    assert here == pytest.approx(float(s1[-5]) * 1e15 / 2e12 / 60, abs=0.05)
+    assert t4 == pytest.approx(here * 2 / 3.9, abs=0.05)  # the assumed T4 rate: 6 % of 65 TFLOP/s fp16
+    assert "estimated training time on a T4" in out and "the tables' test-split passes" in out
+    assert "33 of 33 runs to train" in out
+
+
+def test_cpu_profile_runs_keep_their_config_hashes(toy_root, tmp_path):
+    """Adding train.compile (off) changed no cpu-profile config's hash: cached runs stay cached."""
+    import torch
+
+    p = Protocol(toy_root, tmp_path, torch.device("cpu"), profile="cpu")
+    cfg = p.stage1_config("asen", 0)
+    assert cfg.train.compile is False
+    assert cfg.hash() != cfg.replace(**{"train.compile": True}).hash()
+    tree = cfg.to_dict()
+    del tree["train"]["compile"]
+    import hashlib
+
+    assert cfg.hash() == hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:12]
