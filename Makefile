@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(CONSTRAINTS) | cksum | cut -d' ' -f1)
 
-.PHONY: test install lock clean reproduce ablations book book-smoke book-check notebooks-smoke
+.PHONY: test test-fast install lock clean reproduce ablations book book-smoke book-check notebooks-smoke
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,12 @@ lock:  ## refresh constraints.txt (then: make test, and commit it)
 	mv constraints.txt.new constraints.txt
 	rm -rf .venv-lock
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP)  ## run the test suite, end-to-end tests included
 	$(PY) -m pytest -q
+
+# `slow` marks the end-to-end tests (chapters, distributed, reproduce, dataset generation): `make test` runs them.
+test-fast: $(STAMP)  ## the test suite without the end-to-end tests (pytest -m "not slow"), for the edit loop
+	$(PY) -m pytest -q -m "not slow"
 
 reproduce: $(STAMP)  ## the main table on SynthFashion, CPU, 3 seeds (results/synthfashion/main_table.{json,md})
 	$(VENV)/bin/asen reproduce --profile cpu

@@ -2,8 +2,9 @@
 
 Modules: :mod:`asen.config` (typed configs), :mod:`asen.data` (split files, samplers), :mod:`asen.model`
 (ASEN/ASEN++ and baselines), :mod:`asen.roi` (the local zoom), :mod:`asen.losses`, :mod:`asen.metrics` (MAP),
-:mod:`asen.evaluate`, :mod:`asen.train`, :mod:`asen.checkpoint` (incl. the authors' checkpoints),
-:mod:`asen.synth` (the SynthFashion generator) and :mod:`asen.cli` (the ``asen`` command).
+:mod:`asen.embed` (images -> features), :mod:`asen.evaluate`, :mod:`asen.search` (FAISS search, reranking),
+:mod:`asen.train`, :mod:`asen.checkpoint` (incl. the authors' checkpoints), :mod:`asen.synth` (the SynthFashion
+generator) and :mod:`asen.cli` (the ``asen`` command); the README maps every module.
 """
 __version__ = "0.1.0"
 

@@ -68,7 +68,7 @@ class _AAAIModel(nn.Module):
         Args:
             images: (B, 3, H, W) normalised images.
             attributes: (B,) attribute indices.
-            branch: only ``"global"`` (accepted so that :func:`asen.evaluate.extract_features` can call it).
+            branch: only ``"global"`` (accepted so that :func:`asen.embed.extract_features` can call it).
         Returns:
             embeddings (B, D), not normalised, and the spatial attention maps (B, h, w) (``None`` for CSN).
         """

@@ -217,14 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_rerank_arguments(p)
     p.set_defaults(func=search.run_rerank)
 
-    try:
-        from . import doctor
+    from . import doctor
 
-        p = sub.add_parser("doctor", help="check a dataset folder (files, labels, images, splits)")
-        doctor.add_arguments(p)
-        p.set_defaults(func=doctor.run)
-    except ImportError:  # pragma: no cover - during development only
-        pass
+    p = sub.add_parser("doctor", help="check a dataset folder (files, labels, images, splits)")
+    doctor.add_arguments(p)
+    p.set_defaults(func=doctor.run)
     return parser
 
 

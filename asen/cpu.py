@@ -14,7 +14,7 @@ after ``import torch``, as long as no convolution has run yet (``tests/test_cpu.
 variable is inherited by DataLoader workers and other child processes.
 
 A value the user set is left alone: ``ONEDNN_MAX_CPU_ISA=DEFAULT`` runs oneDNN's full instruction set (and the
-crash, on the machines above). ``python benchmarks/run.py --sections isa`` measures what the cap costs.
+crash, on the machines above). ``python -m benchmarks.run --sections isa`` measures what the cap costs.
 ``tools/onednn_crash_probe.py`` narrows the crash down to an op and a shape on a machine that shows it.
 """
 from __future__ import annotations

@@ -37,9 +37,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 DATA_HELP = {
-    "FashionAI": "prepare it with `python data_scripts/prepare_fashionai.py` (see the README, 'Real datasets')",
-    "DARN": "prepare it with `python data_scripts/prepare_darn.py` (see the README, 'Real datasets')",
-    "DeepFashion": "prepare it with `python data_scripts/prepare_deepfashion.py` (see the README, 'Real datasets')",
+    "FashionAI": "prepare it with `python -m data_scripts.prepare_fashionai` (see the README, 'Real datasets')",
+    "DARN": "prepare it with `python -m data_scripts.prepare_darn` (see the README, 'Real datasets')",
+    "DeepFashion": "prepare it with `python -m data_scripts.prepare_deepfashion` (see the README, 'Real datasets')",
     "SynthFashion": "generate it with `asen synth --out data/SynthFashion --size small`",
 }
 

@@ -124,11 +124,12 @@ def mean_average_precision(
     return overall_map(map_per_attribute(queries, candidates, query_labels, candidate_labels, ties=ties))
 
 
-def overall_map(per_attribute: dict[int, tuple[float, int]]) -> float:
+def overall_map(per_attribute: dict[int, tuple[float, int]], scale: float = 1.0) -> float:
     """The paper's overall MAP from per-attribute ``{attribute: (MAP, number of queries)}``: the mean over all
-    queries, i.e. the per-attribute MAPs weighted by their query counts (0 with no query)."""
+    queries, i.e. the per-attribute MAPs weighted by their query counts (0 with no query); ``scale=100`` gives
+    percent (scaled before the division, as the MAP tables have always been)."""
     total = sum(n for _, n in per_attribute.values())
-    return float(sum(m * n for m, n in per_attribute.values()) / total) if total else 0.0
+    return float(scale * sum(m * n for m, n in per_attribute.values()) / total) if total else 0.0
 
 
 def map_per_attribute(

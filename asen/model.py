@@ -79,7 +79,8 @@ def apply_embed_norm(norm: nn.Module | None, emb: torch.Tensor, attributes: torc
 
 
 class Branch(nn.Module):
-    """Backbone + attribute-aware attentions + projection to the embedding space."""
+    """Backbone + attribute-aware attentions + projection to the embedding space (:meth:`ASEN.forward` runs its
+    ``backbone``, then its :meth:`head`)."""
 
     def __init__(
         self,
@@ -100,12 +101,6 @@ class Branch(nn.Module):
         self.channel = ChannelAttention(channels, attr_dim, reduction) if channel_attention else None
         self.feature_fc = nn.Linear(channels, embed_size)
         self.norm = make_embed_norm(embed_norm, num_attributes, embed_size)
-
-    def forward(
-        self, images: torch.Tensor, attr: torch.Tensor, attributes: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """images (B, 3, H, W), attribute embeddings (B, A), attribute indices (B,) -> (B, D), (B, h, w)."""
-        return self.head(self.backbone(images), attr, attributes)
 
     def head(
         self, feat: torch.Tensor, attr: torch.Tensor, attributes: torch.Tensor

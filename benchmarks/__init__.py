@@ -1,1 +1,1 @@
-"""Benchmarks of the asen library: ``python benchmarks/run.py [--quick]`` (see benchmarks/run.py)."""
+"""Benchmarks of the asen library: ``python -m benchmarks.run [--quick]`` (see benchmarks/run.py)."""

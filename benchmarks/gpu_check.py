@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """The GPU checks in one command (about 5-8 minutes on one H200): the training benchmarks and the input pipeline.
 
-    python benchmarks/gpu_check.py [--results benchmarks/gpu_check] [--dry-run]
+    python -m benchmarks.gpu_check [--results benchmarks/gpu_check] [--dry-run]
 
 1. prints the GPU (``nvidia-smi``, torch's device name and versions) into ``<results>/gpu.txt``;
-2. runs ``benchmarks/run.py --device cuda --sections train,e2e --plan gpu --out benchmarks/results_gpu.json``
+2. runs ``python -m benchmarks.run --device cuda --sections train,e2e --plan gpu --out benchmarks/results_gpu.json``
    (ASEN++ Sec. III-B/C training steps, Sec. IV-B settings) and copies its JSON and markdown into the results;
 3. the input pipeline (``pipeline``): on SynthFashion at 224 px, the PIL ``DataLoader`` (JPEG decoding in 2 and 4
    worker processes, as ``asen train`` does) against the global-view store of :mod:`asen.device_images` (one prefetch
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if not __package__:  # run as a file, where `benchmarks` cannot be imported
+    sys.exit("error: run it from the repository root as a module: python -m benchmarks.gpu_check [...]")
 
 RUN_PY_ARGS = ["--device", "cuda", "--sections", "train,e2e", "--plan", "gpu", "--out", "benchmarks/results_gpu.json"]
 # pipeline settings: (images a step, triplets a step); the GPU run and a CPU smoke run of the same code
@@ -50,7 +50,7 @@ def log(msg: str) -> None:
 
 def run_py_command() -> list[str]:
     """The benchmark command of step 2 (``benchmarks/run.py`` with the GPU plan)."""
-    return [sys.executable, str(ROOT / "benchmarks" / "run.py"), *RUN_PY_ARGS]
+    return [sys.executable, "-m", "benchmarks.run", *RUN_PY_ARGS]  # run from ROOT
 
 
 def require_cuda() -> None:
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         print(info, flush=True)
         (results / "gpu.txt").write_text(info + "\n")
     if gpu and not args.skip_run_py:
-        log("benchmarks/run.py " + " ".join(RUN_PY_ARGS))
+        log("python -m benchmarks.run " + " ".join(RUN_PY_ARGS))
         t0 = time.perf_counter()
         rc = subprocess.run(run_py_command(), cwd=ROOT, check=False).returncode
         summary["steps"]["run.py"] = {"rc": rc, "seconds": time.perf_counter() - t0}

@@ -98,11 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(child(args.child, args.steps, args.warmup, args.repeats, args.batches)))
         return 0
-    p.error("run it through benchmarks/run.py --sections isa (or give --child ROOT)")
+    p.error("run it through `python -m benchmarks.run --sections isa` (or give --child ROOT)")
     return 2
 
 
 if __name__ == "__main__":
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     sys.exit(main())

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The asen benchmarks in one command: prints markdown tables and writes JSON.
 
-    python benchmarks/run.py [--quick | --plan quick|full|gpu] [--device cpu|cuda] [--out benchmarks/results.json]
+    python -m benchmarks.run [--quick | --plan quick|full|gpu] [--device cpu|cuda] [--out benchmarks/results.json]
 
 Every figure is measured next to a baseline in the same run, as the median of several repeats (the repeat
 counts are in the tables); comparisons take turns (A B A B ...) so that background load hits both sides:
@@ -34,7 +34,7 @@ Plans (``PLANS``; ``--plan``, default ``full`` on the CPU and ``gpu`` with ``--d
   batch (16 triplets = 48 images, 4 batches) and ``paper_large`` (128 triplets = 384 images a step, 2 batches),
   to show what the GPU does when it is fed. Results go to ``benchmarks/results_gpu.json`` / ``.md``::
 
-      python benchmarks/run.py --device cuda --sections train,e2e
+      python -m benchmarks.run --device cuda --sections train,e2e
 
 CUDA rows (bf16 autocast, both memory formats) are measured with ``--device cuda`` and reported as skipped on a
 CPU run. The train tables also give, per setting, the FLOPs per image (``torch.utils.flop_counter`` on one batch,
@@ -55,8 +55,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if not __package__:  # run as a file, where `benchmarks` cannot be imported
+    sys.exit("error: run it from the repository root as a module: python -m benchmarks.run [...]")
 
 import torch  # noqa: E402
 

@@ -20,7 +20,6 @@ interleaved repeats (A B A B ...) so that background load hits both alike. :func
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -74,11 +73,8 @@ def make_config(setting: str, stage: int, root: str | Path, **extra: Any) -> Con
 
 
 def make_dataset(root: str | Path, n_train: int = 128, size: int = 224) -> Path:
-    """A toy dataset (tests/toydata.py) of ``size`` px images, small valid/test splits."""
-    tests = Path(__file__).resolve().parent.parent / "tests"
-    if str(tests) not in sys.path:
-        sys.path.insert(0, str(tests))
-    from toydata import make_toy_dataset  # noqa: PLC0415
+    """A toy dataset (:mod:`asen.toydata`) of ``size`` px images, small valid/test splits."""
+    from asen.toydata import make_toy_dataset  # noqa: PLC0415
 
     return make_toy_dataset(root, n_train=n_train, n_query=8, n_cand=16, size=size)
 

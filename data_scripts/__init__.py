@@ -1,5 +1,5 @@
 """Scripts that turn the public fashion datasets into the split-file layout read by :mod:`asen.data`.
 
-Run them as scripts (``python data_scripts/prepare_fashionai.py --help``) or as modules
-(``python -m data_scripts.prepare_fashionai --help``); see ``data_scripts/README.md``.
+Run them as modules from the repository root (``python -m data_scripts.prepare_fashionai --help``); see
+``data_scripts/README.md``.
 """

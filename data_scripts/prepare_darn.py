@@ -31,7 +31,7 @@ split files, so this script has two parts:
 
 Example::
 
-    python data_scripts/prepare_darn.py darn_url.txt --out data/DARN --workers 32 --splits meta_data.tar.gz
+    python -m data_scripts.prepare_darn darn_url.txt --out data/DARN --workers 32 --splits meta_data.tar.gz
 """
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-if __package__ in (None, ""):  # run as a script: make `data_scripts` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a file, where `data_scripts` cannot be imported
+    sys.exit("error: run it from the repository root as a module: python -m data_scripts.prepare_darn [...]")
 
 from tqdm import tqdm
 

@@ -32,7 +32,7 @@ attribute line would shift every column of ``list_attr_img.txt``).
 
 Example::
 
-    python data_scripts/prepare_deepfashion.py data/raw/DeepFashion/Category_and_Attribute --out data/DeepFashion
+    python -m data_scripts.prepare_deepfashion data/raw/DeepFashion/Category_and_Attribute --out data/DeepFashion
 """
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-if __package__ in (None, ""):  # run as a script: make `data_scripts` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a file, where `data_scripts` cannot be imported
+    sys.exit("error: run it from the repository root as a module: python -m data_scripts.prepare_deepfashion [...]")
 
 import numpy as np
 from tqdm import tqdm

@@ -27,7 +27,7 @@ missing image, corrupt image with ``--verify-images``).
 
 Example::
 
-    python data_scripts/prepare_fashionai.py data/raw/fashionAI/base data/raw/fashionAI/web --out data/FashionAI
+    python -m data_scripts.prepare_fashionai data/raw/fashionAI/base data/raw/fashionAI/web --out data/FashionAI
 """
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-if __package__ in (None, ""):  # run as a script: make `data_scripts` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a file, where `data_scripts` cannot be imported
+    sys.exit("error: run it from the repository root as a module: python -m data_scripts.prepare_fashionai [...]")
 
 import numpy as np
 from tqdm import tqdm

@@ -1,11 +1,9 @@
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from toydata import make_toy_dataset  # noqa: E402
+from asen.toydata import make_toy_dataset
 
 torch.set_num_threads(2)
 

@@ -3,17 +3,14 @@ lists), written into temporary folders, for the tests of ``data_scripts/`` and `
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # make `data_scripts` importable whatever the working directory
-    sys.path.insert(0, str(ROOT))
 
-from data_scripts import prepare_fashionai as pf  # noqa: E402
+from data_scripts import prepare_fashionai as pf
 
 _JPEG_CACHE: dict[tuple[int, int], bytes] = {}
 

@@ -277,7 +277,7 @@ def _official_checkpoint(path, num_attributes):
 def test_evaluate_an_official_checkpoint_with_the_authors_files(tmp_path, monkeypatch, capsys):
     """`asen evaluate --asenpp-config config/FashionAI/FashionAI.yaml --asenpp-config config/FashionAI/s2.yaml`,
     from a folder holding data/FashionAI (the authors' DATA.BASE_PATH default) in the split-file format."""
-    from toydata import META, make_toy_dataset
+    from asen.toydata import META, make_toy_dataset
 
     make_toy_dataset(tmp_path / "data" / "FashionAI", n_train=16, n_query=6, n_cand=12)
     data, _, s2 = authors_files(tmp_path, "FashionAI")

@@ -1,16 +1,14 @@
 """The benchmark code runs and its outputs are well-formed, at minimal sizes. Speed is measured by
-`python benchmarks/run.py`, never asserted here; only the MAP values of the two implementations must agree."""
+`python -m benchmarks.run`, never asserted here; only the MAP values of the two implementations must agree."""
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from benchmarks import isa_bench, map_bench, run, train_bench  # noqa: E402
+from benchmarks import isa_bench, map_bench, run, train_bench
 
 TINY = {"model.tiny_width": 8, "model.attr_embed_size": 16, "model.spatial_dim": 16, "model.local_spatial_dim": 16,
         "model.embed_size": 32, "data.global_size": 32, "data.local_size": 32, "data.images_per_batch": 16}

@@ -1,14 +1,13 @@
 """The book's tooling: the browser check's page logic (on hand-written HTML) and the notebook executor
 (conversion, stamps, error messages, skipping unchanged chapters) on tiny notebooks."""
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from tools import check_book, execute_notebooks
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from tools import check_book, execute_notebooks  # noqa: E402
 
 ARTICLE = '<html><body><header><img src="../_images/fig.png"></header><main><article class="bd-article">{}</article></main></body></html>'
 

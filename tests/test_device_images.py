@@ -153,6 +153,7 @@ def test_loader_passes_on_errors_and_can_stop_early(jpegs, tmp_path):
     assert batch["index"].tolist() == [3]
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_batches_match_the_cpu_ones(jpegs, tmp_path):
     root, names = jpegs

@@ -6,9 +6,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from asen.distributed import shard_batch
+
+pytestmark = pytest.mark.slow  # end to end: launches processes (`make test-fast` leaves it out)
 
 OVERRIDES = ["model.backbone=resnet_tiny", "model.pretrained=none", "model.tiny_width=8", "model.attr_embed_size=16",
              "model.spatial_dim=16", "model.embed_size=32", "model.embed_norm=batchnorm", "data.global_size=32",

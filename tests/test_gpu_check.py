@@ -9,7 +9,7 @@ from benchmarks import gpu_check, run
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
     assert gpu_check.main(["--dry-run", "--results", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
-    assert "run.py --device cuda --sections train,e2e --plan gpu --out benchmarks/results_gpu.json" in out
+    assert "-m benchmarks.run --device cuda --sections train,e2e --plan gpu --out benchmarks/results_gpu.json" in out
     assert "pipeline: PIL DataLoader vs image store on cuda" in out
     assert not (tmp_path / "r").exists()
 

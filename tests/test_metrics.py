@@ -157,3 +157,5 @@ def test_predicted_random_map_matches_random_rankings():
         assert abs(sim.mean() - pred[a][0]) < 4 * sim.std() / np.sqrt(len(sim))
     assert overall_map(pred) == pytest.approx((40 * pred[0][0] + 10 * pred[1][0]) / 50)
     assert overall_map({}) == 0.0
+    # percent, as the MAP tables give it: scaled before the division
+    assert overall_map(pred, scale=100.0) == 100.0 * (40 * pred[0][0] + 10 * pred[1][0]) / 50

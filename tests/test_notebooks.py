@@ -6,16 +6,15 @@ each model is trained once for all chapters. A failure names the notebook, the c
 """
 import ast
 import re
-import sys
 import time
 from pathlib import Path
 
 import jupytext
 import pytest
 
+from tools import execute_notebooks
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from tools import execute_notebooks  # noqa: E402
 
 CHAPTERS = execute_notebooks.chapter_sources()
 
@@ -101,6 +100,7 @@ def executed(tmp_path_factory):
     return {o.notebook.stem: o for o in outcomes}, root
 
 
+@pytest.mark.slow  # end to end: runs every chapter (`make test-fast` leaves it out)
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_executes_in_the_smoke_profile(executed, path):
     outcomes, root = executed

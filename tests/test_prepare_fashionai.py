@@ -323,11 +323,15 @@ def test_splits_source_errors(release, tmp_path, capsys):
     assert rc == 2 and "split files missing: filenames_valid.txt" in err
 
 
-def test_runs_as_a_script(tmp_path):
-    """`python data_scripts/prepare_fashionai.py` works from any directory and fails cleanly."""
-    script = ROOT / "data_scripts" / "prepare_fashionai.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--no-progress"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
-    )
-    assert proc.returncode == 2 and proc.stderr.startswith("error: release folder not found") and "Traceback" not in proc.stderr
+def test_runs_as_a_module_and_fails_cleanly(tmp_path):
+    """`python -m data_scripts.prepare_fashionai` from the repository root fails with one line on a bad folder;
+    run as a file it says how to run it."""
+    args = [str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--no-progress"]
+    proc = subprocess.run([sys.executable, "-m", "data_scripts.prepare_fashionai", *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: release folder not found")
+    assert "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, str(ROOT / "data_scripts" / "prepare_fashionai.py"), *args],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        "error: run it from the repository root as a module: python -m data_scripts.prepare_fashionai [...]")

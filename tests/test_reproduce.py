@@ -8,6 +8,8 @@ from asen.cli import main
 from asen.reproduce import PROFILES, Protocol, aggregate, ensure_trained, markdown_table, random_table
 from asen.data import load_split_files
 
+pytestmark = pytest.mark.slow  # end to end: trains and evaluates (`make test-fast` leaves it out)
+
 TINY = ["model.attr_embed_size=16", "model.spatial_dim=16", "model.local_spatial_dim=16", "model.embed_size=32",
         "data.global_size=32", "data.local_size=32"]
 

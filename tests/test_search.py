@@ -12,7 +12,7 @@ pytest.importorskip("faiss")
 from asen import search as S  # noqa: E402
 from asen.config import load_config  # noqa: E402
 from asen.data import DataError, ImageSet, load_split_files  # noqa: E402
-from asen.evaluate import extract_features, fuse  # noqa: E402
+from asen.embed import extract_features, fuse  # noqa: E402
 from asen.model import build_model  # noqa: E402
 
 TINY_MODEL = {
@@ -34,10 +34,10 @@ def make_model(cfg, seed=0):
 
 
 def reference_features(model, images, attr, local=False, beta=0.6):
-    """Features through asen.evaluate.extract_features (the full model.forward), the ground truth."""
+    """Features through asen.embed.extract_features (one attribute per item)."""
     items = np.array([[i, attr, 0] for i in range(len(images))])
-    f = extract_features(model, images, items, "cpu", batch_size=16, local=local, crop_threshold=0.1,
-                         local_size=32, progress=False)
+    f = extract_features(model, images, items, "cpu", S.EmbedSettings(local_size=32, crop_threshold=0.1),
+                         batch_size=16, progress=False)
     return fuse(f["global"], f["local"], beta).astype(np.float32) if local else f["global"]
 
 
@@ -106,12 +106,17 @@ def test_flat_index_equals_brute_force(built, ref, attr):
     {"model.embed_norm": "attribute_batchnorm"},
 ])
 def test_shared_backbone_embedding_equals_model_forward(toy_root, gallery, variant):
-    # embed_images runs the global backbone once for all attributes; it must equal model.forward per attribute
+    # the embedder runs the global backbone once for all attributes; it must equal model.forward per attribute
     cfg = tiny_cfg(toy_root, **variant)
     model = make_model(cfg, seed=3)
     feats = S.embed_images(model, gallery, [0, 1], "cpu", S.EmbedSettings(global_size=32), batch_size=16)
+    x = torch.stack([gallery[i]["image"] for i in range(len(gallery))])
     for a in (0, 1):
-        np.testing.assert_allclose(feats[a], reference_features(model, gallery, a), atol=1e-5)
+        with torch.no_grad():
+            g, _ = model(x, torch.full((len(x),), a, dtype=torch.long), branch="global")
+        expected = torch.nn.functional.normalize(g.float(), dim=1).numpy()
+        np.testing.assert_allclose(feats[a], expected, atol=1e-5)
+        np.testing.assert_allclose(reference_features(model, gallery, a), expected, atol=1e-5)
 
 
 def test_attributes_give_different_neighbours(built, ref):

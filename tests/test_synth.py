@@ -179,6 +179,7 @@ def test_fashionai_split_counts() -> None:
 
 
 # ------------------------------------------------------------------------------------------ determinism / caching
+@pytest.mark.slow  # generates whole datasets
 def test_deterministic_across_worker_counts_and_seed_matters(tiny: Path, tmp_path: Path) -> None:
     one = generate_dataset(tmp_path / "w1", "tiny", seed=0, workers=1, progress=False)
     assert _manifest_bytes(one) == _manifest_bytes(tiny)
@@ -198,6 +199,7 @@ def test_reuses_complete_dataset_without_writing(tiny: Path, capsys: pytest.Capt
     assert "reusing" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # generates whole datasets
 def test_regenerates_incomplete_or_different_dataset_atomically(tiny: Path, tmp_path: Path) -> None:
     root = tmp_path / "ds"
     shutil.copytree(tiny, root)
@@ -356,6 +358,7 @@ def test_bad_design(tmp_path: Path, design: object) -> None:
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow  # generates whole datasets
 def test_design_is_recorded_and_a_dataset_of_one_design_is_not_reused_for_the_other(
     tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from asen.data import load_split_files  # noqa: E402
-from asen.metrics import mean_average_precision  # noqa: E402
-from asen.reproduce import evaluate_checkpoint  # noqa: E402
-from asen.synth import render as R  # noqa: E402
-from asen.synth.attributes import ATTRIBUTE_NAMES  # noqa: E402
-from asen.synth.layout import image_rng  # noqa: E402
+from asen.data import load_split_files
+from asen.metrics import mean_average_precision
+from asen.reproduce import evaluate_checkpoint
+from asen.synth import render as R
+from asen.synth.attributes import ATTRIBUTE_NAMES
+from asen.synth.layout import image_rng
 
 PROBED = ("skirt_length", "pant_length")
 RANDOM_DRAWS = 20  # random-embedding baseline: mean over this many draws

@@ -19,8 +19,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def candidates(width: int = 8, batch: int = 32, size: int = 64) -> dict[str, str]:

@@ -77,13 +77,11 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from asen.data import global_view, load_split_files, open_image  # noqa: E402
-from asen.roi import crop_box  # noqa: E402
-from asen.synth.attributes import ATTRIBUTE_NAMES  # noqa: E402
-from asen.synth.layout import GENERATOR_VERSIONS, dataset_design, image_rng  # noqa: E402
-from asen.synth.render import attribute_region  # noqa: E402
+from asen.data import global_view, load_split_files, open_image
+from asen.roi import crop_box
+from asen.synth.attributes import ATTRIBUTE_NAMES
+from asen.synth.layout import GENERATOR_VERSIONS, dataset_design, image_rng
+from asen.synth.render import attribute_region
 
 GLOBAL_SIZE = 64  # asen/configs/synthfashion_cpu.yaml, data.global_size
 LOCAL_SIZE = 64  # data.local_size
