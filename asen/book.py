@@ -264,7 +264,7 @@ def train_images_per_second(model: torch.nn.Module, branch: str, size: int, batc
 
 
 def saved_gpu_benchmark(paths: list[str | Path]) -> dict | None:
-    """The paper configuration's training images/s from the first CUDA run of ``benchmarks/run.py`` among
+    """The paper configuration's training images/s from the first CUDA run of ``python -m benchmarks.run`` among
     ``paths`` (its JSON files): ``{"file", "gpu", "stage1", "stage2"}``, or None when none is a CUDA run."""
     for path in paths:
         try:

@@ -6,7 +6,7 @@
 # Steps, each under its own time limit so that the whole fits a 10-minute device slot (limits in seconds,
 # override with the variables below; the estimates come from `asen reproduce --profile gpu --plan`):
 #   1. the GPU and the plan with its estimates for this GPU and a T4      -> benchmarks/gpu_session/plan.txt
-#   2. benchmarks/run.py --device cuda --sections train,e2e (GPU plan)    -> benchmarks/results_gpu.json/.md
+#   2. python -m benchmarks.run --device cuda --sections train,e2e (GPU plan)    -> benchmarks/results_gpu.json/.md
 #      (2.2 minutes on an H200 when last run)                              (PLAN_S 60, BENCH_S 200)
 #   3. asen reproduce --profile gpu --seeds 0: SynthFashion generation (224 px, 12k images), the image store,
 #      the main table's runs (ImageNet weights when they can be downloaded, else the stage-0 run), the
@@ -45,7 +45,7 @@ if [ -z "${DRY_RUN:-}" ]; then
 fi
 run_step plan "$PLAN_S" "$PY" -m asen reproduce --profile gpu --seeds 0 --plan --device cuda --data "$DATA"
 [ -z "${DRY_RUN:-}" ] && cp "$OUT/plan.log" "$OUT/plan.txt"
-run_step benchmarks "$BENCH_S" "$PY" benchmarks/run.py --device cuda --sections train,e2e \
+run_step benchmarks "$BENCH_S" "$PY" -m benchmarks.run --device cuda --sections train,e2e \
   --out benchmarks/results_gpu.json
 run_step reproduce "$REPRODUCE_S" "$PY" -m asen reproduce --profile gpu --seeds 0 --device cuda --data "$DATA" \
   --runs runs/gpu --out results/gpu --quiet

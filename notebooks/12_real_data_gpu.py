@@ -118,7 +118,7 @@ display(setting)
 # `Images/`); leave out `--splits` for a seeded split:
 #
 # ```bash
-# python data_scripts/prepare_fashionai.py data/raw/fashionAI/base data/raw/fashionAI/web \
+# python -m data_scripts.prepare_fashionai data/raw/fashionAI/base data/raw/fashionAI/web \
 #     --out data/FashionAI --splits path/to/authors_split_files
 # ```
 #
@@ -126,13 +126,13 @@ display(setting)
 # dropped):
 #
 # ```bash
-# python data_scripts/prepare_darn.py darn_url.txt --out data/DARN --workers 32 --splits meta_data.tar.gz
+# python -m data_scripts.prepare_darn darn_url.txt --out data/DARN --workers 32 --splits meta_data.tar.gz
 # ```
 #
 # **DeepFashion** (Category and Attribute Prediction benchmark: `Anno/list_attr_*.txt` and `img/`):
 #
 # ```bash
-# python data_scripts/prepare_deepfashion.py data/raw/DeepFashion/Category_and_Attribute --out data/DeepFashion
+# python -m data_scripts.prepare_deepfashion data/raw/DeepFashion/Category_and_Attribute --out data/DeepFashion
 # ```
 #
 # Then check the folder (every file, label and image; `--max-images N` for a quick look):
@@ -432,7 +432,7 @@ print(
 )
 
 # %% [markdown]
-# GPU figures come from the project's benchmark suite (`python benchmarks/run.py --device cuda`) when its
+# GPU figures come from the project's benchmark suite (`python -m benchmarks.run --device cuda`) when its
 # JSON is present (`benchmarks/results*.json` or `results/benchmarks/*.json`). Otherwise they are marked
 # *to be measured*: we do not guess them.
 
@@ -550,7 +550,7 @@ glue(
 # GPU figures come only from a saved benchmark ({glue:text}`gpu_source`): {glue:text}`gpu_rate_s1` and
 # {glue:text}`gpu_rate_s2` images/s for the two stages, that is {glue:text}`gpu_hours_s1` +
 # {glue:text}`gpu_hours_s2` hours. Where they read *to be measured*, run
-# `python benchmarks/run.py --device cuda` on the GPU and rebuild this chapter to fill them in.
+# `python -m benchmarks.run --device cuda` on the GPU and rebuild this chapter to fill them in.
 
 # %% tags=["hide-input"]
 # The claims above, checked: a false claim fails the build.
@@ -643,7 +643,7 @@ print(f"wrote {ctx.results_dir / '12_real_data_gpu.json'}")
 #    the per-attribute query counts with `asen.published.FASHIONAI_SPLIT`. How would a different split change
 #    the random baseline of [chapter 7](07_evaluation.ipynb)?
 # 5. The stage-2 estimate adds the two branches' times. List what it leaves out (the crop, the alignment
-#    loss, data loading of full-resolution originals) and measure one of them with `benchmarks/run.py`.
+#    loss, data loading of full-resolution originals) and measure one of them with `python -m benchmarks.run`.
 #
 # :::{dropdown} Hint for exercise 1
 # Time `train_images_per_second` with `model.to(memory_format=torch.channels_last)` and without it, and on a
@@ -673,5 +673,5 @@ print(f"wrote {ctx.results_dir / '12_real_data_gpu.json'}")
 # :::{dropdown} Hint for exercise 5
 # Besides the two branches' forward and backward passes, stage 2 computes the crop boxes from the
 # attention maps, crops and resizes the full-resolution originals, computes the alignment loss, and loads the
-# originals from disk. `python benchmarks/run.py --help` lists the parts it times (e.g. the crop).
+# originals from disk. `python -m benchmarks.run --help` lists the parts it times (e.g. the crop).
 # :::
