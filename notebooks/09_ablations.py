@@ -265,10 +265,13 @@ glue(
 # sentences describe how to read them, and the checks that concern training apply to the cpu and gpu
 # profiles.)
 #
-# The full ASEN++ scores **{glue:text}`full:.2f`**. Every ablated model scores below it, and the largest drop
-# comes from removing the spatial attention, **{glue:text}`biggest`** ({glue:text}`biggest_delta:+.2f`):
-# removing ASA changes the overall MAP by {glue:text}`no_asa:+.2f` and removing ACA by
-# {glue:text}`no_aca:+.2f`. On the design attributes, w/o ASA changes by {glue:text}`no_asa_design:+.2f` on
+# The full ASEN++ scores **{glue:text}`full:.2f`**. Without the spatial attention, with one branch only, or
+# without the zoom it scores lower, and the largest drop comes from removing the spatial attention,
+# **{glue:text}`biggest`** ({glue:text}`biggest_delta:+.2f`). Removing the channel attention changes the
+# overall MAP by {glue:text}`no_aca:+.2f`: on SynthFashion at 64 px ACA's share is within the seed spread of
+# this protocol (it has come out on either side of zero between measurements; the README gives them), so the
+# book claims nothing about its sign. On the design attributes, w/o ASA changes by
+# {glue:text}`no_asa_design:+.2f` on
 # average, against {glue:text}`no_asa_length:+.2f` on the lengths: the design attributes lose more. Without
 # ASA there is no map to zoom with, so the local branch loses its crop as well as the global branch losing
 # its focus.
@@ -290,7 +293,8 @@ glue(
 # %% tags=["hide-input"]
 # The claims above, checked: a false claim fails the build.
 if ctx.trains_fully:  # the smoke profile trains a few steps only
-    assert max(delta.values()) < 0 and biggest == "no_asa", delta
+    assert max(v for k, v in delta.items() if k != "no_aca") < 0, delta
+    assert biggest == "no_asa", delta
     assert group_delta("no_asa", design) < group_delta("no_asa", length)
     assert fusion_gain > 0
     assert thr[train_thr]["mean"] > max(
