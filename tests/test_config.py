@@ -66,7 +66,7 @@ BAD_CHOICES = [
     ("model.head", "triplet", "one of asen, csn, asen_aaai, asen_v2"),
     ("model.embed_norm", "layernorm", "one of none, batchnorm, attribute_batchnorm"),
     ("train.scheduler", "cosin", "one of step, cosine"),
-    ("train.amp", "fp32", "one of none, bf16, fp16"),
+    ("train.amp", "fp32", "one of none, bf16, fp16, auto"),
     ("train.local_init", "copy", "one of pretrained, global"),
     ("train.stage", 3, "one of 0, 1, 2"),
     ("eval.split", "train", "one of valid, test"),
