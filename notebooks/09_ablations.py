@@ -240,7 +240,6 @@ spread = max(v["mean"] for v in thr.values()) - min(v["mean"] for v in thr.value
 glue(
     full=full,
     biggest=res[biggest]["label"],
-    biggest_delta=delta[biggest],
     no_asa=delta["no_asa"],
     no_aca=delta["no_aca"],
     no_asa_design=group_delta("no_asa", design),
@@ -267,7 +266,7 @@ glue(
 #
 # The full ASEN++ scores **{glue:text}`full:.2f`**. Without the spatial attention, with one branch only, or
 # without the zoom it scores lower, and the largest drop comes from removing the spatial attention,
-# **{glue:text}`biggest`** ({glue:text}`biggest_delta:+.2f`). Removing the channel attention changes the
+# **{glue:text}`biggest`** ({glue:text}`no_asa:+.2f`). Removing the channel attention changes the
 # overall MAP by {glue:text}`no_aca:+.2f`: on SynthFashion at 64 px ACA's share is within the seed spread of
 # this protocol (it has come out on either side of zero between measurements; the README gives them), so the
 # book claims nothing about its sign. On the design attributes, w/o ASA changes by

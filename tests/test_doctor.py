@@ -66,7 +66,7 @@ def test_missing_files_named_with_how_to_get_them(tmp_path, capsys):
     rc, out = run_cli([root], capsys)
     assert rc == 1
     assert "missing file(s) in" in out and "filenames_valid.txt, query_test.txt" in out
-    assert "prepare_fashionai.py" in out  # how to get it
+    assert "data_scripts.prepare_fashionai" in out  # how to get it
     rc, out = run_cli([tmp_path / "nowhere"], capsys)
     assert rc == 1 and "dataset folder not found" in out
     (root / "meta.json").unlink()
