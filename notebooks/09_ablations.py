@@ -92,7 +92,7 @@ glue(
 
 # %% [markdown]
 # The numbers below were **{glue:text}`origin`**, for {glue:text}`n_seeds` seed(s)
-# ({glue:text}`seed_list`): *loaded* from `{glue:text}`make_ablations`` (written by `make ablations`), or
+# ({glue:text}`seed_list`): *loaded* from {glue:text}`make_ablations` (written by `make ablations`), or
 # *computed* here. With one seed there is no spread over seeds, so read differences of a point or two as
 # noise; `make ablations` gives all three seeds.
 

@@ -81,6 +81,8 @@ def test_prose_is_markdown_with_glued_numbers(path):
         if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "glue":
             assert all(k.arg for k in node.keywords), "glue(name=value, ...) with literal names"
             glued |= {k.arg for k in node.keywords}
+    quoted = [c.source for c in cells if c.cell_type == "markdown" and "`{glue" in c.source]
+    assert not quoted, "a glue role inside backticks renders as its literal text: remove the outer backticks"
     used = {m for c in cells if c.cell_type == "markdown" for m in GLUE_ROLE.findall(c.source)}
     assert used <= glued, f"pasted but never glued: {sorted(used - glued)}"
     assert glued <= used, f"glued but never pasted: {sorted(glued - used)}"
