@@ -809,13 +809,22 @@ def format_plan(runs: list[dict], device: str | None = None, rate: float | None 
     return "\n".join(lines)
 
 
+CPU_RATE_STEP_FLOP = 20e9
+"""A CPU times a step of at most this many FLOPs (about a second): the cpu profile's whole 96-image step; for the
+paper's networks a few images (a small batch runs below a full one's rate, so that estimate errs long)."""
+
+
 def device_rate(protocol: Protocol, seeds: Sequence[int]) -> float:
-    """Achieved FLOP/s of the current device on one training step of the plan's first stage-1 run (a CPU
-    times one triplet a forward pass of it: 9 images with the paper's three passes)."""
-    from .estimate import measure_rate
+    """Achieved FLOP/s of the current device on one training step of the plan's first stage-1 run (a CPU times a
+    step of at most :data:`CPU_RATE_STEP_FLOP`: the whole batch of the cpu profile, a few images of the paper's
+    networks)."""
+    from .estimate import flops_per_image, measure_rate
 
     cfg = protocol.stage1_config("asen", seeds[0])
-    return measure_rate(cfg, protocol.device, max_images=9 if protocol.device.type == "cpu" else None)
+    cap = None
+    if protocol.device.type == "cpu":
+        cap = max(9, int(CPU_RATE_STEP_FLOP // flops_per_image(cfg)["train"]))
+    return measure_rate(cfg, protocol.device, max_images=cap)
 
 
 def machine_info() -> dict[str, Any]:
