@@ -263,32 +263,17 @@ result_paths = [
     ctx.data_root / files_test[c_items[r0["cand"][j], 0]] for j in r0["top"]
 ]
 settings = EmbedSettings.from_config(cfg_specific)
-order_lib, score_lib = rerank_order(
-    model_specific,
-    query_path,
-    result_paths,
-    int(q_items[i0, 1]),
-    ctx.device,
-    alpha=0.5,
-    original_scores=r0["s_gen"][r0["top"]],
-    settings=settings,
-)
+# the same query, results and blend for both library calls
+args = (model_specific, query_path, result_paths, int(q_items[i0, 1]), ctx.device)
+blend = dict(alpha=0.5, original_scores=r0["s_gen"][r0["top"]], settings=settings)
+order_lib, score_lib = rerank_order(*args, **blend)
 assert np.allclose(
     score_lib, r0["blended"], atol=1e-4
 ), "asen.search.rerank disagrees with the features"
 assert np.array_equal(r0["top"][order_lib], r0["after"][:K]) or np.allclose(
     np.sort(score_lib)[::-1], np.sort(r0["blended"])[::-1], atol=1e-4
 )
-top3 = rerank(
-    model_specific,
-    query_path,
-    result_paths,
-    int(q_items[i0, 1]),
-    ctx.device,
-    alpha=0.5,
-    original_scores=r0["s_gen"][r0["top"]],
-    settings=settings,
-)[:3]
+top3 = rerank(*args, **blend)[:3]
 for path, score in top3:
     print(f"{score:.4f}  {path}")
 
