@@ -156,9 +156,11 @@ class CompileUnavailable(UserError, RuntimeError):
 
 def compile_backbones(model: ASEN, cfg: Config, device: torch.device) -> None:
     """With ``train.compile``, compile the model's backbones in place (``nn.Module.compile``: the state dict,
-    optimiser and checkpoints are unchanged; the first steps are slower while it compiles). CUDA only: on this
-    project's 2-core CPU, compiling even the CPU protocol's small backbone did not finish within 5 minutes, so
-    a CPU run refuses it rather than hang. Not measured on a GPU yet (benchmarks/gpu_session.sh does).
+    optimiser and checkpoints are unchanged; the first steps are slower while it compiles). CUDA only: on a 2-core
+    AMD EPYC (torch 2.14.1, one thread), compiling the CPU protocol's global backbone took 44 s and the compiled
+    stage-1 step was slower, not faster (140 ms against 125 ms for 64 images at 64 px: the step is oneDNN's
+    convolutions either way), so a CPU run refuses it. Not measured on a GPU yet (benchmarks/gpu_session.sh
+    does).
 
     Raises:
         CompileUnavailable: ``train.compile`` on a device other than CUDA, or a torch without torch.compile.
@@ -169,12 +171,6 @@ def compile_backbones(model: ASEN, cfg: Config, device: torch.device) -> None:
         raise CompileUnavailable(f"train.compile=true is for CUDA only (training on {device.type}; compiling on a "
                                  "CPU takes longer than the training it would speed up): set train.compile=false")
     if not hasattr(torch.nn.Module, "compile"):
-        raise CompileUnavailable(f"train.compile=true needs torch.compile (torch {torch.__version__} has none): "
-                                 "set train.compile=false")
-    for branch in (model.global_branch, model.local_branch):
-        if branch is not None:
-            branch.backbone.compile()
-    if not hasattr(torch, "compile"):
         raise CompileUnavailable(f"train.compile=true needs torch.compile (torch {torch.__version__} has none); "
                                  "set train.compile=false")
     try:
@@ -184,7 +180,6 @@ def compile_backbones(model: ASEN, cfg: Config, device: torch.device) -> None:
     except Exception as exc:  # noqa: BLE001 - backends fail in many ways; the message names it
         raise CompileUnavailable(f"train.compile=true: torch.compile failed on {device.type} ({exc!r:.200}); "
                                  "set train.compile=false") from exc
-    return model
 
 
 def embed_in_passes(model: ASEN, images: torch.Tensor, attrs: torch.Tensor, branch: str,
