@@ -103,6 +103,25 @@ def read_checkpoint(path: str | Path, expected: str = "a checkpoint written by a
     return dict(ckpt)
 
 
+def read_model_state(path: str | Path, expected: str) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    """A checkpoint (:func:`read_checkpoint`) and its weights: its ``model`` entry, or the file itself where it has
+    none (a bare state dict).
+
+    Args:
+        path: the file.
+        expected: what the file should be, for the error message.
+    Returns:
+        ``(checkpoint, state dict)``.
+    Raises:
+        CheckpointError: as :func:`read_checkpoint`, or the ``model`` entry is not a state dict.
+    """
+    ckpt = read_checkpoint(path, expected)
+    state = ckpt.get("model", ckpt)
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path}: its 'model' entry is a {type(state).__name__}, not a state dict")
+    return ckpt, state
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
@@ -275,10 +294,7 @@ def load_asenpp(checkpoint: str | Path | Mapping[str, Any], config_paths: Iterab
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[ASEN, Config, dict]:
     """Load a checkpoint written by ``asen train`` (or an official one). Returns (model in eval mode, config, info)."""
     path = Path(path)
-    ckpt = read_checkpoint(path, "a best.pt/last.pt written by asen train, or an official ASEN++ checkpoint")
-    state = ckpt.get("model", ckpt)
-    if not isinstance(state, Mapping):
-        raise CheckpointError(f"{path}: its 'model' entry is a {type(state).__name__}, not a state dict")
+    ckpt, state = read_model_state(path, "a best.pt/last.pt written by asen train, or an official ASEN++ checkpoint")
     if is_official(state):
         model = load_asenpp(ckpt)
         return model.to(device), model.checkpoint_info["config"], {"epoch": ckpt.get("epoch"), "mAP": ckpt.get("mAP")}

@@ -14,8 +14,8 @@ A pre-training run is a config with ``train.stage: 0`` (e.g. ``-c synthfashion_c
 synthfashion_cpu_pretrain``): ``train.epochs`` x ``data.steps_per_epoch`` steps of ``data.images_per_batch``
 images, Adam at ``train.lr`` with ``train.scheduler``, the view recipe in the ``pretrain`` section. Its
 ``checkpoints/best.pt`` holds the backbone's state dict; a stage-1 config starts from it with
-``model.pretrained=<that path>``. Runs resume from ``last.pt``, and hold their folder, like training runs
-(:class:`asen.runs.RunDir`).
+``model.pretrained=<that path>``. Runs resume from ``last.pt``, hold their folder and stop on a non-finite
+loss like training runs: both run their epochs through :class:`asen.engine.EpochLoop`.
 """
 from __future__ import annotations
 
@@ -28,17 +28,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from .backbones import build_backbone
 from .config import Config, PretrainConfig
-from .errors import UserError
 from .data import DataError, ImageSet, SplitFiles, global_view, load_split_files, normalize
-from .runs import RunDir, atomic_torch_save, read_resume_checkpoint, rng_state, seed_everything, set_rng_state
-from .train import make_scheduler
+from .engine import EpochLoop, TrainingDiverged, checkpoint_state, epoch_record, make_scheduler
+from .runs import seed_everything
 
 
-class PretrainingDiverged(UserError, RuntimeError):
+class PretrainingDiverged(TrainingDiverged):
     """The pre-training loss became NaN or infinite."""
 
 
@@ -183,35 +181,20 @@ def pretrain(
     steps = cfg.data.steps_per_epoch or max(1, len(names) // batch)
     sched = make_scheduler(opt, cfg, steps)  # the same per-step schedule as training
 
-    with RunDir(run_dir, cfg, device, resume=resume, overwrite=overwrite) as run:
-        return _pretrain(cfg, run, device, resume, progress, files, names, max_epochs, backbone, head, opt, sched,
-                         steps, batch, fmt)
+    with EpochLoop(run_dir, cfg, device, resume=resume, overwrite=overwrite, progress=progress, kind="pre-training",
+                   diverged=PretrainingDiverged) as loop:
+        return _pretrain(cfg, loop, device, files, names, max_epochs, backbone, head, opt, sched, steps, batch, fmt)
 
 
-def _pretrain(cfg: Config, run: RunDir, device: torch.device, resume: bool, progress: bool, files: SplitFiles,
-              names: list[str], max_epochs: int | None, backbone: nn.Module, head: nn.Module,
-              opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR, steps: int, batch: int,
-              fmt: torch.memory_format) -> Path:
+def _pretrain(cfg: Config, loop: EpochLoop, device: torch.device, files: SplitFiles, names: list[str],
+              max_epochs: int | None, backbone: nn.Module, head: nn.Module, opt: torch.optim.Optimizer,
+              sched: torch.optim.lr_scheduler.LambdaLR, steps: int, batch: int, fmt: torch.memory_format) -> Path:
     p, m = cfg.pretrain, cfg.model
-    last = run.last
-    if resume and not last.exists():
-        raise FileNotFoundError(f"cannot resume: {last} does not exist (start the run without --resume)")
-    start = 0
-    if resume:
-        ckpt = read_resume_checkpoint(last, cfg, run.path, "the last checkpoint of the pre-training run to resume")
-        backbone.load_state_dict(ckpt["state_dict"])
-        head.load_state_dict(ckpt["head"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        set_rng_state(ckpt["rng"])
-        start = ckpt["epoch"] + 1
-        run.log(event="resume", epoch=start)
-
+    loop.restore({"state_dict": backbone, "head": head}, opt, sched)  # with resume: the states last.pt holds
     source = SourceImages(ImageSet(files.root, names, cfg.data.global_size, skip_bad_images=cfg.data.skip_bad_images),
                           p.source_size, cache=cfg.data.cache_images)
-    end = cfg.train.epochs if max_epochs is None else min(cfg.train.epochs, start + max_epochs)
     backbone.train(), head.train()
-    for epoch in range(start, end):
+    for epoch in loop.epochs(max_epochs):
         # the images of an epoch depend only on (seed, epoch), so a resumed run sees the same ones
         order = np.random.default_rng([cfg.train.seed, epoch]).permutation(len(names))
         batches = [order[(s * batch) % len(names):][:batch].tolist() for s in range(steps)]
@@ -219,38 +202,28 @@ def _pretrain(cfg: Config, run: RunDir, device: torch.device, resume: bool, prog
         loader = DataLoader(source, batch_sampler=batches, num_workers=cfg.data.num_workers,
                             pin_memory=device.type == "cuda")
         t0, loss_sum, acc_sum = time.time(), 0.0, 0.0
-        bar = tqdm(loader, total=steps, desc=f"pre-training epoch {epoch + 1}/{cfg.train.epochs}", disable=not progress,
-                   leave=False)
+        bar = loop.steps(loader, steps, f"pre-training epoch {epoch + 1}/{cfg.train.epochs}")
         for step, imgs in enumerate(bar):
             imgs = imgs.to(device, non_blocking=True)
             v1 = random_views(imgs, cfg.data.global_size, p).contiguous(memory_format=fmt)
             v2 = random_views(imgs, cfg.data.global_size, p).contiguous(memory_format=fmt)
             z = head(backbone(torch.cat([v1, v2])))
             loss, acc = nt_xent_loss(z[:batch], z[batch:], p.temperature)
-            if not torch.isfinite(loss):
-                kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
-                run.log(event="diverged", epoch=epoch, step=step, loss=float(loss))
-                raise PretrainingDiverged(f"pre-training loss is {float(loss)} at epoch {epoch + 1}, step {step + 1}; "
-                                          f"{kept}. Lower train.lr.")
+            loop.check_loss(loss, epoch, step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             loss_sum, acc_sum = loss_sum + float(loss.detach()), acc_sum + float(acc)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}", acc=f"{float(acc):.2f}")
-        seconds = time.time() - t0
-        record = {"epoch": epoch + 1, "loss": loss_sum / steps, "instance_accuracy": acc_sum / steps,
-                  "seconds": round(seconds, 2), "images_per_second": round(2 * batch * steps / max(seconds, 1e-9), 1),
-                  "lr": [g["lr"] for g in opt.param_groups]}
+        record = epoch_record(epoch, time.time() - t0, 2 * batch * steps, opt, loss=loss_sum / steps,
+                              instance_accuracy=acc_sum / steps)
         weights = {k: v.detach().cpu() for k, v in backbone.state_dict().items()}
-        # best.pt: the backbone alone, rewritten every epoch (the last epoch's wins), before last.pt moves on
-        atomic_torch_save({"state_dict": weights, "stage": 0, "epoch": epoch + 1, "backbone": m.backbone,
-                           "config": cfg.to_dict()}, run.best)
-        atomic_torch_save({"state_dict": weights, "head": head.state_dict(), "optimizer": opt.state_dict(),
-                           "scheduler": sched.state_dict(), "rng": rng_state(), "epoch": epoch,
-                           "config": cfg.to_dict(), "stage": 0}, run.last)
-        run.log(**record)
-        if progress:
-            tqdm.write(f"pre-training epoch {epoch + 1}: loss {record['loss']:.3f}, instance accuracy "
-                       f"{record['instance_accuracy']:.2f}, {record['images_per_second']} views/s")
-    return run.best
+        # best.pt: the backbone alone, rewritten every epoch (the last epoch's wins)
+        best = {"state_dict": weights, "stage": 0, "epoch": epoch + 1, "backbone": m.backbone, "config": cfg.to_dict()}
+        last = checkpoint_state({"state_dict": weights, "head": head.state_dict()}, opt, sched, epoch,
+                                config=cfg.to_dict(), stage=0)
+        loop.save(last, best, record)
+        loop.note(f"pre-training epoch {epoch + 1}: loss {record['loss']:.3f}, instance accuracy "
+                  f"{record['instance_accuracy']:.2f}, {record['images_per_second']} views/s")
+    return loop.best

@@ -11,38 +11,36 @@ from ``last.pt`` and ends with the same weights as an uninterrupted run: the tri
 only on (seed, epoch), and the model, optimiser, scheduler and RNG states are restored. A run folder is
 held by one process (:class:`asen.runs.RunDir`); a new run in a folder that holds one needs
 ``overwrite=True``. Stage 2 starts from a stage-1 checkpoint (``train.init_from``; ``scratch`` opts out).
-A non-finite loss stops the run (:class:`TrainingDiverged`) and leaves the last good checkpoint.
+A non-finite loss stops the run (:class:`TrainingDiverged`) and leaves the last good checkpoint. The epoch loop
+around the steps (run folder, resume, divergence check, checkpoints, log) is :class:`asen.engine.EpochLoop`,
+which pre-training (:mod:`asen.pretrain`) shares.
 """
 from __future__ import annotations
 
-import math
 import time
 import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
-from .checkpoint import CheckpointError, check_attribute_count, is_official, official_to_ours, read_checkpoint
-from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
+from .checkpoint import check_attribute_count, is_official, official_to_ours, read_model_state
 from .config import Config, ConfigError
+from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
 from .data import ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images, load_split_files
 from .device_images import StoreLoader, open_store
+from .engine import TrainingDiverged  # noqa: F401 (asen.train.TrainingDiverged, as before)
+from .engine import EpochLoop, checkpoint_state, epoch_record, make_scheduler
 from .errors import UserError
 from .evaluate import evaluate
 from .losses import alignment_loss, embedding_l2, in_batch_triplet_loss, triplet_loss
 from .model import ASEN, build_model
 from .roi import local_inputs
-from .runs import RunDir, atomic_torch_save, read_resume_checkpoint, rng_state, seed_everything, set_rng_state
+from .runs import seed_everything
 
 INIT_FROM_SCRATCH = "scratch"  # train.init_from value: stage 2 on purpose without a stage-1 checkpoint
-
-
-class TrainingDiverged(UserError, RuntimeError):
-    """The loss became NaN or infinite."""
 
 
 @dataclass
@@ -75,19 +73,6 @@ def make_optimizer(model: ASEN, cfg: Config) -> torch.optim.Optimizer:
     return torch.optim.Adam(groups, weight_decay=cfg.train.weight_decay)
 
 
-def make_scheduler(opt: torch.optim.Optimizer, cfg: Config, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-step LambdaLR: ``step`` decays by ``lr_decay`` every ``lr_step`` epochs; ``cosine`` anneals to 0."""
-    t = cfg.train
-    total = max(1, t.epochs * steps_per_epoch)
-    if t.scheduler == "step":
-        fn = lambda step: t.lr_decay ** ((step // steps_per_epoch) // t.lr_step)  # noqa: E731
-    elif t.scheduler == "cosine":
-        fn = lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))  # noqa: E731
-    else:
-        raise ValueError(f"train.scheduler must be 'step' or 'cosine', got {t.scheduler!r}")
-    return torch.optim.lr_scheduler.LambdaLR(opt, [fn] * len(opt.param_groups))
-
-
 def load_stage1(model: ASEN, path: str | Path, data_root: str | Path | None = None) -> None:
     """Initialise the global branch (and attribute embedding) from a stage-1 checkpoint.
 
@@ -101,10 +86,7 @@ def load_stage1(model: ASEN, path: str | Path, data_root: str | Path | None = No
         ValueError: other weights that do not fit the model.
     """
     path = Path(path)
-    ckpt = read_checkpoint(path, "a stage-1 checkpoint (train.init_from: a stage-1 run's checkpoints/best.pt)")
-    state = ckpt.get("model", ckpt)
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: its 'model' entry is a {type(state).__name__}, not a state dict")
+    _, state = read_model_state(path, "a stage-1 checkpoint (train.init_from: a stage-1 run's checkpoints/best.pt)")
     if is_official(state):
         state = official_to_ours(state)
     emb = state.get("attr_embedding.weight")
@@ -275,16 +257,12 @@ def train(
         RunConfigMismatch: ``resume`` with another config (the message lists the differing keys).
         CheckpointError: a checkpoint to start or resume from cannot be read, or does not fit the data.
     """
-    held: list[RunDir] = []
-    try:
+    with ExitStack() as held:  # the run folder, once taken, is released however the run ends
         return _train(cfg, run_dir, device, resume, progress, files, max_epochs, overwrite, held)
-    finally:
-        for run in held:
-            run.close()
 
 
 def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume: bool, progress: bool,
-           files: SplitFiles | None, max_epochs: int | None, overwrite: bool, held: list[RunDir]) -> TrainResult:
+           files: SplitFiles | None, max_epochs: int | None, overwrite: bool, held: ExitStack) -> TrainResult:
     if cfg.train.stage not in (1, 2):
         raise ValueError(f"train.stage must be 1 or 2 here, got {cfg.train.stage} (stage 0, backbone pre-training, "
                          "is asen.pretrain.pretrain; `asen train` picks it by the stage)")
@@ -320,23 +298,12 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
     sampler = make_sampler(cfg, files)
     sched = make_scheduler(opt, cfg, len(sampler))
     scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
-    last = Path(run_dir) / "checkpoints" / "last.pt"
-    run = None
-    if rank == 0:  # rank 0 holds the folder and writes
-        run = RunDir(run_dir, cfg, device, resume=resume, overwrite=overwrite)
-        held.append(run)
-    if resume and not last.exists():
-        raise FileNotFoundError(f"cannot resume: {last} does not exist (start the run without --resume)")
-    start_epoch, best_map, best_epoch = 0, -1.0, -1
-    if resume:
-        ckpt = read_resume_checkpoint(last, cfg, Path(run_dir), "the last checkpoint of the run to resume")
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        set_rng_state(ckpt["rng"])
-        start_epoch, best_map, best_epoch = ckpt["epoch"] + 1, ckpt["best_map"], ckpt["best_epoch"]
-        if run:
-            run.log(event="resume", epoch=start_epoch)
+    loop = held.enter_context(EpochLoop(run_dir, cfg, device, resume=resume, overwrite=overwrite, progress=progress,
+                                        write=rank == 0))  # rank 0 holds the folder and writes
+    best_map, best_epoch = -1.0, -1
+    ckpt = loop.restore({"model": model}, opt, sched)  # with resume: weights, optimiser, scheduler, RNG states
+    if ckpt is not None:
+        best_map, best_epoch = ckpt["best_map"], ckpt["best_epoch"]
 
     images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size,
                       keep_original=model.local_branch is not None, skip_bad_images=cfg.data.skip_bad_images,
@@ -347,9 +314,8 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
                            cache_dir=cfg.data.store_dir or None, skip_bad_images=cfg.data.skip_bad_images,
                            progress=progress, originals=model.local_branch is not None)
     has_valid = "valid" in files.queries
-    end_epoch = cfg.train.epochs if max_epochs is None else min(cfg.train.epochs, start_epoch + max_epochs)
-    epoch = start_epoch - 1
-    for epoch in range(start_epoch, end_epoch):
+    epoch = loop.start - 1
+    for epoch in loop.epochs(max_epochs):
         model.train()
         metas = [shard_batch(m, rank, world) for m in sampler.epoch(epoch)]
         batches = [m["images"].tolist() for m in metas]
@@ -360,20 +326,12 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
                                 num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda",
                                 persistent_workers=False)
         t0, total, n_images = time.time(), 0.0, 0
-        bar = tqdm(zip(loader, metas), total=len(metas), desc=f"stage {cfg.train.stage} epoch {epoch + 1}/{cfg.train.epochs}",
-                   disable=not progress, leave=False)
+        bar = loop.steps(zip(loader, metas), len(metas), f"stage {cfg.train.stage} epoch {epoch + 1}/{cfg.train.epochs}")
         for step, (batch, meta) in enumerate(bar):
             with _autocast(device, amp):
                 loss, parts = compute_loss(model, batch, meta, cfg, device)
             mean_loss = average_tensor(loss)  # the same on every rank, so all stop together
-            if not torch.isfinite(mean_loss):
-                kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
-                if run:
-                    run.log(event="diverged", epoch=epoch, step=step, loss=float(mean_loss))
-                raise TrainingDiverged(
-                    f"loss is {float(mean_loss)} at epoch {epoch + 1}, step {step + 1} ({parts}); {kept}. "
-                    f"Lower train.lr, or set train.grad_clip / train.amp=none."
-                )
+            loop.check_loss(mean_loss, epoch, step, parts, "Lower train.lr, or set train.grad_clip / train.amp=none.")
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             average_gradients(model)
@@ -387,10 +345,7 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
             n_images += len(batch["image"]) * world
             bar.set_postfix(loss=f"{float(mean_loss):.4f}")
         sync_model(model, average_buffers=True)  # BatchNorm running statistics are per rank
-        seconds = time.time() - t0
-        record: dict[str, Any] = {"epoch": epoch + 1, "loss": total / max(1, len(metas)), "seconds": round(seconds, 2),
-                                  "images_per_second": round(n_images / max(seconds, 1e-9), 1),
-                                  "lr": [g["lr"] for g in opt.param_groups]}
+        record = epoch_record(epoch, time.time() - t0, n_images, opt, loss=total / max(1, len(metas)))
         val_map = None
         if has_valid and ((epoch + 1) % cfg.train.eval_every == 0 or epoch + 1 == cfg.train.epochs):
             res = evaluate(model, files, cfg, device, split="valid", progress=progress)
@@ -402,18 +357,11 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
         improved = val_map is not None and val_map > best_map
         if improved:
             best_map, best_epoch = val_map, epoch + 1
-        state = {
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "rng": rng_state(), "epoch": epoch, "mAP": val_map, "best_map": best_map, "best_epoch": best_epoch,
-            "config": cfg.to_dict(), "num_attributes": files.meta.num_attributes, "stage": cfg.train.stage,
-        }
-        if run:
-            if improved or not has_valid:  # best.pt first: last.pt never names a best that is not on disk
-                atomic_torch_save(state, run.best)
-            atomic_torch_save(state, run.last)
-            run.log(**record, best_map=best_map)
+        state = checkpoint_state({"model": model.state_dict()}, opt, sched, epoch, mAP=val_map, best_map=best_map,
+                                 best_epoch=best_epoch, config=cfg.to_dict(),
+                                 num_attributes=files.meta.num_attributes, stage=cfg.train.stage)
+        loop.save(state, state if improved or not has_valid else None, {**record, "best_map": best_map})
         barrier()
-        if progress:
-            msg = f"epoch {epoch + 1}: loss {record['loss']:.4f}, {record['images_per_second']} img/s"
-            tqdm.write(msg + (f", valid MAP {val_map:.2f}" if val_map is not None else ""))
+        msg = f"epoch {epoch + 1}: loss {record['loss']:.4f}, {record['images_per_second']} img/s"
+        loop.note(msg + (f", valid MAP {val_map:.2f}" if val_map is not None else ""))
     return TrainResult(Path(run_dir), best_map, best_epoch, epoch + 1, model)

@@ -222,9 +222,9 @@ def test_a_second_process_on_a_run_folder_is_refused(toy_root, tmp_path):
 def test_best_is_on_disk_before_last_records_it(toy_root, tmp_path, monkeypatch):
     """A crash (here a full disk) right after an improved epoch never leaves last.pt naming a best.pt that is
     not there: best.pt is written first."""
-    import asen.train as T
+    import asen.engine as E
 
-    real = T.atomic_torch_save
+    real = E.atomic_torch_save
     calls = []
 
     def save(obj, path):
@@ -233,7 +233,7 @@ def test_best_is_on_disk_before_last_records_it(toy_root, tmp_path, monkeypatch)
             raise OSError(28, "No space left on device")
         real(obj, path)
 
-    monkeypatch.setattr(T, "atomic_torch_save", save)
+    monkeypatch.setattr(E, "atomic_torch_save", save)
     run = tmp_path / "crash"
     with pytest.raises(OSError, match="No space left"):
         train(quick_cfg(toy_root), run, "cpu", progress=False)

@@ -2,7 +2,7 @@
 attribute-specific similarity to the query, optionally blended with the original scores."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -10,48 +10,6 @@ from PIL import Image
 
 from ..embed import EmbedSettings, ImageLike, embed_images
 from .attributes import resolve_attribute
-
-
-def rerank(
-    model: torch.nn.Module,
-    query_image: ImageLike,
-    result_paths: Sequence[ImageLike],
-    attribute: str | int,
-    device: torch.device | str,
-    alpha: float = 1.0,
-    original_scores: Sequence[float] | np.ndarray | None = None,
-    *,
-    attribute_names: Sequence[str] | None = None,
-    settings: EmbedSettings | None = None,
-    batch_size: int = 64,
-    num_workers: int = 0,
-    progress: bool = False,
-) -> list[tuple[str, float]]:
-    """Reorder a result list by attribute-specific similarity to the query (ASEN++ Sec. V, fashion reranking).
-
-    Args:
-        model: an ASEN / ASEN++ model.
-        query_image: the query (path or PIL image).
-        result_paths: the results to reorder (e.g. the top of a general-similarity search).
-        attribute: the attribute of interest, by name (needs ``attribute_names``) or index.
-        device: where the model runs.
-        alpha: weight of the attribute-specific similarity; ``score = alpha * s_attr + (1 - alpha) * s_orig``.
-            ``1`` (default) ranks by the attribute-specific similarity alone; below 1 needs ``original_scores``
-            (on a comparable scale, e.g. cosine similarities).
-        original_scores: the results' original scores, one per result.
-        attribute_names: all attribute names (default ``"0".."n-1"``).
-        settings: embedding settings (sizes, crop, beta), e.g. ``EmbedSettings.from_config(cfg)``.
-        batch_size: images per forward pass.
-        num_workers: DataLoader workers.
-        progress: tqdm bar.
-    Returns:
-        ``[(path, score)]`` best first; equal scores keep their original order.
-    """
-    order, score = rerank_order(model, query_image, result_paths, attribute, device, alpha, original_scores,
-                                attribute_names=attribute_names, settings=settings, batch_size=batch_size,
-                                num_workers=num_workers, progress=progress)
-    labels = [f"<image {i}>" if isinstance(p, Image.Image) else str(p) for i, p in enumerate(result_paths)]
-    return [(labels[i], float(score[i])) for i in order]
 
 
 def rerank_order(
@@ -69,11 +27,26 @@ def rerank_order(
     num_workers: int = 0,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`rerank` as arrays (same arguments).
+    """Reorder a result list by attribute-specific similarity to the query, as arrays (:func:`rerank` labels them).
 
+    Args:
+        model: an ASEN / ASEN++ model.
+        query_image: the query (path or PIL image).
+        result_paths: the results to reorder (e.g. the top of a general-similarity search).
+        attribute: the attribute of interest, by name (needs ``attribute_names``) or index.
+        device: where the model runs.
+        alpha: weight of the attribute-specific similarity; ``score = alpha * s_attr + (1 - alpha) * s_orig``.
+            ``1`` (default) ranks by the attribute-specific similarity alone; below 1 needs ``original_scores``
+            (on a comparable scale, e.g. cosine similarities).
+        original_scores: the results' original scores, one per result.
+        attribute_names: all attribute names (default ``"0".."n-1"``).
+        settings: embedding settings (sizes, crop, beta), e.g. ``EmbedSettings.from_config(cfg)``.
+        batch_size: images per forward pass.
+        num_workers: DataLoader workers.
+        progress: tqdm bar.
     Returns:
-        ``(order, scores)``: (N,) int64 positions in ``result_paths``, best first, and (N,) float64 final scores
-        indexed like ``result_paths``.
+        ``(order, scores)``: (N,) int64 positions in ``result_paths``, best first (equal scores keep their
+        original order), and (N,) float64 final scores indexed like ``result_paths``.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -93,3 +66,19 @@ def rerank_order(
     if original_scores is not None and alpha < 1.0:
         score = alpha * score + (1.0 - alpha) * np.asarray(original_scores, dtype=np.float64)
     return np.argsort(-score, kind="stable"), score
+
+
+def rerank(model: torch.nn.Module, query_image: ImageLike, result_paths: Sequence[ImageLike], *args: Any,
+           **kwargs: Any) -> list[tuple[str, float]]:
+    """Reorder a result list by attribute-specific similarity to the query (ASEN++ Sec. V, fashion reranking).
+
+    Args:
+        model, query_image, result_paths, *args, **kwargs: as :func:`rerank_order` (the attribute, the device,
+            ``alpha`` and ``original_scores`` to blend with, and the keyword-only embedding options).
+    Returns:
+        ``[(path, score)]`` best first; equal scores keep their original order. A PIL image among the results is
+        named ``<image i>`` by its position.
+    """
+    order, score = rerank_order(model, query_image, result_paths, *args, **kwargs)
+    labels = [f"<image {i}>" if isinstance(p, Image.Image) else str(p) for i, p in enumerate(result_paths)]
+    return [(labels[i], float(score[i])) for i in order]

@@ -50,18 +50,23 @@ def _drop_placeholders(ex: Extras) -> None:
 
 
 # ------------------------------------------------------------------------------------------ lengths
+def _hem_value(hems: dict[int, float], v: int, d: ValueDraws, first: int) -> float:
+    """The hem height drawn, jittered: the value's own, or for Invisible a real one from ``first`` to the last
+    picked by ``d.hidden``."""
+    return hems[v if v > 0 else first + int(d.hidden * (len(hems) + 1 - first))] + 0.012 * d.jit
+
+
 def _skirt_length(
     v: int, d: ValueDraws, body: Body, out: Outfit, frame: Frame, ex: Extras, u: tuple[float, float]
 ) -> None:
     sk = out.bottom
     assert sk is not None
+    sk.hem = _hem_value(SKIRT_HEMS, v, d, first=2)
     if v > 0:
-        sk.hem = SKIRT_HEMS[v] + 0.012 * d.jit
         if v == 5:
             sk.flare = max(sk.flare, 0.25)
         _below_hem(frame, ex, sk.hem, u[0])
         return
-    sk.hem = SKIRT_HEMS[2 + int(d.hidden * 4)] + 0.012 * d.jit
     if d.mode < 0.4:  # cropped above the hem
         frame.bottom = 0.44 + 0.12 * d.lo
         frame.top = min(frame.top, 0.02)
@@ -82,11 +87,10 @@ def _pant_length(
 ) -> None:
     pt = out.bottom
     assert pt is not None
+    pt.hem = _hem_value(PANT_HEMS, v, d, first=1)
     if v > 0:
-        pt.hem = PANT_HEMS[v] + 0.012 * d.jit
         _below_hem(frame, ex, pt.hem, u[0])
         return
-    pt.hem = PANT_HEMS[1 + int(d.hidden * 5)] + 0.012 * d.jit
     frame.bottom = max(frame.bottom, 1.02)
     if d.mode < 0.4:
         frame.bottom = 0.45 + 0.1 * d.lo
@@ -103,11 +107,10 @@ def _coat_length(
 ) -> None:
     ct = out.coat
     assert ct is not None
+    ct.hem = _hem_value(COAT_HEMS, v, d, first=1)
     if v > 0:
-        ct.hem = COAT_HEMS[v] + 0.012 * d.jit
         _below_hem(frame, ex, ct.hem, u[0])
         return
-    ct.hem = COAT_HEMS[1 + int(d.hidden * 7)] + 0.012 * d.jit
     frame.top = min(frame.top, 0.0)
     if d.mode < 0.55:
         frame.bottom = 0.29 + 0.06 * d.lo
