@@ -1,7 +1,8 @@
 """asen: attribute-specific fashion similarity (ASEN, AAAI 2020; ASEN++, IEEE TIP 2021).
 
-Modules: :mod:`asen.config` (typed configs), :mod:`asen.data` (split files, samplers), :mod:`asen.model`
-(ASEN/ASEN++ and baselines), :mod:`asen.roi` (the local zoom), :mod:`asen.losses`, :mod:`asen.metrics` (MAP),
+Modules: :mod:`asen.config` (typed configs), :mod:`asen.layout` (the split-file layout: read, write, check),
+:mod:`asen.data` (images, samplers), :mod:`asen.model` (ASEN/ASEN++ and baselines), :mod:`asen.roi` (the local
+zoom), :mod:`asen.losses`, :mod:`asen.metrics` (MAP),
 :mod:`asen.embed` (images -> features), :mod:`asen.evaluate`, :mod:`asen.search` (FAISS search, reranking),
 :mod:`asen.train`, :mod:`asen.checkpoint` (incl. the authors' checkpoints), :mod:`asen.synth` (the SynthFashion
 generator) and :mod:`asen.cli` (the ``asen`` command); the README maps every module.

@@ -243,7 +243,7 @@ SCHEDULERS = ("step", "cosine")  # asen.train.make_scheduler
 AMP_MODES = ("none", "bf16", "fp16", "auto")  # asen.train.resolve_amp
 LOCAL_INITS = ("pretrained", "global")  # asen.train.train
 STAGES = (0, 1, 2)  # 0: asen.pretrain; 1, 2: asen.train
-SPLITS = ("valid", "test")  # asen.evaluate
+from .layout import EVAL_SPLITS as SPLITS  # noqa: E402 - asen.evaluate; the layout owns the split names
 TIES = ("stable", "reference")  # asen.metrics
 LOADERS = ("pil", "store")  # asen.train (asen.device_images)
 FORWARD_PASSES = (1, 3)  # asen.train.compute_loss

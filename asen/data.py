@@ -1,7 +1,8 @@
-"""Datasets in the split-file layout shared by FashionAI, DARN, DeepFashion and SynthFashion.
+"""Datasets in the split-file layout shared by FashionAI, DARN, DeepFashion and SynthFashion: images, image sets,
+caches and triplet samplers.
 
-Implements the data side of the paper's protocol (ASEN++ Sec. IV-A/B): the split files, image loading
-with "resize the short side, centre crop, ImageNet normalisation", and the two triplet samplers:
+Implements the data side of the paper's protocol (ASEN++ Sec. IV-A/B): image loading with "resize the short side,
+centre crop, ImageNet normalisation", and the two triplet samplers:
 
 * :class:`RandomTripletSampler` - the published one: attribute uniformly at random, two distinct values,
   anchor and positive two distinct images with the first value, the negative with the second (and the AAAI
@@ -9,19 +10,14 @@ with "resize the short side, centre crop, ImageNet normalisation", and the two t
 * :class:`InBatchSampler` - a CPU-budget departure: batches grouped by attribute (a few attributes, many
   images each), every valid triplet inside the batch is used by the loss.
 
-Layout (all ids 0-based line numbers of that split's ``filenames_<split>.txt``)::
-
-    filenames_{train,valid,test}.txt   image path per line, relative to the dataset folder
-    label_train.txt                    image_id attr value [attr value ...]
-    {query,candidate}_{valid,test}.txt image_id attr value
-    meta.json                          attribute names, number of values, value names
+The layout itself (file names, reading, writing, checking) is :mod:`asen.layout`'s; the names most callers read a
+dataset with stay importable from here: :class:`DataError`, :class:`Meta`, :class:`SplitFiles`, :func:`load_meta`,
+:func:`load_split_files`, :func:`read_items`, :func:`seeded_split`.
 """
 from __future__ import annotations
 
-import json
 import math
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Hashable, Iterator, Sequence
 
@@ -31,225 +27,12 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.transforms import functional as TF
 
-from .errors import UserError
+from .layout import (  # noqa: F401 - the reading names, re-exported for the many callers that import them from here
+    DataError, Meta, SplitFiles, load_meta, load_split_files, read_items, seeded_split,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-DATA_HELP = {
-    "FashionAI": "prepare it with `python -m data_scripts.prepare_fashionai` (see the README, 'Real datasets')",
-    "DARN": "prepare it with `python -m data_scripts.prepare_darn` (see the README, 'Real datasets')",
-    "DeepFashion": "prepare it with `python -m data_scripts.prepare_deepfashion` (see the README, 'Real datasets')",
-    "SynthFashion": "generate it with `asen synth --out data/SynthFashion --size small`",
-}
-
-
-class DataError(UserError, ValueError):
-    """Bad or missing data; the message names the file (and line) and what was expected."""
-
-
-def _missing(path: Path, dataset: str | None = None) -> DataError:
-    hint = DATA_HELP.get(dataset or "", "see the README, 'Real datasets', or run `asen synth` for synthetic data")
-    return DataError(f"missing file: {path} ({hint})")
-
-
-# ----------------------------------------------------------------------------------------------- meta
-@dataclass(frozen=True)
-class Meta:
-    """Attribute names, number of values per attribute, and value names."""
-
-    name: str
-    attributes: tuple[str, ...]
-    num_values: tuple[int, ...]
-    value_names: tuple[tuple[str, ...], ...]
-
-    @property
-    def num_attributes(self) -> int:
-        return len(self.attributes)
-
-    def attribute_index(self, name_or_index: str | int) -> int:
-        """Index of an attribute given by name or index, with a clear error otherwise."""
-        if isinstance(name_or_index, int) or str(name_or_index).isdigit():
-            idx = int(name_or_index)
-            if not 0 <= idx < self.num_attributes:
-                raise DataError(f"attribute index {idx} out of range 0..{self.num_attributes - 1}")
-            return idx
-        if name_or_index not in self.attributes:
-            raise DataError(f"unknown attribute '{name_or_index}' (known: {', '.join(self.attributes)})")
-        return self.attributes.index(name_or_index)
-
-
-def load_meta(root: str | Path) -> Meta:
-    """Read ``meta.json`` from the dataset folder (or one level up).
-
-    Accepted schema: ``{"name", "attributes": [names], "num_values": [ints], "value_names": [[names]]}``;
-    ``attributes`` may also be a list of ``{"name": ..., "values": [...]}`` objects.
-    """
-    root = Path(root)
-    for path in (root / "meta.json", root.parent / "meta.json"):
-        if path.exists():
-            break
-    else:
-        raise _missing(root / "meta.json", root.name)
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from exc
-    if isinstance(raw, dict) and root.name in raw and isinstance(raw[root.name], dict):
-        raw = raw[root.name]  # one meta.json for several datasets
-    try:
-        attrs = raw["attributes"]
-        if attrs and isinstance(attrs[0], dict):
-            names = [a["name"] for a in attrs]
-            value_names = [list(a["values"]) for a in attrs]
-            num_values = [len(v) for v in value_names]
-        else:
-            names = list(attrs)
-            num_values = [int(n) for n in raw["num_values"]]
-            value_names = raw.get("value_names") or [[str(v) for v in range(n)] for n in num_values]
-    except (KeyError, TypeError, IndexError) as exc:
-        raise DataError(
-            f"{path}: expected {{'attributes': [...], 'num_values': [...], 'value_names': [[...]]}} ({exc!r})"
-        ) from exc
-    if len(num_values) != len(names) or len(value_names) != len(names):
-        raise DataError(f"{path}: attributes, num_values and value_names must have the same length")
-    for name, n, vals in zip(names, num_values, value_names):
-        if len(vals) != n:
-            raise DataError(f"{path}: attribute '{name}' has num_values {n} but {len(vals)} value names")
-    return Meta(
-        name=str(raw.get("name", root.name)),
-        attributes=tuple(names),
-        num_values=tuple(num_values),
-        value_names=tuple(tuple(v) for v in value_names),
-    )
-
-
-# ---------------------------------------------------------------------------------------- split files
-def read_filenames(path: str | Path, dataset: str | None = None) -> list[str]:
-    """One relative image path per line; blank lines are an error (they would shift every id)."""
-    path = Path(path)
-    if not path.exists():
-        raise _missing(path, dataset)
-    names = path.read_text().splitlines()
-    for lineno, name in enumerate(names, 1):
-        if not name.strip():
-            raise DataError(f"{path}, line {lineno}: empty line (every line must name an image)")
-    return [n.strip() for n in names]
-
-
-def parse_ints(path: Path, lineno: int, line: str, expect_pairs: bool) -> list[int]:
-    """Parse one label line into integers, with an error naming file, line and text when malformed."""
-    try:
-        nums = [int(tok) for tok in line.split()]
-    except ValueError:
-        raise DataError(f"{path}, line {lineno}: expected integers, got {line!r}") from None
-    if expect_pairs:
-        ok = len(nums) >= 3 and len(nums) % 2 == 1
-        shape = "image_id attr value [attr value ...]"
-    else:
-        ok = len(nums) == 3
-        shape = "image_id attr value"
-    if not ok:
-        raise DataError(f"{path}, line {lineno}: expected '{shape}', got {line!r}")
-    return nums
-
-
-def check_label(path: Path, lineno: int, meta: Meta, n_images: int, img: int, attr: int, value: int) -> None:
-    """Check an (image, attribute, value) triple against the split size and meta.json, naming what is wrong."""
-    if not 0 <= img < n_images:
-        raise DataError(f"{path}, line {lineno}: image id {img} out of range 0..{n_images - 1}")
-    if not 0 <= attr < meta.num_attributes:
-        raise DataError(f"{path}, line {lineno}: attribute {attr} out of range 0..{meta.num_attributes - 1}")
-    if not 0 <= value < meta.num_values[attr]:
-        raise DataError(
-            f"{path}, line {lineno}: value {value} out of range for attribute {attr} "
-            f"'{meta.attributes[attr]}' (0..{meta.num_values[attr] - 1})"
-        )
-
-
-def read_items(
-    path: str | Path, meta: Meta, n_images: int, multi: bool = False, dataset: str | None = None,
-    problems: list[str] | None = None,
-) -> np.ndarray:
-    """Read label/query/candidate lines into an ``(N, 3)`` int64 array of ``(image_id, attr, value)``.
-
-    Args:
-        path: the text file.
-        meta: attribute and value counts to validate against.
-        n_images: number of images in the split (ids must be below it).
-        multi: lines may hold several ``attr value`` pairs (``label_train.txt``).
-        problems: if given, a bad line is appended here (its message) and skipped instead of raising, so that
-            a checker can report every bad line (``asen doctor``); the good lines are returned.
-    Raises:
-        DataError: naming the file, line number and offending text; or a file with no items at all.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise _missing(path, dataset)
-    rows: list[tuple[int, int, int]] = []
-    with open(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                nums = parse_ints(path, lineno, line.rstrip("\n"), expect_pairs=multi)
-                img = nums[0]
-                for attr, value in zip(nums[1::2], nums[2::2]):
-                    check_label(path, lineno, meta, n_images, img, attr, value)
-            except DataError as exc:
-                if problems is None:
-                    raise
-                problems.append(str(exc))
-                continue
-            rows.extend((img, attr, value) for attr, value in zip(nums[1::2], nums[2::2]))
-    if not rows and not problems:
-        raise DataError(f"{path}: no items (expected lines of 'image_id attr value')")
-    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
-
-
-@dataclass
-class SplitFiles:
-    """The parsed text files of one dataset folder."""
-
-    root: Path
-    meta: Meta
-    filenames: dict[str, list[str]]  # split -> relative paths
-    train_labels: np.ndarray  # (N, 3) image_id, attr, value
-    queries: dict[str, np.ndarray]  # split -> (Q, 3)
-    candidates: dict[str, np.ndarray]  # split -> (C, 3)
-
-
-def load_split_files(root: str | Path, splits: Sequence[str] = ("train", "valid", "test")) -> SplitFiles:
-    """Read and validate every text file of a dataset folder (images are not opened here)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(
-            f"dataset folder not found: {root} "
-            f"({DATA_HELP.get(root.name, 'generate SynthFashion with `asen synth` or see the README, Real datasets')})"
-        )
-    meta = load_meta(root)
-    filenames = {s: read_filenames(root / f"filenames_{s}.txt", root.name) for s in splits}
-    labels = np.zeros((0, 3), np.int64)
-    if "train" in splits:
-        labels = read_items(root / "label_train.txt", meta, len(filenames["train"]), multi=True, dataset=root.name)
-    queries, candidates = {}, {}
-    for s in splits:
-        if s == "train":
-            continue
-        queries[s] = read_items(root / f"query_{s}.txt", meta, len(filenames[s]), dataset=root.name)
-        candidates[s] = read_items(root / f"candidate_{s}.txt", meta, len(filenames[s]), dataset=root.name)
-    return SplitFiles(root, meta, filenames, labels, queries, candidates)
-
-
-def seeded_split(root: str | Path) -> str | None:
-    """How a prepared real dataset was split, when it is not the authors' split files: the ``mode`` the prepare
-    scripts record in ``counts.json`` (e.g. ``"seed 0"``); ``None`` for the authors' splits or no record."""
-    path = Path(root) / "counts.json"
-    try:
-        mode = json.loads(path.read_text()).get("mode")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return mode if isinstance(mode, str) and mode.startswith("seed") else None
 
 
 # ----------------------------------------------------------------------------------------------- images

@@ -1,14 +1,13 @@
-"""Code shared by the three prepare scripts: writing the split-file layout, seeded stratified splits,
-image checks and placement, reading the authors' split files, counting and reporting problems.
+"""Code shared by the three prepare scripts: seeded stratified splits, image placement, reading the authors' split
+files, counting and reporting problems, and the scripts' command-line plumbing.
 
-The layout written here is exactly what :func:`asen.data.load_split_files` reads: every writer ends by
-reading the files back with it, so a layout that the training code would reject is never left behind
-silently.
+The layout is written by :mod:`asen.layout` (:func:`asen.layout.write_split_files`, the SynthFashion generator's
+writer too), and every writer here ends by reading the files back with :func:`asen.layout.load_split_files`, so a
+layout that the training code would reject is never left behind silently.
 """
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
@@ -17,31 +16,33 @@ import tarfile
 import tempfile
 import zipfile
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
-from asen.data import DataError, SplitFiles, load_split_files
+from asen.layout import (
+    EVAL_SPLITS,
+    META_FILE,
+    SPLIT_FILES,
+    SPLITS,
+    DataError,
+    Layout,
+    SplitFiles,
+    filenames_file,
+    image_problems,
+    layout_from_split_files,
+    load_split_files,
+    meta_json,
+    write_counts,
+    write_files,
+    write_split_files,
+)
 
 T = TypeVar("T")
 
-SPLITS = ("train", "valid", "test")
-EVAL_SPLITS = ("valid", "test")
-LAYOUT_FILES = (
-    "filenames_train.txt",
-    "filenames_valid.txt",
-    "filenames_test.txt",
-    "label_train.txt",
-    "query_valid.txt",
-    "candidate_valid.txt",
-    "query_test.txt",
-    "candidate_test.txt",
-)
+LAYOUT_FILES = SPLIT_FILES  # the eight split files a source of the authors' splits must hold
 LINK_MODES = ("symlink", "copy", "none")
 SKIP_HINT = "rerun with --skip-bad to skip such entries (they are counted and reported)"
 
@@ -121,76 +122,14 @@ class Problems:
 
 
 # -------------------------------------------------------------------------------------------- layout
-@dataclass
-class Layout:
-    """The content of the split files before writing (ids are positions in ``filenames[split]``)."""
-
-    filenames: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in SPLITS})
-    train_labels: list[tuple[int, list[tuple[int, int]]]] = field(default_factory=list)
-    queries: dict[str, list[tuple[int, int, int]]] = field(default_factory=lambda: {s: [] for s in EVAL_SPLITS})
-    candidates: dict[str, list[tuple[int, int, int]]] = field(
-        default_factory=lambda: {s: [] for s in EVAL_SPLITS}
-    )
-
-
-def meta_dict(name: str, attributes: Sequence[str], num_values: Sequence[int], value_names: Sequence[Sequence[str]]) -> dict:
-    """The ``meta.json`` content accepted by :func:`asen.data.load_meta`."""
-    if not (len(attributes) == len(num_values) == len(value_names)):
-        raise ValueError("attributes, num_values and value_names must have the same length")
-    return {
-        "name": name,
-        "attributes": list(attributes),
-        "num_values": [int(n) for n in num_values],
-        "value_names": [list(v) for v in value_names],
-    }
-
-
-def write_meta(out: Path, meta: dict) -> Path:
-    """Write ``meta.json`` into ``out``."""
-    path = Path(out) / "meta.json"
-    path.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
-    return path
-
-
-def _write_lines(path: Path, lines: Iterable[str]) -> None:
-    text = "".join(f"{line}\n" for line in lines)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_layout(out: str | Path, layout: Layout, meta: dict) -> SplitFiles:
-    """Write the eight split files and ``meta.json`` into ``out``, then read them back with
-    :func:`asen.data.load_split_files` (which validates every line) and return the result."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_meta(out, meta)
-    for split in SPLITS:
-        _write_lines(out / f"filenames_{split}.txt", layout.filenames[split])
-    _write_lines(
-        out / "label_train.txt",
-        (f"{img} " + " ".join(f"{a} {v}" for a, v in pairs) for img, pairs in layout.train_labels),
-    )
-    for split in EVAL_SPLITS:
-        _write_lines(out / f"query_{split}.txt", (f"{i} {a} {v}" for i, a, v in layout.queries[split]))
-        _write_lines(out / f"candidate_{split}.txt", (f"{i} {a} {v}" for i, a, v in layout.candidates[split]))
+    """Write the eight split files and ``meta.json`` into ``out`` (:func:`asen.layout.write_split_files`), then read
+    them back with :func:`asen.layout.load_split_files` (which validates every line) and return the result."""
+    write_split_files(out, layout, meta)
     try:
         return load_split_files(out)
     except DataError as exc:
         raise PrepareError(f"the layout written to {out} does not read back: {exc}") from exc
-
-
-def layout_from_split_files(sf: SplitFiles) -> Layout:
-    """Turn parsed split files back into a :class:`Layout` (train pairs grouped per image, in order)."""
-    grouped: dict[int, list[tuple[int, int]]] = {}
-    for img, attr, value in sf.train_labels.tolist():
-        grouped.setdefault(img, []).append((attr, value))
-    return Layout(
-        filenames={s: list(sf.filenames[s]) for s in SPLITS},
-        train_labels=list(grouped.items()),
-        queries={s: [tuple(r) for r in sf.queries[s].tolist()] for s in EVAL_SPLITS},
-        candidates={s: [tuple(r) for r in sf.candidates[s].tolist()] for s in EVAL_SPLITS},
-    )
 
 
 def drop_images(layout: Layout, keep: dict[str, Sequence[bool]]) -> tuple[Layout, dict[str, int]]:
@@ -272,48 +211,6 @@ def stratified_cycle(
 
 
 # --------------------------------------------------------------------------------------------- images
-def check_image(path: str | Path) -> str | None:
-    """None when ``path`` is a readable image; otherwise the reason (``missing``, ``cannot decode ...``).
-
-    Uses PIL ``verify()`` (structure) and then ``load()`` (full decode, which catches truncation).
-    """
-    path = Path(path)
-    if not path.is_file():
-        return "missing" if not path.exists() else "not a file"
-    try:
-        with Image.open(path) as img:
-            img.verify()
-        with Image.open(path) as img:
-            img.load()
-    except Exception as exc:  # PIL raises many types for bad files; all mean "not a usable image"
-        return f"cannot decode ({type(exc).__name__}: {exc})"
-    return None
-
-
-def check_image_bytes(data: bytes) -> str | None:
-    """Like :func:`check_image` for bytes in memory."""
-    if not data:
-        return "empty body"
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-    except Exception as exc:
-        return f"cannot decode ({type(exc).__name__}: {exc})"
-    return None
-
-
-def check_images(
-    paths: Sequence[Path], workers: int = 4, progress: bool = True, desc: str = "verifying images"
-) -> list[str | None]:
-    """:func:`check_image` for many paths in a thread pool (PIL decodes outside the GIL), with tqdm."""
-    if not paths:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(tqdm(pool.map(check_image, paths, chunksize=64), total=len(paths), desc=desc, disable=not progress))
-
-
 def safe_relpath(rel: str, where: str) -> str:
     """Check that ``rel`` is a relative path that stays inside its folder (no ``..``, not absolute)."""
     p = PurePosixPath(rel.replace("\\", "/"))
@@ -526,13 +423,47 @@ def authors_value_names(raw: object, dataset: str, num_values: Sequence[int]) ->
     return names
 
 
+def defer_undecodable(
+    entries: Sequence[tuple[str, Path]],
+    problems: Problems,
+    workers: int,
+    progress: bool,
+    desc: str = "verifying images",
+) -> list[bool]:
+    """Decode every ``(where, path)`` image (:func:`asen.layout.image_problem`, in threads); each one that does not
+    decode is deferred to ``problems`` as a "corrupt image" (``where: path: reason``). Returns which are usable."""
+    reasons = image_problems([path for _, path in entries], workers, progress, desc)
+    for (where, path), reason in zip(entries, reasons):
+        if reason is not None:
+            problems.defer("corrupt image", f"{where}: {path}: {reason}")
+    return [reason is None for reason in reasons]
+
+
+def install_authors_splits(
+    texts: dict[str, str],
+    origin: str,
+    out: Path,
+    meta: dict,
+    problems: Problems,
+    resolve: Callable[[str], Path | None],
+    link: str = "symlink",
+    verify: bool = False,
+    workers: int = 4,
+    progress: bool = True,
+) -> tuple[SplitFiles, dict[str, int]]:
+    """The authors' split files (:func:`read_split_source`) into ``out`` (:func:`install_split_files`), their images
+    found with ``resolve``, placed, or excluded (:func:`resolve_split_images`). Returns the split files written and
+    the lines excluded per file."""
+    sf = install_split_files(texts, out, meta, origin)
+    return resolve_split_images(sf, resolve, out, meta, problems, link, verify, workers, progress)
+
+
 def install_split_files(texts: dict[str, str], out: Path, meta: dict, origin: str) -> SplitFiles:
-    """Write the authors' split files and our ``meta.json`` into ``out`` and parse them (validated)."""
+    """Write the authors' split files (as they are, ending in a newline) and our ``meta.json`` into ``out``
+    (:func:`asen.layout.write_files`) and parse them (validated)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_meta(out, meta)
-    for name in LAYOUT_FILES:
-        text = texts[name]
-        (out / name).write_text(text if text.endswith("\n") or not text else text + "\n")
+    ended = {name: texts[name] + ("" if texts[name].endswith("\n") or not texts[name] else "\n") for name in LAYOUT_FILES}
+    write_files(out, {META_FILE: meta_json(meta), **ended})
     try:
         return load_split_files(out)
     except DataError as exc:
@@ -558,7 +489,7 @@ def resolve_split_images(
     layout = layout_from_split_files(sf)
     sources: dict[str, list[Path | None]] = {}
     for split in SPLITS:
-        listing = out / f"filenames_{split}.txt"
+        listing = out / filenames_file(split)
         found: list[Path | None] = []
         for lineno, name in enumerate(tqdm(layout.filenames[split], desc=f"locating {split} images", disable=not progress), 1):
             if link != "none":
@@ -570,12 +501,12 @@ def resolve_split_images(
         sources[split] = found
     if verify:
         for split in SPLITS:
-            listing = out / f"filenames_{split}.txt"
+            listing = out / filenames_file(split)
             idx = [i for i, p in enumerate(sources[split]) if p is not None]
-            reasons = check_images([sources[split][i] for i in idx], workers, progress, f"verifying {split} images")
-            for i, reason in zip(idx, reasons):
-                if reason is not None:
-                    problems.defer("corrupt image", f"{listing}, line {i + 1}: {sources[split][i]}: {reason}")
+            entries = [(f"{listing}, line {i + 1}", sources[split][i]) for i in idx]
+            usable = defer_undecodable(entries, problems, workers, progress, f"verifying {split} images")
+            for i, good in zip(idx, usable):
+                if not good:
                     sources[split][i] = None
     problems.flush()
     keep = {s: [p is not None for p in sources[s]] for s in SPLITS}
@@ -585,6 +516,21 @@ def resolve_split_images(
                 layout.filenames[split][i] = place_image(path, out, layout.filenames[split][i], link)
     layout, excluded = drop_images(layout, keep)
     return write_layout(out, layout, meta), excluded
+
+
+def image_finder(out: Path, sources: Sequence[Path], depth: int = 2) -> Callable[[str], Path | None]:
+    """The ``resolve`` of :func:`resolve_split_images` for images under ``sources``: a split file's name as written
+    under ``out`` or one of ``sources``, else looked up by its last ``depth`` components (:class:`ImageIndex`)."""
+    index = ImageIndex(sources, depth=depth)
+    roots = [out, *sources]
+
+    def resolve(name: str) -> Path | None:
+        for root in roots:
+            if (root / name).is_file():
+                return root / name
+        return index.find(name)
+
+    return resolve
 
 
 def format_excluded(excluded: dict[str, int]) -> str:
@@ -624,6 +570,14 @@ def count_table(sf: SplitFiles) -> dict:
         "items": {col: int(len(arr)) for col, arr in columns.items()},
         "attributes": attrs,
     }
+
+
+def write_result(out: Path, sf: SplitFiles, problems: Problems, excluded: dict[str, int], **extra: object) -> dict:
+    """A prepare script's last step: ``counts.json`` (the :func:`count_table` of what was written, the skip report,
+    the lines excluded and ``extra``) and the result ``{"counts", "problems", "excluded"}``."""
+    counts = count_table(sf)
+    write_counts(out, counts, {"problems": problems.to_dict(), "excluded": excluded, **extra})
+    return {"counts": counts, "problems": problems, "excluded": excluded}
 
 
 def format_counts(counts: dict, per_value: bool = True) -> str:
@@ -668,14 +622,14 @@ SEEDED_SPLIT_WARNING = (
 )
 
 
-def write_counts(out: Path, counts: dict, extra: dict | None = None) -> Path:
-    """Write ``counts.json`` (the table plus ``extra``, e.g. the skip report) into ``out``."""
-    path = Path(out) / "counts.json"
-    path.write_text(json.dumps({**counts, **(extra or {})}, indent=1, ensure_ascii=False) + "\n")
-    return path
-
-
 # ------------------------------------------------------------------------------------------------ CLI
+def script_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """A prepare script's argument parser (defaults shown in ``--help``)."""
+    return argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+
+
 def add_common_arguments(parser: argparse.ArgumentParser, link: bool = True, split_options: bool = True) -> None:
     """Options shared by the prepare scripts."""
     if split_options:
@@ -716,3 +670,25 @@ def run_cli(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def prepare_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of a seeded-split script's ``prepare()`` (FashionAI, DeepFashion) from its options
+    (:func:`add_common_arguments` and ``--splits``)."""
+    return {
+        "splits": args.splits,
+        "link": args.link,
+        "seed": args.seed,
+        "ratio": parse_ratio(args.ratio, 3, "--ratio"),
+        "query_ratio": parse_ratio(args.query_ratio, 2, "--query-ratio"),
+        "skip_bad": args.skip_bad,
+        "verify_images": args.verify_images,
+        "workers": args.workers,
+        "progress": not args.no_progress,
+    }
+
+
+def run_main(build_parser: Callable[[], argparse.ArgumentParser], body: Callable[[argparse.Namespace], int],
+             argv: Sequence[str] | None) -> int:
+    """A script's ``main``: parse ``argv`` with ``build_parser()`` and run ``body`` (:func:`run_cli`)."""
+    return run_cli(body, build_parser().parse_args(argv))

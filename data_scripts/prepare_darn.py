@@ -57,23 +57,10 @@ if not __package__:  # run as a file, where `data_scripts` cannot be imported
 
 from tqdm import tqdm
 
+from asen.layout import image_problem, image_problems, meta_dict
 from data_scripts._common import (
-    PrepareError,
-    Problems,
-    add_common_arguments,
-    authors_value_names,
-    check_image_bytes,
-    check_images,
-    count_table,
-    format_counts,
-    format_excluded,
-    install_split_files,
-    meta_dict,
-    read_split_source,
-    resolve_split_images,
-    run_cli,
-    safe_relpath,
-    write_counts,
+    PrepareError, Problems, add_common_arguments, authors_value_names, format_counts, format_excluded, image_finder,
+    install_authors_splits, read_split_source, run_main, safe_relpath, script_parser, write_result,
 )
 
 DATASET = "DARN"
@@ -241,7 +228,7 @@ def fetch_one(entry: UrlEntry, out: Path, timeout: float, retries: int, backoff:
         except (http.client.HTTPException, OSError) as exc:
             reason, transient = f"connection error ({type(exc).__name__}: {exc})", True
         else:
-            bad = check_image_bytes(data)
+            bad = image_problem(data)
             if bad is None:
                 tmp = _temp_name(dest)
                 try:
@@ -314,7 +301,7 @@ def download(
     todo: list[UrlEntry] = []
     present = [e for e in entries if (out / e.rel).is_file()]
     if verify_existing and present:
-        reasons = check_images([out / e.rel for e in present], workers, progress, "verifying present images")
+        reasons = image_problems([out / e.rel for e in present], workers, progress, "verifying present images")
         present = [e for e, reason in zip(present, reasons) if reason is None]
     present_set = {e.rel for e in present}
     for e in entries:
@@ -387,27 +374,18 @@ def install_splits(
     texts, origin = read_split_source(splits, DATASET, extra)
     names = authors_value_names(extra.get("meta"), DATASET, NUM_VALUES)
     meta = darn_meta(names)
-    sf = install_split_files(texts, out, meta, origin)
     problems = Problems(skip_bad=True)  # dead URLs are expected: missing images are excluded and counted
-
-    def resolve(name: str) -> Path | None:
-        p = out / name
-        return p if p.is_file() else None
-
-    sf, excluded = resolve_split_images(
-        sf, resolve, out, meta, problems, link="symlink", verify=verify_images, workers=workers, progress=progress
+    sf, excluded = install_authors_splits(
+        texts, origin, out, meta, problems, image_finder(out, []),  # an image is where the download put it
+        link="symlink", verify=verify_images, workers=workers, progress=progress,
     )
-    counts = count_table(sf)
-    write_counts(out, counts, {"excluded": excluded, "problems": problems.to_dict(), "split_source": origin})
-    return {"counts": counts, "excluded": excluded, "problems": problems}
+    return write_result(out, sf, problems, excluded, split_source=origin)
 
 
 # ------------------------------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="prepare_darn.py",
-        description="Download DARN images from a URL list (resumable) and install the authors' split files.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = script_parser(
+        "prepare_darn.py", "Download DARN images from a URL list (resumable) and install the authors' split files."
     )
     parser.add_argument(
         "url_list", type=Path, nargs="?", default=None,
@@ -454,8 +432,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    return run_cli(_run, args)
+    return run_main(build_parser, _run, argv)
 
 
 if __name__ == "__main__":

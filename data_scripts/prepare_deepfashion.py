@@ -15,7 +15,7 @@ attribute names of that type in file order (156, 218, 180, 216, 230 in the publi
 is labelled with every (type, value) it has; images without any attribute are left out (counted).
 
 Output (``--out``, default ``data/DeepFashion``): the split files, ``meta.json`` and ``counts.json``,
-readable by :func:`asen.data.load_split_files`. Two modes:
+readable by :func:`asen.layout.load_split_files`. Two modes:
 
 * default: a seeded split by image, 80/10/10 % (``--ratio``); a training line lists every pair of its
   image (``image_id attr value attr value ...``); in valid and test every (image, type) the image has is
@@ -47,29 +47,11 @@ if not __package__:  # run as a file, where `data_scripts` cannot be imported
 import numpy as np
 from tqdm import tqdm
 
+from asen.layout import SPLITS, Layout, meta_dict, split_mode
 from data_scripts._common import (
-    SPLITS,
-    ImageIndex,
-    Layout,
-    PrepareError,
-    Problems,
-    add_common_arguments,
-    authors_value_names,
-    check_images,
-    count_table,
-    install_split_files,
-    meta_dict,
-    parse_ratio,
-    pattern_from_ratio,
-    place_image,
-    read_split_source,
-    resolve_split_images,
-    run_cli,
-    safe_relpath,
-    stratified_cycle,
-    write_counts,
-    write_layout,
-    print_summary,
+    PrepareError, Problems, add_common_arguments, authors_value_names, defer_undecodable, image_finder,
+    install_authors_splits, pattern_from_ratio, place_image, prepare_options, print_summary, read_split_source,
+    run_main, safe_relpath, script_parser, stratified_cycle, write_layout, write_result,
 )
 
 DATASET = "DeepFashion"
@@ -247,18 +229,9 @@ def prepare(
             ]
             problems.note(f"{cloth} not found: value names taken from the authors' meta.json or numbered")
         meta = deepfashion_meta(value_names)
-        sf = install_split_files(texts, out, meta, origin)
-        index = ImageIndex([root], depth=2)
-        roots = [out, root]
-
-        def resolve(name: str) -> Path | None:
-            for r in roots:
-                if (r / name).is_file():
-                    return r / name
-            return index.find(name)
-
-        sf, excluded = resolve_split_images(
-            sf, resolve, out, meta, problems, link=link, verify=verify_images, workers=workers, progress=progress
+        sf, excluded = install_authors_splits(
+            texts, origin, out, meta, problems, image_finder(out, [root]),
+            link=link, verify=verify_images, workers=workers, progress=progress,
         )
     else:
         attrs = read_attr_cloth(cloth)
@@ -284,11 +257,10 @@ def prepare(
             else:
                 problems.defer("missing image", f"{root / 'Anno' / 'list_attr_img.txt'}, line {lineno}: image not found: {root / rel}")
         if verify_images:
-            reasons = check_images([root / rel for rel, _, _ in found], workers, progress)
-            for (rel, _, lineno), reason in zip(found, reasons):
-                if reason is not None:
-                    problems.defer("corrupt image", f"{root / 'Anno' / 'list_attr_img.txt'}, line {lineno}: {root / rel}: {reason}")
-            found = [f for f, reason in zip(found, reasons) if reason is None]
+            where = root / "Anno" / "list_attr_img.txt"
+            entries = [(f"{where}, line {n}", root / rel) for rel, _, n in found]
+            usable = defer_undecodable(entries, problems, workers, progress)
+            found = [f for f, good in zip(found, usable) if good]
         problems.flush()
         if not found:
             raise PrepareError("no usable labelled images (every line was skipped or has no attribute)")
@@ -297,16 +269,13 @@ def prepare(
             name = place_image(root / rel, out, rel, link)
             images.append((name, sorted(col_map[c] for c in cols)))
         sf = write_layout(out, build_layout(images, seed, ratio, query_ratio), meta)
-    counts = count_table(sf)
-    write_counts(out, counts, {"problems": problems.to_dict(), "excluded": excluded, "mode": "splits" if splits else f"seed {seed}"})
-    return {"counts": counts, "problems": problems, "excluded": excluded}
+    return write_result(out, sf, problems, excluded, mode=split_mode(seed if splits is None else None))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="prepare_deepfashion.py",
-        description="Write DeepFashion (Category and Attribute Prediction) in the split-file layout read by asen.data.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = script_parser(
+        "prepare_deepfashion.py",
+        "Write DeepFashion (Category and Attribute Prediction) in the split-file layout of asen.layout.",
     )
     parser.add_argument("root", type=Path, help="benchmark folder holding Anno/list_attr_cloth.txt, Anno/list_attr_img.txt and img/")
     parser.add_argument("--out", type=Path, default=Path("data/DeepFashion"), help="output dataset folder")
@@ -317,27 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = prepare(
-        args.root,
-        args.out,
-        splits=args.splits,
-        link=args.link,
-        seed=args.seed,
-        ratio=parse_ratio(args.ratio, 3, "--ratio"),
-        query_ratio=parse_ratio(args.query_ratio, 2, "--query-ratio"),
-        skip_bad=args.skip_bad,
-        verify_images=args.verify_images,
-        workers=args.workers,
-        progress=not args.no_progress,
-    )
+    result = prepare(args.root, args.out, **prepare_options(args))
     print_summary(result, args.out, args.splits is not None, per_value=args.print_values, note="; per-value counts in counts.json")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    return run_cli(_run, args)
+    return run_main(build_parser, _run, argv)
 
 
 if __name__ == "__main__":

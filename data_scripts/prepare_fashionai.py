@@ -8,7 +8,7 @@ the position of the single ``y``.
 
 Output (``--out``, default ``data/FashionAI``): ``filenames_{train,valid,test}.txt``, ``label_train.txt``,
 ``{query,candidate}_{valid,test}.txt``, ``meta.json`` and ``counts.json``, readable by
-:func:`asen.data.load_split_files`. Two modes:
+:func:`asen.layout.load_split_files`. Two modes:
 
 * default: a seeded split. Per attribute, 80/10/10 % (``--ratio``) of its images go to train/valid/test,
   stratified by value; within valid and test, queries:candidates = 1:4 (``--query-ratio``), stratified by
@@ -44,29 +44,11 @@ if not __package__:  # run as a file, where `data_scripts` cannot be imported
 import numpy as np
 from tqdm import tqdm
 
+from asen.layout import EVAL_SPLITS, SPLITS, Layout, meta_dict, split_mode
 from data_scripts._common import (
-    EVAL_SPLITS,
-    SPLITS,
-    ImageIndex,
-    Layout,
-    PrepareError,
-    Problems,
-    add_common_arguments,
-    check_images,
-    count_table,
-    install_split_files,
-    meta_dict,
-    parse_ratio,
-    pattern_from_ratio,
-    place_image,
-    read_split_source,
-    resolve_split_images,
-    run_cli,
-    safe_relpath,
-    stratified_cycle,
-    write_counts,
-    write_layout,
-    print_summary,
+    PrepareError, Problems, add_common_arguments, defer_undecodable, image_finder, install_authors_splits,
+    pattern_from_ratio, place_image, prepare_options, print_summary, read_split_source, run_main, safe_relpath,
+    script_parser, stratified_cycle, write_layout, write_result,
 )
 
 DATASET = "FashionAI"
@@ -205,11 +187,8 @@ def check_record_images(
         else:
             problems.defer("missing image", f"{rec.where}: image not found: {rec.path}")
     if verify:
-        reasons = check_images([r.path for r in ok], workers, progress)
-        for rec, reason in zip(ok, reasons):
-            if reason is not None:
-                problems.defer("corrupt image", f"{rec.where}: {rec.path}: {reason}")
-        ok = [rec for rec, reason in zip(ok, reasons) if reason is None]
+        usable = defer_undecodable([(r.where, r.path) for r in ok], problems, workers, progress)
+        ok = [rec for rec, good in zip(ok, usable) if good]
     problems.flush()
     return ok
 
@@ -292,18 +271,9 @@ def prepare(
     excluded: dict[str, int] = {}
     if splits is not None:
         texts, origin = read_split_source(splits, DATASET)
-        sf = install_split_files(texts, out, meta, origin)
-        index = ImageIndex(sources, depth=2)
-        roots = [out, *sources]
-
-        def resolve(name: str) -> Path | None:
-            for root in roots:
-                if (root / name).is_file():
-                    return root / name
-            return index.find(name)
-
-        sf, excluded = resolve_split_images(
-            sf, resolve, out, meta, problems, link=link, verify=verify_images, workers=workers, progress=progress
+        sf, excluded = install_authors_splits(
+            texts, origin, out, meta, problems, image_finder(out, sources),
+            link=link, verify=verify_images, workers=workers, progress=progress,
         )
     else:
         records: list[Record] = []
@@ -318,16 +288,12 @@ def prepare(
             out_names[rec] = place_image(rec.path, out, prefix[rec.source] + rec.rel, link)
         layout = build_layout(records, out_names, seed, ratio, query_ratio)
         sf = write_layout(out, layout, meta)
-    counts = count_table(sf)
-    write_counts(out, counts, {"problems": problems.to_dict(), "excluded": excluded, "mode": "splits" if splits else f"seed {seed}"})
-    return {"counts": counts, "problems": problems, "excluded": excluded}
+    return write_result(out, sf, problems, excluded, mode=split_mode(seed if splits is None else None))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="prepare_fashionai.py",
-        description="Write FashionAI (attribute release) in the split-file layout read by asen.data.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = script_parser(
+        "prepare_fashionai.py", "Write FashionAI (attribute release) in the split-file layout of asen.layout."
     )
     parser.add_argument(
         "sources", nargs="+", type=Path, metavar="RELEASE_DIR",
@@ -343,27 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = prepare(
-        args.sources,
-        args.out,
-        splits=args.splits,
-        link=args.link,
-        seed=args.seed,
-        ratio=parse_ratio(args.ratio, 3, "--ratio"),
-        query_ratio=parse_ratio(args.query_ratio, 2, "--query-ratio"),
-        skip_bad=args.skip_bad,
-        verify_images=args.verify_images,
-        workers=args.workers,
-        progress=not args.no_progress,
-    )
-    print_summary(result, args.out, args.splits is not None)
+    print_summary(prepare(args.sources, args.out, **prepare_options(args)), args.out, args.splits is not None)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    return run_cli(_run, args)
+    return run_main(build_parser, _run, argv)
 
 
 if __name__ == "__main__":

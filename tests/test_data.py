@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from asen.data import (DataError, ImageSet, InBatchSampler, RandomTripletSampler, collate_images, global_view,
-                       load_meta, load_split_files, read_items)
+from asen.data import ImageSet, InBatchSampler, RandomTripletSampler, collate_images, global_view
+from asen.layout import DataError, load_meta, load_split_files, read_items
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_global_view_is_torchvisions_resize_and_centre_crop():
 
 
 def _sampler_labels():
-    from asen.data import Meta
+    from asen.layout import Meta
 
     # one attribute, three values with 2, 3 and 15 images: the two schemes weigh values differently
     counts = [2, 3, 15]
@@ -224,8 +224,6 @@ def test_hflip_flips_only_and_about_half_the_time(tmp_path):
 
 
 def test_in_batch_sampler_refuses_too_few_images_per_attribute(toy_root):
-    from asen.data import load_split_files
-
     files = load_split_files(toy_root, ("train",))
     with pytest.raises(ValueError, match=r"data.images_per_batch=6 gives 3 images to each of 2 attributes.*to 8 or more"):
         InBatchSampler(files.train_labels, files.meta, 6, 2, 1, 0)

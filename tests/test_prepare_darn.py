@@ -17,7 +17,7 @@ try:
 except ImportError:  # tests/ imported as a package
     from tests.fixtures_real import jpeg_bytes, write_jpeg
 
-from asen.data import load_split_files
+from asen.layout import load_split_files
 from data_scripts import prepare_darn as pdarn
 
 TIMEOUT = 0.8  # generous for localhost even on a loaded machine; the slow route exceeds it

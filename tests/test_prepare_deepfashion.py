@@ -13,7 +13,7 @@ try:
 except ImportError:  # tests/ imported as a package
     from tests.fixtures_real import make_deepfashion, write_corrupt
 
-from asen.data import load_split_files
+from asen.layout import load_split_files
 from asen.doctor import doctor
 from data_scripts import prepare_deepfashion as pdf
 

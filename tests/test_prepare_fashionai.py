@@ -18,7 +18,7 @@ try:
 except ImportError:  # tests/ imported as a package
     from tests.fixtures_real import ROOT, append_lines, make_fashionai_release, write_corrupt
 
-from asen.data import load_split_files, seeded_split
+from asen.layout import load_split_files, seeded_split
 from asen.doctor import doctor
 from data_scripts import prepare_fashionai as pf
 from data_scripts._common import count_table

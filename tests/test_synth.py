@@ -33,7 +33,8 @@ from asen.synth import (
     save_preview,
 )
 from asen.synth.attributes import CANDIDATE_COUNTS, QUERY_COUNTS, random_map_estimate
-from asen.synth.layout import allocate, build_meta, split_plan
+from asen.layout import read_manifest, write_split_files
+from asen.synth.layout import allocate, build_meta, plan_layout, split_plan
 from asen.synth.preview import CAPTION_HEIGHT, HEADER_HEIGHT, MAX_COLUMNS, PAD, preview_geometry
 from asen.synth.render import render_with_info
 
@@ -92,6 +93,29 @@ def test_layout_files_present_and_parseable(tiny: Path) -> None:
             with Image.open(tiny / rel) as img:
                 assert img.format == "JPEG" and img.size == TINY.image_size and img.mode == "RGB"
                 assert not img.info.get("exif")
+
+
+# sha256 (first 16 hex digits) of the text files of SynthFashion tiny, seed 0, design 2, as generator 2.1.0 wrote
+# them before the writer moved to asen.layout (write_split_files); they must not change for a given version.
+_TEXT_FINGERPRINTS = {
+    "meta.json": "5d2517be9322cb7f",
+    "filenames_train.txt": "615499067bd639f4",
+    "filenames_valid.txt": "858eb7aac12f12bf",
+    "filenames_test.txt": "f5437940d90af7cb",
+    "label_train.txt": "413045c20ce8c5ae",
+    "query_valid.txt": "598a12499abc518f",
+    "candidate_valid.txt": "31bcaaf7c186b55e",
+    "query_test.txt": "143423787bc2ec07",
+    "candidate_test.txt": "d6b71642d468c604",
+}
+
+
+def test_text_files_byte_identical(tiny: Path, tmp_path: Path) -> None:
+    written = write_split_files(tmp_path, plan_layout(split_plan(TINY, 0)), build_meta(TINY, 0, TINY.image_size), 2)
+    assert {rel: hashlib.sha256(data).hexdigest()[:16] for rel, data in written.items()} == _TEXT_FINGERPRINTS
+    manifest = read_manifest(tiny)
+    for rel, data in written.items():
+        assert (tiny / rel).read_bytes() == data and manifest[rel]["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_counts_match_size_table(tiny: Path) -> None:

@@ -9,33 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from ..config import Config
-from ..data import DataError, load_meta
-
-
-def resolve_attribute(attribute: str | int, names: Sequence[str]) -> int:
-    """Index of an attribute given by name or index.
-
-    Args:
-        attribute: a name (``"collar_design"``) or an index (``3`` or ``"3"``).
-        names: all attribute names, in index order.
-    Returns:
-        The attribute index.
-    Raises:
-        DataError: unknown name or index out of range; the message lists the known names.
-    """
-    known = ", ".join(f"{i}:{n}" for i, n in enumerate(names))
-    if isinstance(attribute, (int, np.integer)) or (isinstance(attribute, str) and attribute.strip().isdigit()):
-        idx = int(attribute)
-        if not 0 <= idx < len(names):
-            raise DataError(f"attribute index {idx} out of range 0..{len(names) - 1} (known: {known})")
-        return idx
-    name = str(attribute).strip()
-    if name in names:
-        return list(names).index(name)
-    lower = [n.lower() for n in names]
-    if name.lower() in lower:
-        return lower.index(name.lower())
-    raise DataError(f"unknown attribute '{attribute}' (known: {known})")
+from ..layout import DataError, load_meta, resolve_attribute  # resolve_attribute: one resolver, also Meta's
 
 
 def resolve_attributes(attributes: str | int | Sequence[str | int] | None, names: Sequence[str]) -> list[int]:

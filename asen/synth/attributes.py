@@ -12,6 +12,8 @@ and the split writer (:mod:`asen.synth.layout`) agree on one table:
 
 from __future__ import annotations
 
+from ..layout import resolve_attribute
+
 ATTRIBUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("skirt_length", ("Invisible", "Short Length", "Knee Length", "Midi Length", "Ankle Length", "Floor Length")),
     (
@@ -95,7 +97,7 @@ VALUE_WEIGHTS: tuple[tuple[float, ...], ...] = (
 
 
 def attribute_index(attribute: int | str) -> int:
-    """Resolve an attribute given by id or name.
+    """Resolve an attribute given by id or name (:func:`asen.layout.resolve_attribute` over :data:`ATTRIBUTE_NAMES`).
 
     Args:
         attribute: attribute id ``0..7`` or its name (e.g. ``"collar_design"``).
@@ -104,18 +106,12 @@ def attribute_index(attribute: int | str) -> int:
         The attribute id.
 
     Raises:
-        ValueError: unknown name or id out of range.
+        ValueError: unknown name, id out of range (:class:`asen.layout.DataError`, a ``ValueError``), or neither an
+            int nor a name.
     """
-    if isinstance(attribute, str):
-        if attribute not in ATTRIBUTE_NAMES:
-            raise ValueError(f"unknown attribute {attribute!r}; expected one of {', '.join(ATTRIBUTE_NAMES)}")
-        return ATTRIBUTE_NAMES.index(attribute)
-    if isinstance(attribute, bool) or not isinstance(attribute, int) and not hasattr(attribute, "__index__"):
+    if isinstance(attribute, bool) or not isinstance(attribute, str) and not hasattr(attribute, "__index__"):
         raise ValueError(f"attribute must be an int id 0..{len(ATTRIBUTES) - 1} or a name, got {attribute!r}")
-    index = int(attribute.__index__())
-    if not 0 <= index < len(ATTRIBUTES):
-        raise ValueError(f"attribute id {attribute!r} out of range; expected 0..{len(ATTRIBUTES) - 1}")
-    return index
+    return resolve_attribute(attribute if isinstance(attribute, str) else attribute.__index__(), ATTRIBUTE_NAMES)
 
 
 def check_value(attribute: int, value: int) -> int:

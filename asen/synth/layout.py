@@ -1,6 +1,7 @@
-"""Dataset sizes, split plans and the on-disk writer for SynthFashion.
+"""Dataset sizes, split plans and generation for SynthFashion.
 
-The dataset is written in the split-file layout shared by FashionAI / DARN / DeepFashion::
+The dataset is written in the split-file layout shared by FashionAI / DARN / DeepFashion (the images here, the
+text files and ``meta.json`` by :func:`asen.layout.write_split_files`, the prepare scripts' writer too)::
 
     <out>/images/{train,valid,test}/000123.jpg
     <out>/filenames_{train,valid,test}.txt     one image path per line (line number = image id)
@@ -40,11 +41,22 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
+from ..layout import (
+    EVAL_SPLITS,
+    META_FILE,
+    MANIFEST_FILE,
+    SPLIT_FILES,
+    SPLITS,
+    Layout,
+    meta_dict,
+    write_manifest,
+    write_split_files,
+)
 from .attributes import ATTRIBUTE_NAMES, ATTRIBUTES, CANDIDATE_COUNTS, NUM_VALUES, QUERY_COUNTS, VALUE_WEIGHTS
 from .render import DEFAULT_DESIGN, check_design, check_image_size, render_image
 
@@ -56,13 +68,10 @@ GENERATOR_VERSION = GENERATOR_VERSIONS[DEFAULT_DESIGN]
 """The default design's generator version."""
 
 DATASET_NAME = "SynthFashion"
-SPLITS: tuple[str, ...] = ("train", "valid", "test")
 SPLIT_CODES: Mapping[str, int] = MappingProxyType({"train": 0, "valid": 1, "test": 2})
 JPEG_SETTINGS: Mapping[str, object] = MappingProxyType(
     {"format": "JPEG", "quality": 92, "subsampling": "4:2:0", "optimize": False, "progressive": False}
 )
-MANIFEST = "manifest.json"
-META = "meta.json"
 _LAYOUT_TAG = 0x5EED  # spawn-key tag for the split shuffles (images use the split codes 0..2)
 
 
@@ -243,6 +252,17 @@ def image_path(split: str, index: int) -> str:
     return f"images/{split}/{index:06d}.jpg"
 
 
+def plan_layout(plan: Mapping[str, list[Item]]) -> Layout:
+    """The split files' content of a split plan (:func:`split_plan`): image ``i`` of a split is ``image_path(split,
+    i)``, labelled in ``label_train.txt`` (train) or ``query_/candidate_<split>.txt`` (valid, test) by its role."""
+    layout = Layout(filenames={s: [image_path(s, i) for i in range(len(plan[s]))] for s in SPLITS})
+    layout.train_labels = [(i, [(it.attr, it.value)]) for i, it in enumerate(plan["train"])]
+    for split in EVAL_SPLITS:
+        for role, items in (("query", layout.queries[split]), ("candidate", layout.candidates[split])):
+            items.extend((i, it.attr, it.value) for i, it in enumerate(plan[split]) if it.role == role)
+    return layout
+
+
 # ------------------------------------------------------------------------------------------ validation
 def check_seed(seed: object) -> int:
     """Validate a dataset seed.
@@ -355,12 +375,6 @@ def _render_all(
     return results
 
 
-def _write_text(root: Path, rel: str, lines: Iterable[str], files: dict[str, tuple[str, int]]) -> None:
-    data = "".join(line + "\n" for line in lines).encode("utf-8")
-    (root / rel).write_bytes(data)
-    files[rel] = (_sha256(data), len(data))
-
-
 def build_meta(spec: SizeSpec, seed: int, image_size: tuple[int, int], design: int = DEFAULT_DESIGN) -> dict:
     """The ``meta.json`` content of a dataset (deterministic: no paths, times or worker counts).
 
@@ -386,10 +400,7 @@ def build_meta(spec: SizeSpec, seed: int, image_size: tuple[int, int], design: i
             "candidates_per_attribute": c,
         }
     return {
-        "name": DATASET_NAME,
-        "attributes": list(ATTRIBUTE_NAMES),
-        "num_values": list(NUM_VALUES),
-        "value_names": [list(values) for _, values in ATTRIBUTES],
+        **meta_dict(DATASET_NAME, ATTRIBUTE_NAMES, NUM_VALUES, [values for _, values in ATTRIBUTES]),
         "generator": {
             "version": GENERATOR_VERSIONS[check_design(design)],
             "seed": seed,
@@ -450,8 +461,8 @@ def is_complete(folder: str | os.PathLike, expected_meta: Mapping | None = None)
         ``True`` if complete.
     """
     root = Path(folder)
-    meta = _read_json(root / META)
-    manifest = _read_json(root / MANIFEST)
+    meta = _read_json(root / META_FILE)
+    manifest = _read_json(root / MANIFEST_FILE)
     if meta is None or manifest is None or meta.get("name") != DATASET_NAME:
         return False
     if expected_meta is not None and _identity(meta) != _identity(expected_meta):
@@ -459,9 +470,7 @@ def is_complete(folder: str | os.PathLike, expected_meta: Mapping | None = None)
     files = manifest.get("files")
     if not isinstance(files, dict):
         return False
-    needed = [META] + [f"filenames_{s}.txt" for s in SPLITS] + ["label_train.txt"]
-    needed += [f"{kind}_{s}.txt" for s in ("valid", "test") for kind in ("query", "candidate")]
-    if any(n not in files for n in needed):
+    if any(n not in files for n in (META_FILE, *SPLIT_FILES)):
         return False
     for rel, entry in files.items():
         try:
@@ -473,7 +482,7 @@ def is_complete(folder: str | os.PathLike, expected_meta: Mapping | None = None)
 
 
 def _is_synth_folder(root: Path) -> bool:
-    meta = _read_json(root / META)
+    meta = _read_json(root / META_FILE)
     return meta is not None and meta.get("name") == DATASET_NAME
 
 
@@ -530,7 +539,7 @@ def generate_dataset(
         if any(out.iterdir()) and not _is_synth_folder(out):
             raise FileExistsError(
                 f"refusing to overwrite {out}: it exists, is not empty and is not a SynthFashion dataset "
-                f"(no {META} naming {DATASET_NAME}); remove it or choose another folder"
+                f"(no {META_FILE} naming {DATASET_NAME}); remove it or choose another folder"
             )
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -542,21 +551,9 @@ def generate_dataset(
         plan = split_plan(spec, seed)
         label = f"SynthFashion {spec.name}" + (f" design {design}" if design != DEFAULT_DESIGN else "")
         files = _render_all(tmp, plan, seed, img_size, design, nworkers, progress, label)
-        for split in SPLITS:
-            _write_text(tmp, f"filenames_{split}.txt", (image_path(split, i) for i in range(len(plan[split]))), files)
-        _write_text(tmp, "label_train.txt", (f"{i} {it.attr} {it.value}" for i, it in enumerate(plan["train"])), files)
-        for split in ("valid", "test"):
-            for kind, role in (("query", "query"), ("candidate", "candidate")):
-                lines = (f"{i} {it.attr} {it.value}" for i, it in enumerate(plan[split]) if it.role == role)
-                _write_text(tmp, f"{kind}_{split}.txt", lines, files)
-        meta_bytes = (json.dumps(meta, indent=2, sort_keys=False) + "\n").encode("utf-8")
-        (tmp / META).write_bytes(meta_bytes)
-        files[META] = (_sha256(meta_bytes), len(meta_bytes))
-        manifest = {
-            "algorithm": "sha256",
-            "files": {rel: {"sha256": d, "bytes": n} for rel, (d, n) in sorted(files.items())},
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        written = write_split_files(tmp, plan_layout(plan), meta, meta_indent=2)
+        files.update((rel, (_sha256(data), len(data))) for rel, data in written.items())
+        write_manifest(tmp, files)
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             out.rename(old)
@@ -568,20 +565,3 @@ def generate_dataset(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def read_manifest(folder: str | os.PathLike) -> dict[str, dict]:
-    """The ``files`` table of a dataset's manifest.
-
-    Args:
-        folder: dataset folder.
-
-    Returns:
-        ``{relative path: {"sha256": ..., "bytes": ...}}``.
-
-    Raises:
-        FileNotFoundError: no manifest.
-    """
-    path = Path(folder) / MANIFEST
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)["files"]
