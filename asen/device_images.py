@@ -21,7 +21,7 @@ whose originals are large. Not covered: ``data.augment`` (a random crop of the o
 cannot be cached). Decoding on the GPU (``torchvision.io.decode_jpeg(..., device="cuda")``) is not used here:
 nvJPEG and a tensor resize do not reproduce PIL's bytes, while the store's batches are exactly the PIL path's.
 
-A store records its dataset's signature (:func:`asen.runs.data_fingerprint` of the split files and the byte
+A store records its dataset's signature (:func:`asen.layout.data_fingerprint` of the split files and the byte
 size of every image of the split); a store that no longer matches, or a truncated file, is an error naming the
 file, never silently used.
 """
@@ -75,7 +75,7 @@ def dataset_signature(root: str | Path, filenames: Sequence[str]) -> str:
         A 16-hex-digit string; it changes when a split file or an image's size changes (a missing image
         counts as size -1: with ``skip_bad_images`` it is stored grey, as the PIL path shows it).
     """
-    from .runs import data_fingerprint
+    from .layout import data_fingerprint
 
     root = Path(root)
     h = hashlib.sha256(str(data_fingerprint(root)).encode())

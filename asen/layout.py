@@ -23,6 +23,7 @@ Four parts, used by the whole library:
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -708,3 +709,16 @@ def check_folder(
     if check_images:
         _check_images(root, {s: n for s, n in filenames.items() if n is not None}, report, max_images, progress, workers)
     return report
+
+
+def data_fingerprint(root: str | Path) -> str | None:
+    """A short hash of a dataset's split files (``*.txt``) and, where present, ``meta.json`` / ``manifest.json``
+    (SynthFashion's checksums of every image); ``None`` when ``root`` is not a folder. Runs record it so that a
+    run trained on other data under the same path is not silently reused."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    h = hashlib.sha256()
+    for f in sorted([*root.glob("*.txt"), *(root / n for n in (META_FILE, MANIFEST_FILE) if (root / n).exists())]):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]

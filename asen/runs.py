@@ -14,7 +14,6 @@ fsynced; temporary files left by a killed run are removed when the next run star
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import platform
@@ -34,6 +33,7 @@ import torch
 from . import cpu
 from .config import Config, save_config
 from .errors import UserError
+from .layout import data_fingerprint  # noqa: F401 - runs record it; the layout owns it
 
 RUN_FILES = ("config.yaml", "run.json", "log.jsonl")  # with checkpoints/: what makes a folder a run
 
@@ -228,19 +228,6 @@ def read_resume_checkpoint(last: Path, cfg: Config, run_path: Path, what: str) -
 def write_json(path: str | Path, obj: Any) -> None:
     """Atomically write pretty JSON."""
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
-
-
-def data_fingerprint(root: str | Path) -> str | None:
-    """A short hash of a dataset's split files (``*.txt``) and, where present, ``meta.json`` / ``manifest.json``
-    (SynthFashion's checksums of every image); ``None`` when ``root`` is not a folder. Runs record it so that a
-    run trained on other data under the same path is not silently reused."""
-    root = Path(root)
-    if not root.is_dir():
-        return None
-    h = hashlib.sha256()
-    for f in sorted([*root.glob("*.txt"), *(root / n for n in ("meta.json", "manifest.json") if (root / n).exists())]):
-        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
 
 
 def _lock_holder(lock_path: Path) -> str:
