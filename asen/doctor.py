@@ -13,18 +13,15 @@ The checks are :func:`asen.layout.check_folder`'s, collecting every problem rath
   no candidate, which score AP 0);
 * a summary of counts per split and attribute.
 
-Here: the report's text and JSON, and the command. Errors make the exit status 1; warnings alone leave it 0. Usable
-as ``asen doctor`` (the CLI registers :func:`add_arguments` and :func:`run`) or ``python -m asen.doctor DATA_DIR``.
+Here: the report's text and JSON. Errors make the exit status 1; warnings alone leave it 0. The command is
+``asen doctor DATA_DIR`` (its options and output: :mod:`asen.cli.data`); :func:`doctor` returns the
+:class:`DoctorReport`.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
-from typing import Sequence
 
-from asen.layout import FolderCheck, check_folder
+from .layout import FolderCheck, check_folder
 
 
 class DoctorReport(FolderCheck):
@@ -88,39 +85,3 @@ def doctor(
     return check_folder(root, check_images=check_images, max_images=max_images, progress=progress, workers=workers,
                         report=DoctorReport(Path(root)))
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``doctor`` options to ``parser`` (used by ``asen doctor`` and ``python -m asen.doctor``)."""
-    parser.add_argument("data_dir", metavar="DATA_DIR", type=Path, help="dataset folder (e.g. data/FashionAI)")
-    parser.add_argument("--no-images", action="store_true", help="do not open the image files (text files only)")
-    parser.add_argument("--max-images", type=int, default=None, metavar="N",
-                        help="check at most N images, evenly spread over the splits (default: all)")
-    parser.add_argument("--workers", type=int, default=4, help="threads decoding images")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the report as JSON")
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the checks for parsed arguments, print the report; 0 when clean, 1 on problems."""
-    report = doctor(
-        args.data_dir,
-        check_images=not getattr(args, "no_images", False),
-        max_images=getattr(args, "max_images", None),
-        progress=not getattr(args, "no_progress", False),
-        workers=getattr(args, "workers", 4) or 4,
-    )
-    print(report.format())
-    if getattr(args, "json", None) is not None:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1) + "\n")
-    return 0 if report.ok else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m asen.doctor DATA_DIR``."""
-    parser = add_arguments(argparse.ArgumentParser(prog="asen doctor", description="Check a dataset folder in the split-file layout."))
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

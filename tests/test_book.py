@@ -62,15 +62,15 @@ def test_book_runs_cover_every_chapter_request(toy_root, tmp_path):
 def test_chapter_8_uses_every_trained_seed_of_the_fewer_seed_rows(toy_root, tmp_path, monkeypatch):
     """Chapter 8's AAAI rows: the seeds already trained (all three after `make reproduce`), else the first."""
     import asen.book as book
-    import asen.reproduce as reproduce
     from asen.data import load_split_files
+    from asen.reproduce import cache
 
     files = load_split_files(toy_root)
     ctx = book.BookContext("cpu", "Toy", toy_root, __import__("torch").device("cpu"), 0, tmp_path / "runs",
                            tmp_path / "res", files)
     assert book.main_table_method_seeds(ctx) == {"asen_aaai": (0,), "asen_v2": (0,)}
     trained = {("asen_aaai_s1_seed0",), ("asen_aaai_s1_seed2",)}
-    monkeypatch.setattr(reproduce, "_finished", lambda cfg, root: (cfg.name,) in trained)
+    monkeypatch.setattr(cache, "is_finished", lambda cfg, root: (cfg.name,) in trained)
     assert book.main_table_method_seeds(ctx) == {"asen_aaai": (0, 2), "asen_v2": (0,)}
     smoke = book.BookContext("smoke", "Toy", toy_root, ctx.device, 0, tmp_path / "runs", tmp_path / "res", files)
     assert book.main_table_method_seeds(smoke) == {}

@@ -172,3 +172,64 @@ def test_debug_shows_the_traceback_of_expected_failures(capsys):
     err = capsys.readouterr().err
     assert err.startswith("Traceback (most recent call last)") and "ConfigError" in err
     assert err.splitlines()[-1].startswith("error: --set train.scheduler=cosin: 'train.scheduler' must be one of")
+
+
+COMMANDS = ["train", "evaluate", "synth", "doctor", "reproduce", "index", "search", "rerank"]
+
+
+@pytest.mark.parametrize("argv", [[], *([c] for c in COMMANDS), ["index", "build"]])
+def test_help_imports_neither_torch_nor_the_trainer(argv):
+    """`asen --help` and `asen <command> --help` build the whole parser; the handlers import what they run."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "asen", *argv, "--help"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.startswith("usage: asen")
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert "asen.cli" in imported  # the -X importtime report is there
+    heavy = {m for m in imported if m.split(".")[0] in ("torch", "torchvision")
+             or m in ("asen.train", "asen.model", "asen.reproduce.cache", "asen.synth", "asen.search")}
+    assert not heavy
+
+
+def test_every_command_is_registered_once():
+    sub = build_parser()._subparsers._group_actions[0]
+    assert list(sub.choices) == COMMANDS
+    assert all(callable(p.get_default("func")) for p in sub.choices.values())
+
+
+def test_index_type_choices_are_the_search_packages():
+    from asen.cli.search import INDEX_TYPES
+    from asen.search import INDEX_TYPES as SEARCH_INDEX_TYPES
+
+    assert INDEX_TYPES == SEARCH_INDEX_TYPES
+
+
+def test_missing_faiss_is_one_line(tmp_path, capsys, monkeypatch):
+    import asen.search
+
+    def missing():
+        raise ImportError("asen.search needs FAISS: install it with `pip install faiss-cpu`")
+
+    monkeypatch.setattr(asen.search, "require_faiss", missing)
+    assert main(["index", "build", "--checkpoint", str(tmp_path / "x.pt"), "--images", str(tmp_path),
+                 "--out", str(tmp_path / "idx")]) == 2
+    assert _one_error_line(capsys) == "error: asen.search needs FAISS: install it with `pip install faiss-cpu`"
+    assert main(["search", "--index", str(tmp_path), "--checkpoint", str(tmp_path / "x.pt"), "--image", "q.jpg",
+                 "--attribute", "0"]) == 2
+    assert _one_error_line(capsys).startswith("error: asen.search needs FAISS")
+
+
+def test_a_checkpoint_error_of_a_search_command_is_one_line(tmp_path, capsys):
+    ckpt = tmp_path / "bare.pt"
+    torch.save({"model": {"w": torch.zeros(1)}}, ckpt)
+    results = tmp_path / "results.txt"
+    results.write_text("a.jpg\n")
+    assert main(["rerank", "--checkpoint", str(ckpt), "--image", "q.jpg", "--attribute", "0",
+                 "--results", str(results), "--device", "cpu"]) == 2
+    assert _one_error_line(capsys) == f"error: {ckpt}: no 'config' in the checkpoint (not written by asen train?)"
+
+
+def test_doctor_exit_status_is_kept(tmp_path, capsys):
+    """`asen doctor` returns 1 for a dataset with errors (its report, not an error line), as before."""
+    assert main(["doctor", str(tmp_path / "nope"), "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    assert "dataset folder not found" in out and err == ""

@@ -1,7 +1,6 @@
 """asen.doctor: checks of a dataset folder in the split-file layout."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ except ImportError:  # tests/ imported as a package
     from tests.fixtures_real import write_corrupt, write_jpeg
 
 from asen import doctor as doc
+from asen.cli import main
 
 META = {
     "name": "Tiny",
@@ -37,8 +37,7 @@ def write_layout(root: Path) -> Path:
 
 
 def run_cli(argv, capsys):
-    parser = doc.add_arguments(argparse.ArgumentParser())
-    rc = doc.run(parser.parse_args([str(a) for a in argv] + ["--no-progress"]))
+    rc = main(["doctor", *(str(a) for a in argv), "--no-progress"])
     return rc, capsys.readouterr().out
 
 
@@ -55,7 +54,7 @@ def test_clean_dataset(tmp_path, capsys):
     rc, out = run_cli([root, "--json", tmp_path / "r.json"], capsys)
     assert rc == 0 and "result: OK" in out and "colour (3)" in out and "checked 24 of 24" in out
     assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
-    assert doc.main([str(root), "--no-progress", "--max-images", "5"]) == 0
+    assert main(["doctor", str(root), "--no-progress", "--max-images", "5"]) == 0
     assert "checked 5 of 24" in capsys.readouterr().out
 
 

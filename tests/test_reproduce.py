@@ -89,7 +89,7 @@ def test_train_all_in_worker_processes_matches_one_process(toy_root, tmp_path):
     same configs trained in this process with one thread, and finished runs are not trained again."""
     import torch
 
-    from asen.reproduce import _finished, run_dir_of, train_all
+    from asen.reproduce import is_finished, run_dir_of, train_all
 
     cpu = torch.device("cpu")
     protocol = Protocol(toy_root, tmp_path / "par", device=cpu, profile="smoke", extra_overrides=tuple(TINY),
@@ -103,7 +103,7 @@ def test_train_all_in_worker_processes_matches_one_process(toy_root, tmp_path):
         seq = ensure_trained(cfgs[1], tmp_path / "seq", cpu, progress=False)
     finally:
         torch.set_num_threads(threads)
-    assert all(_finished(c, protocol.runs_root) for c in cfgs)
+    assert all(is_finished(c, protocol.runs_root) for c in cfgs)
     par = run_dir_of(cfgs[1], protocol.runs_root) / "checkpoints" / "best.pt"
     a = torch.load(par, weights_only=True)["model"]
     b = torch.load(seq, weights_only=True)["model"]
@@ -130,7 +130,8 @@ def test_train_all_trains_a_stage2_run_after_its_stage1_run(toy_root, tmp_path):
     workers it would otherwise start from a checkpoint that does not exist yet)."""
     import torch
 
-    from asen.reproduce import _finished, _schedule, train_all
+    from asen.reproduce import is_finished, train_all
+    from asen.reproduce.schedule import _schedule
 
     protocol = Protocol(toy_root, tmp_path / "runs", device=torch.device("cpu"), profile="smoke",
                         extra_overrides=tuple(TINY), progress=False, jobs=2)
@@ -141,7 +142,7 @@ def test_train_all_trains_a_stage2_run_after_its_stage1_run(toy_root, tmp_path):
     assert deps == {0: {2}, 1: set(), 2: set()}
     assert order == [2, 0, 1]  # stage 1, its stage 2, then the independent run
     train_all(protocol, [s2, other, s1])
-    assert all(_finished(c, protocol.runs_root) for c in (s1, s2, other))
+    assert all(is_finished(c, protocol.runs_root) for c in (s1, s2, other))
 
 
 def test_a_run_trained_on_other_data_is_not_reused(toy_root, tmp_path):
@@ -334,7 +335,7 @@ def test_imagenet_check_decides_the_gpu_start_and_says_so_once(toy_root, tmp_pat
     import torch
 
     import asen.backbones
-    import asen.reproduce as reproduce
+    from asen.reproduce import protocol
 
     calls = []
 
@@ -343,7 +344,7 @@ def test_imagenet_check_decides_the_gpu_start_and_says_so_once(toy_root, tmp_pat
         return False, "offline"
 
     monkeypatch.setattr(asen.backbones, "imagenet_weights_available", unavailable)
-    monkeypatch.setattr(reproduce, "_SAID", set())
+    monkeypatch.setattr(protocol, "_SAID", set())
     for _ in range(2):
         p = Protocol(toy_root, tmp_path, torch.device("cpu"), profile="gpu")
         assert not p.imagenet and p.pretrain_configs == ("synthfashion_gpu_pretrain",)

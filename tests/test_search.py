@@ -1,6 +1,5 @@
 """FAISS search and reranking (asen.search): exact index == brute-force NumPy, per attribute; ASEN++ fused
 features; rerank == manual attribute-specific cosine; errors; the CLI glue. Random-init tiny models."""
-import argparse
 import json
 
 import numpy as np
@@ -215,16 +214,11 @@ def test_errors(built, tmp_path):
 
 
 def _cli():
-    parser = argparse.ArgumentParser(prog="asen")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, add, run in [("index", S.add_index_arguments, S.run_index),
-                           ("search", S.add_search_arguments, S.run_search),
-                           ("rerank", S.add_rerank_arguments, S.run_rerank)]:
-        p = sub.add_parser(name)
-        add(p)
-        p.set_defaults(func=run)
+    from asen.cli import build_parser
 
-    def call(*argv):
+    parser = build_parser()
+
+    def call(*argv):  # the handler itself: a user error propagates (`asen` would print it as one line)
         args = parser.parse_args([str(a) for a in argv])
         return args.func(args)
     return call

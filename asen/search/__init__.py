@@ -36,15 +36,15 @@ FAISS is imported lazily (``pip install faiss-cpu``); GPU indexes are used when 
 
 One module a job: :mod:`~asen.search.vectors` (FAISS indexes over vectors), :mod:`~asen.search.attributes`
 (attribute names), :mod:`~asen.search.index` (index folders: build, load, search), :mod:`~asen.search.rerank`,
-:mod:`~asen.search.cli` (the ``asen index build``, ``asen search`` and ``asen rerank`` commands); the embedding
-itself is :mod:`asen.embed`'s. Everything is importable from ``asen.search``.
+:mod:`~asen.search.lists` (gallery image lists and ``path<TAB>score`` result lists); the embedding itself is
+:mod:`asen.embed`'s, the ``asen index build``, ``asen search`` and ``asen rerank`` commands are
+:mod:`asen.cli.search`'s. Everything is importable from ``asen.search``.
 """
 from __future__ import annotations
 
 from ..embed import EmbedSettings, ImageLike, ImageList, embed_images
 from .attributes import load_attribute_names, resolve_attribute, resolve_attributes
-from .cli import (IMAGE_EXTENSIONS, add_index_arguments, add_rerank_arguments, add_search_arguments, format_results,
-                  gallery_paths, read_results, run_index, run_rerank, run_search)
+from .lists import IMAGE_EXTENSIONS, format_results, gallery_paths, read_results, write_results
 from .index import (INDEX_FORMAT, INDEX_VERSION, IndexMismatchError, SearchIndex, build_index, file_sha256,
                     load_index, search)
 from .rerank import rerank, rerank_order
@@ -53,8 +53,7 @@ from .vectors import INDEX_TYPES, exact_search, faiss_gpu_available, make_index,
 __all__ = [
     "EmbedSettings", "ImageLike", "ImageList", "embed_images",
     "load_attribute_names", "resolve_attribute", "resolve_attributes",
-    "IMAGE_EXTENSIONS", "add_index_arguments", "add_rerank_arguments", "add_search_arguments", "format_results",
-    "gallery_paths", "read_results", "run_index", "run_rerank", "run_search",
+    "IMAGE_EXTENSIONS", "format_results", "gallery_paths", "read_results", "write_results",
     "INDEX_FORMAT", "INDEX_VERSION", "IndexMismatchError", "SearchIndex", "build_index", "file_sha256", "load_index",
     "search",
     "rerank", "rerank_order",

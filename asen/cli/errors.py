@@ -1,0 +1,75 @@
+"""The ``asen`` command's one error path: which failures are the user's, and their one-line message.
+
+A :class:`~asen.errors.UserError` (a bad config, missing data, a checkpoint of another model, ...), a missing
+file, or a full disk is the user's to fix: :func:`asen.cli.main` prints :func:`error_message` as one line
+``error: ...`` and exits with status 2. Any other exception is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+from ..errors import UserError
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (UserError, FileNotFoundError)
+"""The exceptions that report a user's mistake or situation (not a bug)."""
+
+_PACKAGE = str(Path(__file__).parent.parent)
+_CLI = str(Path(__file__).parent)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC, from ``open``/``write`` (an OSError) or from ``torch.save``, whose zip writer raises a RuntimeError
+    ("[enforce fail at inline_container.cc:...] PytorchStreamWriter failed writing file ...: file write failed")."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        if isinstance(exc, RuntimeError):
+            text = str(exc)
+            if "file write failed" in text or (
+                "inline_container.cc" in text and ("PytorchStreamWriter" in text or "unexpected pos" in text)
+            ):
+                return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _written_path(exc: BaseException) -> str | None:
+    """The file being written when ``exc`` was raised: its ``filename``, else the ``path`` argument of the
+    innermost function of this package outside the CLI (the atomic writers of :mod:`asen.runs`, ``RunDir.log``)
+    on the way."""
+    if isinstance(exc, OSError) and exc.filename:
+        return str(exc.filename)
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        where = tb.tb_frame.f_code.co_filename
+        if where.startswith(_PACKAGE) and not where.startswith(_CLI):
+            value = tb.tb_frame.f_locals.get("path")
+            if isinstance(value, (str, Path)):
+                found = str(value)
+        tb = tb.tb_next
+    return found
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def error_message(exc: BaseException) -> str | None:
+    """The one-line message for an expected failure, or ``None`` for a bug (which keeps its traceback).
+
+    Args:
+        exc: the exception a command raised.
+    Returns:
+        ``"no space left on device while writing <path>: ..."`` for a full disk, the exception's message (on one
+        line) for :data:`EXPECTED_ERRORS`, else ``None``.
+    """
+    if _is_disk_full(exc):
+        path = _written_path(exc) or "a file"
+        return f"no space left on device while writing {path}: free space or choose another --run-dir/--out"
+    if isinstance(exc, EXPECTED_ERRORS):
+        return _one_line(str(exc)) or type(exc).__name__
+    return None

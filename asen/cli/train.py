@@ -1,0 +1,138 @@
+"""``asen train`` and ``asen evaluate``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+from .common import Command, add_config_args, add_flag
+
+
+def _load_cfg(args: argparse.Namespace):
+    from ..config import ConfigError, load_config
+
+    if not args.config:
+        raise ConfigError("give at least one --config (e.g. -c fashionai_s1, or -c synthfashion_cpu)")
+    return load_config(args.config, args.overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``asen train``: one stage (0, 1 or 2) of one config, in one process or under torchrun."""
+    from ..distributed import dist_info, init_from_env
+    from ..runs import resolve_device
+    from ..train import train
+
+    if args.resume and args.overwrite:
+        raise UserError("give --resume (continue the run) or --overwrite (replace it), not both")
+    cfg = _load_cfg(args)
+    device = init_from_env(resolve_device(args.device))  # joins torchrun's process group, if any
+    rank, world = dist_info()
+    run_dir = Path(args.run_dir or Path("runs") / cfg.name)
+    if rank == 0:
+        print(f"training {cfg.name} (stage {cfg.train.stage}) on {device} x {world} process(es); run folder {run_dir}")
+    if cfg.train.stage == 0:
+        from ..pretrain import pretrain
+
+        if world > 1:
+            raise UserError("backbone pre-training (train.stage 0) runs in one process; start it without torchrun")
+        best = pretrain(cfg, run_dir, device, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
+        print(f"done: pre-trained backbone in {best}; start stage 1 from it with --set model.pretrained={best}")
+        return 0
+    result = train(cfg, run_dir, device, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
+    if rank == 0:
+        print(f"done: best validation MAP {result.best_map:.2f} at epoch {result.best_epoch}; "
+              f"checkpoints in {run_dir / 'checkpoints'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``asen evaluate``: per-attribute MAP of a checkpoint, printed and written as JSON."""
+    import torch
+
+    from ..checkpoint import check_attribute_count, load_asenpp, load_model
+    from ..config import load_config
+    from ..data import load_split_files, seeded_split
+    from ..evaluate import evaluate
+    from ..runs import data_fingerprint, resolve_device, write_json
+
+    device = resolve_device(args.device)
+    if args.asen_aaai:
+        if args.asenpp_config:
+            raise UserError("give --asen-aaai (an AAAI-2020 checkpoint) or --asenpp-config (an ASEN++ one), not both")
+        from ..aaai import load_asen_aaai_for_evaluation
+
+        # the data and evaluation settings come from -c/--set (e.g. -c fashionai_s1), the model from the file
+        model, cfg = load_asen_aaai_for_evaluation(args.checkpoint, args.asen_aaai, args.config, args.overrides)
+        model = model.to(device)
+    else:
+        if args.asenpp_config:
+            model = load_asenpp(args.checkpoint, args.asenpp_config).to(device)
+            cfg = model.checkpoint_info["config"]
+        else:
+            model, cfg, _ = load_model(args.checkpoint, device)
+        if args.config:  # e.g. to evaluate on another dataset folder
+            cfg = load_config(args.config)
+        cfg = cfg.with_overrides(args.overrides)
+    split = args.split or cfg.eval.split
+    files = load_split_files(cfg.data.root, (split,))
+    check_attribute_count(model.num_attributes, args.checkpoint, files.meta.num_attributes, files.root)
+    seeded = seeded_split(files.root)
+    if seeded:
+        print(f"note: {files.root} holds a split made by its prepare script ({seeded}), not the authors' split "
+              "files: this MAP is not comparable with the published numbers", file=sys.stderr)
+    with torch.inference_mode():
+        res = evaluate(model, files, cfg, device, split=split, progress=not args.quiet)
+    out = {"checkpoint": str(args.checkpoint), "dataset": cfg.data.dataset, "split": split,
+           "data": {"root": str(cfg.data.root), "fingerprint": data_fingerprint(cfg.data.root),
+                    "split": seeded or "the dataset's split files"},
+           "main": res["main"].to_dict(), "global": res["global"].to_dict()}
+    print(res["global"].format(f"{cfg.data.dataset} {split}: global branch MAP (%)"))
+    if "fused" in res:
+        out["local"], out["fused"], out["beta"] = res["local"].to_dict(), res["fused"].to_dict(), cfg.eval.beta
+        print()
+        print(res["local"].format("local branch MAP (%)"))
+        print()
+        print(res["fused"].format(f"ASEN++ (global + local, beta={cfg.eval.beta}) MAP (%)"))
+    out_path = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(f".{split}.json")
+    write_json(out_path, out)
+    print(f"\nwrote {out_path}")
+    return 0
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    add_config_args(p)
+    p.add_argument("--run-dir", help="run folder (default runs/<config name>); holds config, log.jsonl, checkpoints")
+    add_flag(p, "--resume", "continue an interrupted run from <run-dir>/checkpoints/last.pt (same config required; "
+                            "a changed config is an error listing the keys that differ)")
+    add_flag(p, "--overwrite", "start a new run in a run folder that already holds one, deleting the earlier run's "
+                               "config.yaml, run.json, log.jsonl and checkpoints/ first (without it, and without "
+                               "--resume, an existing run folder is refused)")
+
+
+def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    add_config_args(p)
+    p.add_argument("--checkpoint", required=True, help="a best.pt/last.pt from `asen train`, or an official .pth.tar")
+    p.add_argument("--asen-aaai", choices=["ASENet", "ASENet_V2", "ConditionalSimNet"], metavar="ARCH",
+                   help="the checkpoint is one of the AAAI-2020 code's (ASENet, ASENet_V2 or ConditionalSimNet, "
+                        "their --model name); the data and evaluation settings come from -c/--set, e.g. "
+                        "`--asen-aaai ASENet_V2 -c fashionai_s1 --checkpoint model_best.pth.tar`")
+    p.add_argument("--asenpp-config", action="append", default=[], metavar="YAML",
+                   help="the authors' config files for an official checkpoint, e.g. "
+                        "--asenpp-config config/FashionAI/FashionAI.yaml --asenpp-config config/FashionAI/s2.yaml")
+    p.add_argument("--split", choices=["valid", "test"], help="default: eval.split of the config (test)")
+    p.add_argument("--out", help="JSON output path (default: next to the checkpoint)")
+
+
+COMMANDS = (
+    Command("train", "train one stage (stage 1: global branch; stage 2: + local branch; stage 0: self-supervised "
+                     "backbone pre-training)", _train_arguments, cmd_train,
+            description="Train one stage. Paper: `asen train -c fashionai_s1` then "
+                        "`asen train -c fashionai_s2 --set train.init_from=runs/fashionai_s1/checkpoints/last.pt`. "
+                        "Without ImageNet weights (resnet_tiny): `asen train -c synthfashion_cpu -c "
+                        "synthfashion_cpu_pretrain` pre-trains a backbone without labels, and a stage-1 run "
+                        "starts from it with --set model.pretrained=runs/synthfashion_cpu_pretrain/checkpoints/best.pt."),
+    Command("evaluate", "per-attribute MAP of a checkpoint (prints a table, writes JSON)", _evaluate_arguments,
+            cmd_evaluate, description="Evaluate a checkpoint written by `asen train`, or one of the authors' "
+                                      "checkpoints with --asenpp-config (their YAML files)."),
+)

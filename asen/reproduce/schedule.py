@@ -1,0 +1,136 @@
+"""Training many runs: which order, how many processes (:func:`train_all`), and the machine they run on."""
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import torch
+
+from ..config import Config
+from .cache import best_checkpoint, ensure_trained, is_finished, run_dir_of
+
+if TYPE_CHECKING:
+    from .protocol import Protocol
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def default_jobs() -> int:
+    """Training processes on a CPU: one per core, at most 4 (each keeps its own decoded-image cache, ~1.5 GB
+    with SynthFashion small). Small models train faster as N one-thread processes than as one N-thread one
+    (measured on 2 cores: about 1.8x the images per second)."""
+    return max(1, min(4, usable_cores()))
+
+
+def _train_job(cfg_dict: dict, runs_root: str, threads: int) -> str:
+    """One training run in a worker process (quiet; ``threads`` torch threads)."""
+    from ..config import from_dict
+
+    torch.set_num_threads(threads)
+    cfg = from_dict(cfg_dict, source="asen reproduce")
+    return str(ensure_trained(cfg, Path(runs_root), torch.device("cpu"), progress=False))
+
+
+def _schedule(todo: Sequence[Config], runs_root: Path) -> tuple[list[int], dict[int, set[int]]]:
+    """The order to start ``todo`` in, and each config's dependencies (indices into ``todo``).
+
+    A config depends on the configs whose best checkpoint it starts from (a stage-2 run's ``train.init_from``
+    names its stage-1 run's ``best.pt``, a stage-1 run's ``model.pretrained`` a pre-training run's) and comes
+    after them. Runs in such a chain come before independent
+    runs, so that a stage-2 run can start as soon as its stage-1 run is done while independent runs fill the
+    other processes; otherwise the order given is kept.
+    """
+    where = {str(best_checkpoint(c, runs_root)): k for k, c in enumerate(todo)}
+    deps: dict[int, set[int]] = {}
+    for k, c in enumerate(todo):
+        srcs = {str(Path(f)) for f in (c.train.init_from, c.model.pretrained) if f not in ("", "none", "imagenet")}
+        deps[k] = {where[f] for f in srcs if f in where}
+    order: list[int] = []
+
+    def place(k: int) -> None:
+        if k not in order:
+            for d in sorted(deps[k]):
+                place(d)
+            order.append(k)
+
+    for k in range(len(todo)):
+        place(k)
+    chained = {k for k, d in deps.items() if d} | {d for ds in deps.values() for d in ds}
+    return sorted(order, key=lambda k: k not in chained), deps  # stable: dependencies stay first
+
+
+def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "training") -> None:
+    """Make sure every config has a finished run, training the missing ones ``protocol.jobs`` at a time.
+
+    A config that starts from another one's best checkpoint (``train.init_from``, e.g. a stage-2 run after its
+    stage-1 run) is trained after it; runs start as soon as a process is free, in the order of
+    :func:`_schedule`, so a stage-2 run can use a core that would otherwise wait for the last stage-1 run.
+
+    On CUDA, or with one job, runs train one after the other in this process (with progress bars). On a CPU
+    with several jobs each run trains in its own process with ``cores // jobs`` threads; a run's result does
+    not depend on which process trained it, except for the floating-point summation order of the thread
+    count (CPU training is reproducible for a given thread count).
+    """
+    unique = list({c.hash() + c.name: c for c in configs}.values())
+    pre = protocol.pretrain_config()
+    if pre is not None and any(c.model.pretrained == str(best_checkpoint(pre, protocol.runs_root)) for c in unique):
+        unique = [c for c in unique if c.train.stage != 0 or c.hash() != pre.hash()]
+        protocol.ensure_pretrained()  # every other run waits for it: first, in this process, with all threads
+    todo = [c for c in unique if not is_finished(c, protocol.runs_root)]
+    if not todo:
+        return
+    order, deps = _schedule(todo, protocol.runs_root)
+    jobs = protocol.jobs or default_jobs()
+    if protocol.device.type != "cpu" or jobs <= 1 or len(todo) == 1:
+        for k in order:
+            ensure_trained(todo[k], protocol.runs_root, protocol.device, progress=protocol.progress)
+        return
+    jobs = min(jobs, len(todo))
+    threads = max(1, torch.get_num_threads() // jobs)
+    import multiprocessing as mp
+
+    from tqdm import tqdm
+
+    done: set[int] = set()
+    waiting = list(order)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        bar = tqdm(total=len(todo), desc=f"{desc}: {len(todo)} runs, {jobs} processes x {threads} thread(s)",
+                   disable=not protocol.progress)
+        running: dict = {}
+
+        def submit_ready() -> None:
+            for k in [k for k in waiting if deps[k] <= done][: jobs - len(running)]:
+                waiting.remove(k)
+                running[pool.submit(_train_job, todo[k].to_dict(), str(protocol.runs_root), threads)] = k
+
+        submit_ready()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                k = running.pop(fut)
+                cfg = todo[k]
+                try:
+                    fut.result()
+                except Exception as exc:
+                    raise RuntimeError(f"training {cfg.name} failed in a worker process ({exc}); its run folder is "
+                                       f"{run_dir_of(cfg, protocol.runs_root)}") from exc
+                done.add(k)
+                bar.set_postfix_str(cfg.name)
+                bar.update()
+            submit_ready()
+        bar.close()
+
+
+def machine_info() -> dict[str, Any]:
+    """Where a table was measured: CPU (model, AVX-512, oneDNN cap), usable cores, torch version, GPU if any."""
+    from .. import cpu
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {**cpu.describe(), "cores": usable_cores(), "torch": torch.__version__, "gpu": gpu,
+            "date": time.strftime("%Y-%m-%d")}
