@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,7 +25,7 @@ import torch
 
 from .checkpoint import check_attribute_count, load_model, read_checkpoint
 from .config import Config, load_config
-from .data import SplitFiles, load_split_files
+from .data import ImageCache, SplitFiles, load_split_files
 from .evaluate import MapTable, evaluate, map_table, random_features
 from .runs import RunDataMismatch, data_fingerprint, write_json
 from .pretrain import pretrain
@@ -106,6 +106,10 @@ class Protocol:
     decide) applies to profiles that start from ImageNet weights (``gpu``): True uses them, False falls back
     to the stage-0 run; None checks once whether torchvision can load them
     (:func:`asen.backbones.imagenet_weights_available`) and, when it cannot, prints one message and falls back.
+    ``image_cache`` (default: a new one of the base config's ``data.cache_bytes`` / ``data.view_cache_bytes``)
+    is handed to every run this protocol trains or evaluates in this process (those whose config sets
+    ``data.cache_images``), so that they decode each image once; each worker process of :func:`train_all`
+    has one of the same sizes.
     """
 
     data_root: Path
@@ -121,6 +125,7 @@ class Protocol:
     progress: bool = True
     jobs: int = 0  # training processes on a CPU (0: auto, see default_jobs); CUDA always trains one run at a time
     imagenet: bool | None = None
+    image_cache: ImageCache | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -142,6 +147,8 @@ class Protocol:
         if self.pretrain_configs is None:
             self.pretrain_configs = () if self.imagenet else profile_configs(self.profile, "pretrain_configs")
         self.pretrain_configs = tuple(self.pretrain_configs)
+        if self.image_cache is None:
+            self.image_cache = ImageCache.sized(load_config(list(self.base_configs), list(self.extra_overrides)).data)
 
     def _start(self) -> list[str]:
         """Overrides of a profile that wants ImageNet weights but falls back: the global backbone starts from the
@@ -191,12 +198,13 @@ class Protocol:
 
 
 def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: SplitFiles | None = None,
-                   progress: bool = True) -> Path:
+                   progress: bool = True, image_cache: ImageCache | None = None) -> Path:
     """Load-or-train: reuse ``runs_root/<name>-<config hash>`` when it finished, resume it when it did not.
 
     A folder that holds a started run without ``last.pt`` (killed during its first epoch) is trained again
     from the start (``overwrite``); a run whose checkpoint holds another config is refused by
-    :func:`asen.train.train` (``RunConfigMismatch``), never retrained over.
+    :func:`asen.train.train` (``RunConfigMismatch``), never retrained over. ``image_cache``: the caller's
+    decoded-image cache, for a run with ``data.cache_images`` (:func:`asen.train.train`).
 
     Returns:
         Path of the run's ``best.pt``.
@@ -212,8 +220,9 @@ def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: Sp
     else:
         resume = (run / "checkpoints" / "last.pt").exists()
         fit = pretrain if cfg.train.stage == 0 else train
+        own = {} if cfg.train.stage == 0 else {"image_cache": image_cache}  # pre-training keeps its own views
         # no last.pt: nothing resumable was kept of an earlier start in this folder (if any); it is replaced
-        fit(cfg, run, device, resume=resume, progress=progress, files=files, overwrite=not resume)
+        fit(cfg, run, device, resume=resume, progress=progress, files=files, overwrite=not resume, **own)
     return best_checkpoint(cfg, runs_root)
 
 
@@ -261,13 +270,24 @@ def _finished(cfg: Config, runs_root: Path) -> bool:
     return read_checkpoint(last, f"the last checkpoint of {run}")["epoch"] + 1 >= cfg.train.epochs
 
 
+_WORKER_CACHE: list[ImageCache] = []
+"""In a worker process of :func:`train_all`: its decoded-image cache (set by :func:`_start_worker`), shared by
+the runs it trains one after the other. Empty in any other process."""
+
+
+def _start_worker(image_bytes: int, view_bytes: int) -> None:
+    """Initialiser of a :func:`train_all` worker process: its own cache, of the protocol's sizes."""
+    _WORKER_CACHE[:] = [ImageCache(image_bytes, view_bytes)]
+
+
 def _train_job(cfg_dict: dict, runs_root: str, threads: int) -> str:
-    """One training run in a worker process (quiet; ``threads`` torch threads)."""
+    """One training run in a worker process (quiet; ``threads`` torch threads; the worker's image cache)."""
     from .config import from_dict
 
     torch.set_num_threads(threads)
     cfg = from_dict(cfg_dict, source="asen reproduce")
-    return str(ensure_trained(cfg, Path(runs_root), torch.device("cpu"), progress=False))
+    return str(ensure_trained(cfg, Path(runs_root), torch.device("cpu"), progress=False,
+                              image_cache=_WORKER_CACHE[0] if _WORKER_CACHE else None))
 
 
 def _schedule(todo: Sequence[Config], runs_root: Path) -> tuple[list[int], dict[int, set[int]]]:
@@ -322,7 +342,8 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
     jobs = protocol.jobs or default_jobs()
     if protocol.device.type != "cpu" or jobs <= 1 or len(todo) == 1:
         for k in order:
-            ensure_trained(todo[k], protocol.runs_root, protocol.device, progress=protocol.progress)
+            ensure_trained(todo[k], protocol.runs_root, protocol.device, progress=protocol.progress,
+                           image_cache=protocol.image_cache)
         return
     jobs = min(jobs, len(todo))
     threads = max(1, torch.get_num_threads() // jobs)
@@ -332,7 +353,9 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
 
     done: set[int] = set()
     waiting = list(order)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+    sizes = (protocol.image_cache.images.max_bytes, protocol.image_cache.views.max_bytes)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_start_worker,
+                             initargs=sizes) as pool:
         bar = tqdm(total=len(todo), desc=f"{desc}: {len(todo)} runs, {jobs} processes x {threads} thread(s)",
                    disable=not protocol.progress)
         running: dict = {}
@@ -382,13 +405,16 @@ def aggregate(tables: Sequence[MapTable]) -> dict[str, Any]:
 
 
 def evaluate_checkpoint(ckpt: Path, files: SplitFiles, device: torch.device, split: str = "test",
-                        progress: bool = True, overrides: Sequence[str] = (), betas: tuple[float, ...] = ()) -> dict:
-    """Evaluate a trained run's best checkpoint on a split (eval-time overrides such as eval.beta allowed)."""
+                        progress: bool = True, overrides: Sequence[str] = (), betas: tuple[float, ...] = (),
+                        image_cache: ImageCache | None = None) -> dict:
+    """Evaluate a trained run's best checkpoint on a split (eval-time overrides such as eval.beta allowed;
+    ``image_cache``: the caller's decoded-image cache, see :func:`asen.evaluate.evaluate`)."""
     model, cfg, _ = load_model(ckpt, device)
     check_attribute_count(model.num_attributes, ckpt, files.meta.num_attributes, files.root)
     cfg = cfg.with_overrides(overrides)
     with torch.inference_mode():
-        return evaluate(model, files, cfg, device, split=split, progress=progress, betas=betas)
+        return evaluate(model, files, cfg, device, split=split, progress=progress, betas=betas,
+                        image_cache=image_cache)
 
 
 def random_table(files: SplitFiles, seed: int, split: str = "test", dim: int = 128) -> MapTable:
@@ -401,6 +427,13 @@ def stage1_methods(methods: Sequence[str] = MAIN_METHODS) -> list[str]:
     """The stage-1 runs (method keys) that main-table ``methods`` need, in order: Random needs none, and ASEN++
     continues the stage-1 run of its global branch (``"asen"``)."""
     return list(dict.fromkeys(stage1_of(m) for m in methods if m != "random"))
+
+
+def main_table_seeds_of(seeds: Sequence[int], methods: Sequence[str] = MAIN_METHODS,
+                        method_seeds: dict[str, Sequence[int]] | None = None) -> dict[str, list[int]]:
+    """Each row's seeds as :func:`run_main_table` takes them: ``method_seeds`` where it names the row, else
+    ``seeds``."""
+    return {m: list((method_seeds or {}).get(m, seeds)) for m in methods}
 
 
 def main_table_runs(protocol: Protocol, seeds_of: dict[str, Sequence[int]]) -> list[Config]:
@@ -443,7 +476,7 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
     """
     files = load_split_files(protocol.data_root)
     per_method: dict[str, list[MapTable]] = {m: [] for m in methods}
-    own = {m: list((method_seeds or {}).get(m, seeds)) for m in methods}
+    own = main_table_seeds_of(seeds, methods, method_seeds)
     if any(not s for s in own.values()):
         raise ValueError(f"every method needs at least one seed, got {own}")
     timings: dict[str, float] = {}
@@ -467,7 +500,8 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
             if method == "asenpp":
                 ckpt = ensure_trained(protocol.stage2_config("asen", seed, stage1[base]), protocol.runs_root,
                                       protocol.device, files, protocol.progress)
-            per_method[method].append(evaluate_checkpoint(ckpt, files, protocol.device, progress=protocol.progress)["main"])
+            per_method[method].append(evaluate_checkpoint(ckpt, files, protocol.device, progress=protocol.progress,
+                                                          image_cache=protocol.image_cache)["main"])
             timings[method] = timings.get(method, 0.0) + time.time() - t0
     out = {
         "dataset": files.meta.name, "split": "test", "seeds": list(seeds), "profile": protocol.profile,
@@ -642,7 +676,9 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
                                               files, protocol.progress)
             ckpts[method] = ensure_trained(protocol.stage2_config(method, seed, stage1[base]), protocol.runs_root,
                                            protocol.device, files, protocol.progress)
-        res = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress, betas=tuple(betas))
+        cache = protocol.image_cache
+        res = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress, betas=tuple(betas),
+                                  image_cache=cache)
         tables["asenpp"].append(res["fused"])
         tables["global_only"].append(res["global"])
         tables["local_only"].append(res["local"])
@@ -650,12 +686,12 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
             beta_curve[b].append(res["beta"][b])
         for method in ("no_asa", "no_aca", "no_zoom"):
             tables[method].append(evaluate_checkpoint(ckpts[method], files, protocol.device,
-                                                      progress=protocol.progress)["main"])
+                                                      progress=protocol.progress, image_cache=cache)["main"])
         tables["asen"].append(evaluate_checkpoint(stage1["asen"], files, protocol.device,
-                                                  progress=protocol.progress)["main"])
+                                                  progress=protocol.progress, image_cache=cache)["main"])
         for thr in thresholds:
             r = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress,
-                                    overrides=[f"eval.crop_threshold={thr}"])
+                                    overrides=[f"eval.crop_threshold={thr}"], image_cache=cache)
             thr_curve[thr].append(r["main"].overall)
     methods = {k: {"label": METHOD_LABELS[k], **aggregate(v)} for k, v in tables.items()}
     return {

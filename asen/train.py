@@ -29,7 +29,8 @@ from tqdm import tqdm
 from .checkpoint import CheckpointError, check_attribute_count, is_official, official_to_ours, read_checkpoint
 from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
 from .config import Config, ConfigError
-from .data import ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images, load_split_files
+from .data import (ImageCache, ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images,
+                   load_split_files)
 from .device_images import StoreLoader, open_store
 from .errors import UserError
 from .evaluate import evaluate
@@ -259,6 +260,7 @@ def train(
     files: SplitFiles | None = None,
     max_epochs: int | None = None,
     overwrite: bool = False,
+    image_cache: ImageCache | None = None,
 ) -> TrainResult:
     """Train one stage as configured, writing the run folder (held by this process while it trains).
 
@@ -271,6 +273,8 @@ def train(
         files: already-loaded split files (else read from ``cfg.data.root``).
         max_epochs: stop after this many epochs *of this call* (to simulate an interruption in tests).
         overwrite: start a new run in a folder that holds one, deleting the earlier run's files.
+        image_cache: with ``data.cache_images``, the decoded-image cache to use (its owner's, shared with its
+            other runs); else the run makes its own (:meth:`asen.data.ImageCache.for_run`).
     Returns:
         :class:`TrainResult` with the best validation MAP and the model holding the *last* weights.
     Raises:
@@ -282,14 +286,15 @@ def train(
     """
     held: list[RunDir] = []
     try:
-        return _train(cfg, run_dir, device, resume, progress, files, max_epochs, overwrite, held)
+        return _train(cfg, run_dir, device, resume, progress, files, max_epochs, overwrite, held, image_cache)
     finally:
         for run in held:
             run.close()
 
 
 def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume: bool, progress: bool,
-           files: SplitFiles | None, max_epochs: int | None, overwrite: bool, held: list[RunDir]) -> TrainResult:
+           files: SplitFiles | None, max_epochs: int | None, overwrite: bool, held: list[RunDir],
+           image_cache: ImageCache | None = None) -> TrainResult:
     if cfg.train.stage not in (1, 2):
         raise ValueError(f"train.stage must be 1 or 2 here, got {cfg.train.stage} (stage 0, backbone pre-training, "
                          "is asen.pretrain.pretrain; `asen train` picks it by the stage)")
@@ -345,7 +350,7 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
 
     images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size,
                       keep_original=model.local_branch is not None, skip_bad_images=cfg.data.skip_bad_images,
-                      cache=cfg.data.cache_images, augment=cfg.data.augment, hflip=cfg.data.hflip)
+                      cache=ImageCache.for_run(cfg.data, image_cache), augment=cfg.data.augment, hflip=cfg.data.hflip)
     store = None
     if cfg.data.loader == "store":  # every image decoded once into a memory-mapped store (asen.device_images)
         store = open_store(files.root, "train", files.filenames["train"], cfg.data.global_size,
@@ -398,7 +403,7 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
                                   "lr": [g["lr"] for g in opt.param_groups]}
         val_map = None
         if has_valid and ((epoch + 1) % cfg.train.eval_every == 0 or epoch + 1 == cfg.train.epochs):
-            res = evaluate(model, files, cfg, device, split="valid", progress=progress)
+            res = evaluate(model, files, cfg, device, split="valid", progress=progress, image_cache=images.cache)
             val_map = res["main"].overall
             record["valid_map"] = val_map
             if res.get("local") is not None:
