@@ -8,15 +8,22 @@ which reads the parameters cell's names (:data:`PARAMETERS`) from the chapter's 
 picks the device (CUDA when present and asked for), makes sure the data exists
 (SynthFashion is generated, cached, at the size of the profile) and returns a :class:`BookContext`, whose
 :meth:`BookContext.trained` is the load-or-train entry point: a model is trained once for the whole book,
-keyed by its configuration hash, and every later chapter loads it.
+keyed by its configuration hash, and every later chapter loads it. Which runs the book needs is read from the
+chapters themselves (:func:`book_runs`: their ``ctx.trained``, ``run_main_table`` and ``run_ablations`` calls),
+so that the book build can train them all up front (:func:`pretrain`).
 """
 from __future__ import annotations
 
+import ast
+import builtins
+import importlib
+import inspect
 import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +32,9 @@ import numpy as np
 
 import torch
 
-from .data import SplitFiles, load_split_files
-from .reproduce import (MAIN_METHODS, PROFILES, Protocol, ablation_runs, default_data_root, ensure_trained,
-                        main_table_runs)
+from .config import load_config
+from .data import ImageCache, SplitFiles, load_split_files
+from .reproduce import PROFILES, Protocol, best_checkpoint, default_data_root, ensure_trained, profile_configs
 from .runs import resolve_device, seed_everything
 
 SYNTH_SIZE = {name: prof["size"] for name, prof in PROFILES.items()}  # gpu: the 224 px renders, as cpu
@@ -61,6 +68,13 @@ class BookContext:
     results_dir: Path
     files: SplitFiles = field(repr=False)
     progress: bool = False
+    image_cache: ImageCache | None = field(default=None, repr=False)
+    """The decoded images of every run the chapter trains or evaluates through the context (:meth:`trained`,
+    :attr:`protocol`): one cache per chapter (its kernel), sized by the profile's stage-1 config (default: new)."""
+
+    def __post_init__(self) -> None:
+        if self.image_cache is None:
+            self.image_cache = ImageCache.sized(load_config(list(profile_configs(self.profile, "configs"))).data)
 
     def __repr__(self) -> str:
         return f"device: {self.device} | profile: {self.profile} | data: {self.data_root}"
@@ -73,7 +87,8 @@ class BookContext:
 
     @property
     def protocol(self) -> Protocol:
-        return Protocol(self.data_root, self.runs_root, self.device, profile=self.profile, progress=self.progress)
+        return Protocol(self.data_root, self.runs_root, self.device, profile=self.profile, progress=self.progress,
+                        image_cache=self.image_cache)
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -83,14 +98,21 @@ class BookContext:
     def trained(self, method: str = "asen", stage: int = 1, seed: int | None = None) -> Path:
         """Load-or-train a method (``triplet``, ``csn``, ``asen``, ``no_asa``, ``no_aca``); stage 2 adds the
         local branch on top of that method's stage-1 run. Returns the ``best.pt`` path."""
-        seed = self.seed if seed is None else seed
         p = self.protocol
         p.ensure_pretrained()  # the backbone every method starts from (None when they start from scratch)
-        ckpt = ensure_trained(p.stage1_config(method, seed), self.runs_root, self.device, self.files, self.progress)
-        if stage == 2:
-            ckpt = ensure_trained(p.stage2_config(method, seed, ckpt), self.runs_root, self.device, self.files,
-                                  self.progress)
+        for cfg in self.trained_runs(method, stage, seed):
+            ckpt = ensure_trained(cfg, self.runs_root, self.device, self.files, self.progress, self.image_cache)
         return ckpt
+
+    def trained_runs(self, method: str = "asen", stage: int = 1, seed: int | None = None) -> list:
+        """The runs :meth:`trained` trains for these arguments, in order: ``method``'s stage-1 run, and for
+        ``stage=2`` the stage-2 run that continues it (the configs; nothing is trained)."""
+        seed = self.seed if seed is None else seed
+        p = self.protocol
+        runs = [p.stage1_config(method, seed)]
+        if stage == 2:
+            runs.append(p.stage2_config(method, seed, best_checkpoint(runs[0], self.runs_root)))
+        return runs
 
 
 def setup(profile: str | Mapping[str, Any] = "cpu", dataset: str = "SynthFashion", data_root: str | None = None,
@@ -161,7 +183,7 @@ def main_table_seeds(ctx: BookContext, method: str) -> tuple[int, ...]:
 def main_table_method_seeds(ctx: BookContext) -> dict[str, tuple[int, ...]]:
     """Chapter 8's ``method_seeds`` for :func:`asen.reproduce.run_main_table`: for each of
     :data:`FEWER_SEED_METHODS` on the cpu profile, every profile seed already trained under ``ctx.runs_root``
-    (all three after ``make reproduce``), else the first seed (what :func:`book_runs` trains). Empty otherwise."""
+    (all three after ``make reproduce``), else the first seed. Empty otherwise."""
     if ctx.profile != "cpu":
         return {}
     from .reproduce import trained_seeds
@@ -170,32 +192,316 @@ def main_table_method_seeds(ctx: BookContext) -> dict[str, tuple[int, ...]]:
             for m in FEWER_SEED_METHODS}
 
 
-def book_runs(ctx: BookContext) -> tuple[list, list]:
-    """The training runs the chapters ask for: ``(stage-1 configs, stage-2 configs)``.
+# ------------------------------------------------------------------------------ the runs the chapters train
+CHAPTERS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+"""The book's chapters, ``NN_*.py`` (jupytext percent format), in a source checkout; an installed package has
+none."""
 
-    Chapters 3-7, 10 and 11 use seed ``ctx.seed``; chapter 8 every seed of the profile (the stage-1 runs of
-    :func:`asen.reproduce.stage1_methods` and ASEN++'s stage 2; the first seed only for
-    :data:`FEWER_SEED_METHODS` on the cpu profile, :func:`main_table_seeds`); chapter 9 the ablations (w/o ASA, w/o ACA, both
-    stages; the no-zoom control's stage 2) for the first seed on the cpu profile and every seed otherwise.
+TRAINING_CALLS = ("ctx.trained", "asen.reproduce.run_main_table", "asen.reproduce.run_ablations")
+"""The calls by which a chapter trains: :func:`chapter_runs` reads the runs from them."""
+
+HIDDEN_TRAINING = ("asen.reproduce.ensure_trained", "asen.reproduce.train_all", "asen.train.train",
+                   "asen.pretrain.pretrain", "asen.book.pretrain")
+"""Calls that train runs :func:`chapter_runs` cannot see: a chapter that makes one is refused."""
+
+SAFE_BUILTINS = (range, len, tuple, list, dict, set, sorted, reversed, min, max, int, str, zip, enumerate)
+
+
+class ChapterRunsError(ValueError):
+    """A chapter trains in a way whose runs cannot be read from its source without running it."""
+
+
+def _training_functions(ctx: BookContext) -> dict[str, tuple[Callable, Callable[[dict], list]]]:
+    """For each of :data:`TRAINING_CALLS`: the function a chapter calls (its arguments are bound to that
+    function's signature, defaults filled in) and the runs it trains given those arguments."""
+    from . import reproduce
+
+    return {
+        "ctx.trained": (ctx.trained, lambda a: ctx.trained_runs(a["method"], a["stage"], a["seed"])),
+        "asen.reproduce.run_main_table": (reproduce.run_main_table, lambda a: reproduce.main_table_runs(
+            a["protocol"], reproduce.main_table_seeds_of(a["seeds"], a["methods"], a["method_seeds"]))),
+        "asen.reproduce.run_ablations": (reproduce.run_ablations,
+                                         lambda a: reproduce.ablation_runs(a["protocol"], a["seeds"])),
+    }
+
+
+class _Bindings(ast.NodeVisitor):
+    """How each name of a chapter's top level is bound: ``("value", expr)`` for ``name = expr``, ``("import",
+    bound, module)`` for an import, ``None`` for anything else (a loop variable, a function, ``a, b = ...``)."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.found: dict[str, list] = defaultdict(list)
+        for stmt in tree.body:
+            self.visit(stmt)
+
+    def visit_FunctionDef(self, node: ast.AST) -> None:  # their bodies are their own scopes
+        self.found[node.name].append(None)
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.AST) -> None:
+        pass
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_Lambda
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:  # `import asen.book` binds asen; `import asen.book as b` binds b to asen.book
+            self.found[a.asname or a.name.partition(".")[0]].append(
+                ("import", a.name if a.asname else a.name.partition(".")[0], a.name))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for a in node.names:
+            self.found[a.asname or a.name].append(
+                ("import", f"{node.module}.{a.name}", node.module) if node.level == 0 and node.module else None)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        if all(isinstance(t, ast.Name) for t in node.targets):
+            for t in node.targets:
+                self.found[t.id].append(("value", node.value))
+        else:
+            for t in node.targets:
+                self.visit(t)
+        self.visit(node.value)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if not isinstance(node.ctx, ast.Load):
+            self.found[node.id].append(None)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self.found[node.name].append(None)
+        self.generic_visit(node)
+
+
+_OPAQUE = object()  # a name bound inside a function of the chapter: its value is unknown
+_PENDING = object()  # a top-level name being resolved
+
+
+class _Chapter:
+    """One chapter's source, read statically: its training calls and the values of their arguments."""
+
+    def __init__(self, path: Path, ctx: BookContext) -> None:
+        self.path, self.ctx = Path(path), ctx
+        # a jupytext percent-format chapter is Python as it is: markdown cells and cell markers are comments
+        self.tree = ast.parse(self.path.read_text(), filename=str(self.path))
+        self.bindings = _Bindings(self.tree).found
+        self.functions = _training_functions(ctx)
+        self.resolved: dict[str, Any] = {}
+
+    def fail(self, node: ast.AST, message: str) -> ChapterRunsError:
+        return ChapterRunsError(f"{self.path.name}, line {node.lineno}: {message}")
+
+    # ------------------------------------------------------------------------------------------ names
+    def qualified(self, node: ast.AST) -> str | None:
+        """``a.b.c`` of an attribute chain, its first name replaced by what the chapter imported under it
+        (``asen.reproduce.run_main_table`` for ``run_main_table`` after ``from asen.reproduce import ...``)."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        found = self.bindings.get(node.id, [])
+        imported = {b[1] for b in found if b and b[0] == "import"}
+        base = imported.pop() if len(imported) == 1 and all(b and b[0] == "import" for b in found) else node.id
+        return ".".join([base, *reversed(parts)])
+
+    def resolve(self, name: str, node: ast.AST) -> Any:
+        """The value of a top-level name: its one assignment's value (evaluated by :meth:`evaluate`) or what it
+        was imported as."""
+        if name in self.resolved:
+            if self.resolved[name] is _PENDING:
+                raise self.fail(node, f"`{name}` is defined in terms of itself")
+            return self.resolved[name]
+        found = self.bindings.get(name, [])
+        if not found:
+            if hasattr(builtins, name):
+                return getattr(builtins, name)
+            raise self.fail(node, f"`{name}` is not defined at the chapter's top level")
+        imported = {b[1] for b in found if b and b[0] == "import"}  # `import asen.book` and `import asen` agree
+        if None in found or not (len(found) == 1 or (len(imported) == 1 and all(b[0] == "import" for b in found))):
+            raise self.fail(node, f"the runs depend on `{name}`, which the chapter sets more than once or in a "
+                                  "way that is only known by running it (write it once, `name = ...`, from ctx, "
+                                  "literals and asen.book helpers)")
+        how = found[0]
+        self.resolved[name] = _PENDING
+        if how[0] == "import":
+            for b in found:
+                importlib.import_module(b[2])
+            module, _, attr = how[1].rpartition(".")
+            try:
+                value = importlib.import_module(how[1])
+            except ImportError:
+                value = getattr(importlib.import_module(module), attr)
+        else:
+            value = self.evaluate(how[1], {"ctx": self.ctx})
+        self.resolved[name] = value
+        return value
+
+    # ----------------------------------------------------------------------------------------- values
+    def evaluate(self, expr: ast.expr, scope: dict[str, Any]) -> Any:
+        """The value of an argument of a training call, computed from ``ctx``, literals, top-level names set
+        once from such values, the loop variables in ``scope`` and calls of :mod:`asen.book`'s functions and
+        of :data:`SAFE_BUILTINS`. Anything else (a call that could train, a name set by running code) is refused."""
+        local = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        local |= {a.arg for n in ast.walk(expr) if isinstance(n, ast.Lambda) for a in ast.walk(n.args)
+                  if isinstance(a, ast.arg)}
+        names: dict[str, Any] = {}
+        for n in ast.walk(expr):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in local and n.id not in names:
+                value = scope[n.id] if n.id in scope else self.resolve(n.id, n)
+                if value is _OPAQUE:
+                    raise self.fail(n, f"the runs depend on `{n.id}`, which is set inside a function of the "
+                                       "chapter: make the training call at the top level")
+                names[n.id] = value
+        for call in (n for n in ast.walk(expr) if isinstance(n, ast.Call)):
+            if self.qualified(call.func) is None:
+                raise self.fail(call, f"`{ast.unparse(call)}`: only named functions can be called here")
+            func = self.run(call.func, names)
+            allowed = any(func is b for b in SAFE_BUILTINS) or (
+                inspect.isfunction(func) and func.__module__ == __name__ and func.__name__ not in ("setup", "pretrain"))
+            if not allowed:
+                raise self.fail(call, f"the runs depend on `{ast.unparse(call)}`, which the book does not call to "
+                                      "find them (only asen.book's helpers and simple builtins)")
+        return self.run(expr, names)
+
+    def run(self, expr: ast.expr, names: dict[str, Any]) -> Any:
+        try:
+            return eval(compile(ast.Expression(expr), str(self.path), "eval"), {**names, "__builtins__": builtins})
+        except ChapterRunsError:
+            raise
+        except Exception as exc:
+            raise self.fail(expr, f"`{ast.unparse(expr)}` cannot be computed before the chapter runs: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+
+    def scopes(self, binders: list, scope: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every binding of the loop variables around a call: ``binders`` are the enclosing loops and
+        comprehensions, outermost first, as ``(target, iterable, conditions)``, or a function's names."""
+        if not binders:
+            yield scope
+            return
+        first, rest = binders[0], binders[1:]
+        if isinstance(first, set):  # the names of a function around the call: unknown
+            yield from self.scopes(rest, {**scope, **dict.fromkeys(first, _OPAQUE)})
+            return
+        target, iterable, conditions = first
+        for value in self.evaluate(iterable, scope):
+            inner = {**scope, **self.unpack(target, value)}
+            if all(self.evaluate(c, inner) for c in conditions):
+                yield from self.scopes(rest, inner)
+
+    def unpack(self, target: ast.expr, value: Any) -> dict[str, Any]:
+        if isinstance(target, ast.Name):
+            return {target.id: value}
+        if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(t, ast.Name) for t in target.elts):
+            return {t.id: v for t, v in zip(target.elts, value, strict=True)}
+        raise self.fail(target, f"a loop over `{ast.unparse(target)}`: only names can be loop variables here")
+
+    # ------------------------------------------------------------------------------------------ calls
+    def calls(self, node: ast.AST, binders: list) -> Iterator[tuple[ast.Call, str, list]]:
+        """The training calls under ``node``, each with its call name and the loops around it."""
+        if isinstance(node, ast.Call):
+            name = self.qualified(node.func)
+            if name in self.functions:
+                yield node, name, binders
+            elif name in HIDDEN_TRAINING:
+                raise self.fail(node, f"{name} trains runs the book cannot list before running the chapter: "
+                                      f"train through {', '.join(TRAINING_CALLS)}")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            own = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+            own |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            for child in (node.body if isinstance(node.body, list) else [node.body]):
+                yield from self.calls(child, [*binders, own])
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            yield from self.calls(node.iter, binders)
+            for child in [*node.body, *node.orelse]:
+                yield from self.calls(child, [*binders, (node.target, node.iter, [])])
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            inner = binders
+            for gen in node.generators:
+                yield from self.calls(gen.iter, inner)
+                inner = [*inner, (gen.target, gen.iter, gen.ifs)]
+                for cond in gen.ifs:
+                    yield from self.calls(cond, inner)
+            for child in ([node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]):
+                yield from self.calls(child, inner)
+        else:
+            for child in ast.iter_child_nodes(node):
+                yield from self.calls(child, binders)
+
+    def runs(self) -> list:
+        """Every run the chapter's training calls train, in the order of the calls."""
+        runs = []
+        for call, name, binders in self.calls(self.tree, []):
+            function, runs_of = self.functions[name]
+            for scope in self.scopes(binders, {"ctx": self.ctx}):
+                args, kwargs = [], {}
+                for a in call.args:
+                    if isinstance(a, ast.Starred):
+                        args.extend(self.evaluate(a.value, scope))
+                    else:
+                        args.append(self.evaluate(a, scope))
+                for k in call.keywords:
+                    if k.arg is None:
+                        kwargs.update(self.evaluate(k.value, scope))
+                    else:
+                        kwargs[k.arg] = self.evaluate(k.value, scope)
+                try:
+                    bound = inspect.signature(function).bind(*args, **kwargs)
+                except TypeError as exc:
+                    raise self.fail(call, f"{name}: {exc}") from None
+                bound.apply_defaults()
+                runs += runs_of(bound.arguments)
+        return runs
+
+
+def chapter_sources(folder: str | Path = CHAPTERS_DIR) -> list[Path]:
+    """The chapters ``NN_*.py`` of ``folder`` (default :data:`CHAPTERS_DIR`) in book order."""
+    return sorted(Path(folder).glob("[0-9][0-9]_*.py"))
+
+
+def chapter_runs(ctx: BookContext, chapter: str | Path) -> list:
+    """The training runs one chapter asks for, read from its source without running it: the configs of its
+    calls of ``ctx.trained(...)``, ``asen.reproduce.run_main_table(...)`` and ``asen.reproduce.run_ablations(...)``
+    (:data:`TRAINING_CALLS`), whose arguments are computed from ``ctx`` as the chapter would compute them.
+
+    Every training call counts, including one in a branch the chapter may not take (chapter 9 trains the
+    ablations only when ``make ablations`` has not written them). The arguments that decide the runs must be
+    computable before the chapter runs: literals, ``ctx`` and its attributes, names the chapter sets once at its
+    top level from such values, loop and comprehension variables over them, and calls of :mod:`asen.book`'s
+    helpers (``asen.book.main_table_method_seeds(ctx)``).
+
+    Raises:
+        ChapterRunsError: a training call whose runs cannot be worked out so (the message names the line), or a
+            call that trains in another way (:data:`HIDDEN_TRAINING`).
     """
-    p = ctx.protocol
-    ablation_seeds = ctx.seeds[:1] if ctx.profile == "cpu" else ctx.seeds
-    runs = [*main_table_runs(p, {m: main_table_seeds(ctx, m) for m in MAIN_METHODS}),
-            *ablation_runs(p, ablation_seeds)]
+    return _Chapter(Path(chapter), ctx).runs()
+
+
+def book_runs(ctx: BookContext, chapters: Iterable[str | Path] | None = None) -> tuple[list, list]:
+    """The training runs the chapters ask for: ``(stage-1 configs, stage-2 configs)``, each run once, in the
+    order the chapters ask for them (:func:`chapter_runs` of every chapter, default all of
+    :func:`chapter_sources`). Nothing lists them elsewhere: a chapter that trains something new adds it here."""
+    if chapters is None:
+        chapters = chapter_sources()
+        if not chapters:
+            raise FileNotFoundError(f"no chapters in {CHAPTERS_DIR}: the book's runs are read from its chapters, "
+                                    "which only a source checkout has")
+    runs = [c for path in chapters for c in chapter_runs(ctx, path)]
     unique = list({(c.name, c.hash()): c for c in runs}.values())
     return [c for c in unique if c.train.stage == 1], [c for c in unique if c.train.stage == 2]
 
 
-def pretrain(ctx: BookContext, jobs: int = 0) -> None:
-    """Train every run of :func:`book_runs` that is not trained yet, ``jobs`` at a time on a CPU (0: one per
-    core, at most 4), so that the chapters only load them. The book build calls this before executing the
-    chapters; a chapter run on its own trains just what it needs."""
+def pretrain(ctx: BookContext, jobs: int = 0, chapters: Iterable[str | Path] | None = None) -> None:
+    """Train every run of :func:`book_runs` (of ``chapters``, default all) that is not trained yet, ``jobs`` at
+    a time on a CPU (0: one per core, at most 4), so that the chapters only load them. The book build calls this
+    before executing the chapters; a chapter run on its own trains just what it needs."""
     from dataclasses import replace
 
     from .reproduce import train_all
 
     protocol = replace(ctx.protocol, jobs=jobs, progress=True)
-    stage1, stage2 = book_runs(ctx)
+    stage1, stage2 = book_runs(ctx, chapters)
     train_all(protocol, [*stage1, *stage2], "training")  # each stage-2 run starts once its stage-1 run is done
 
 

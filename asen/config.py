@@ -51,7 +51,10 @@ class DataConfig:
     max_eval_queries: int = 0  # evaluate on the first N queries per split file only (0: all)
     augment: bool = False  # random flip + crop of training images (CPU protocol; the paper uses none)
     hflip: bool = False  # random horizontal flip only (the AAAI code's augmentation; implied by augment)
-    cache_images: bool = False  # keep decoded images in memory (up to 4 GiB a process): for small CPU datasets
+    cache_images: bool = False  # keep decoded images and global views in memory (asen.data.ImageCache, shared
+    #   by the runs of one process: asen reproduce, the book): for small CPU datasets
+    cache_bytes: int = 4 << 30  # cache_images: at most this many bytes of decoded images (4 GiB)
+    view_cache_bytes: int = 2 << 30  # cache_images: at most this many bytes of normalised global views (2 GiB)
     crop_mode: str = "batched"  # local crops: "batched" on the device (roi_align) or "per_image" (PIL, the reference)
     crop_sampling_ratio: int = 2  # batched crops: roi_align samples per pixel and axis (-1: adaptive, slower)
     loader: str = "pil"  # training images: "pil" (decoded every step, DataLoader workers) or "store" (decoded once
@@ -192,7 +195,8 @@ class Config:
         return from_dict(tree, source="replace()", origins={k: f"replace({k}={v!r})" for k, v in overrides.items()})
 
 
-HASH_OMITS_DEFAULT: dict[str, Any] = {"train.compile": False}
+HASH_OMITS_DEFAULT: dict[str, Any] = {"train.compile": False, "data.cache_bytes": DataConfig.cache_bytes,
+                                      "data.view_cache_bytes": DataConfig.view_cache_bytes}
 """Keys added after runs were cached, whose default reproduces what those runs did: left out of
 :meth:`Config.hash` (and of a resume's config comparison, :func:`asen.runs.read_resume_checkpoint`) while at
 their default."""
@@ -291,6 +295,8 @@ RANGES: dict[str, tuple[str, Any]] = {
     "data.steps_per_epoch": (">= 0 (0: num_triplets // batch_size)", lambda v: v >= 0),
     "data.eval_batch_size": _GE1,
     "data.num_workers": _GE0,
+    "data.cache_bytes": _GE0,
+    "data.view_cache_bytes": _GE0,
     "data.max_eval_queries": (">= 0 (0: all)", lambda v: v >= 0),
     "data.crop_sampling_ratio": ("-1 (adaptive) or >= 1", lambda v: v == -1 or v >= 1),
     "model.attr_embed_size": _GE1,

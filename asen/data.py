@@ -72,10 +72,8 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 class DecodedCache:
-    """A process-wide cache of decoded images (uint8 arrays), bounded in bytes.
-
-    Decoding dominates a small CPU model's step; runs in one process (``asen reproduce``, the book) share it.
-    """
+    """Decoded images (uint8 arrays) or normalised views (tensors) by key, bounded in bytes: an entry that would
+    pass ``max_bytes`` is not kept (nothing is evicted)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes, self.bytes = max_bytes, 0
@@ -90,10 +88,38 @@ class DecodedCache:
             self.bytes += arr.nbytes
 
 
-IMAGE_CACHE = DecodedCache(max_bytes=4 << 30)
-# Normalised global views, keyed by (path, size): without augmentation a view is the same every epoch, and the
-# resize + normalisation cost a small CPU model's step about as much as the decoding did.
-VIEW_CACHE = DecodedCache(max_bytes=2 << 30)
+class ImageCache:
+    """The decoded images of :class:`ImageSet` objects that share it, and their normalised global views.
+
+    Decoding dominates a small CPU model's step, and without augmentation the resize and normalisation of a
+    global view cost about as much again; with a cache each image is decoded once, and each view made once,
+    per owner of the cache. Two budgets: ``image_bytes`` of decoded images (keyed by path) and ``view_bytes``
+    of views (keyed by path and size), each filled until full (nothing is evicted); a config's are
+    ``data.cache_bytes`` and ``data.view_cache_bytes`` (:meth:`sized`).
+
+    Whoever builds the ImageSets owns the cache and decides how far it is shared: :func:`asen.train.train` and
+    :func:`asen.evaluate.evaluate` make one for their run (:meth:`for_run`) unless handed one; ``asen
+    reproduce`` (its :class:`~asen.reproduce.Protocol`, and each of its worker processes) and the book
+    (:class:`asen.book.BookContext`) hand theirs to every run they train and evaluate, so that the runs of one
+    process decode each image once. Keys are full paths, so one cache serves several datasets.
+    """
+
+    def __init__(self, image_bytes: int, view_bytes: int) -> None:
+        self.images = DecodedCache(image_bytes)
+        self.views = DecodedCache(view_bytes)
+
+    @classmethod
+    def sized(cls, data) -> "ImageCache":
+        """An empty cache of the sizes of a config's ``data`` section (``cache_bytes``, ``view_cache_bytes``)."""
+        return cls(data.cache_bytes, data.view_cache_bytes)
+
+    @classmethod
+    def for_run(cls, data, shared: "ImageCache | None" = None) -> "ImageCache | None":
+        """The cache of a run's ImageSets: None unless its ``data.cache_images``; else ``shared`` (its owner's,
+        as it is) or, when none is handed over, a new one of the config's sizes (:meth:`sized`)."""
+        if not data.cache_images:
+            return None
+        return shared if shared is not None else cls.sized(data)
 
 
 class ImageSet(Dataset):
@@ -101,9 +127,9 @@ class ImageSet(Dataset):
 
     Each item is a dict: ``image`` (3, G, G) normalised, ``index`` (int), and with ``keep_original``
     ``original`` (3, H, W) uint8 - the full-resolution picture the local branch crops from.
-    With ``cache`` decoded images are kept in :data:`IMAGE_CACHE` (up to 4 GiB per process). Training
-    augmentation: ``augment`` (:func:`jitter`: flip and crop, the CPU protocol's) or ``hflip`` (a random
-    horizontal flip only, the AAAI code's).
+    With ``cache`` (an :class:`ImageCache`, which may be shared with other ImageSets) decoded images, and
+    without augmentation their global views, are kept in it. Training augmentation: ``augment`` (:func:`jitter`:
+    flip and crop, the CPU protocol's) or ``hflip`` (a random horizontal flip only, the AAAI code's).
     """
 
     def __init__(
@@ -113,10 +139,13 @@ class ImageSet(Dataset):
         global_size: int,
         keep_original: bool = False,
         skip_bad_images: bool = False,
-        cache: bool = False,
+        cache: ImageCache | None = None,
         augment: bool = False,
         hflip: bool = False,
     ) -> None:
+        if cache is not None and not isinstance(cache, ImageCache):
+            raise TypeError(f"cache must be an asen.data.ImageCache or None, got {cache!r} (ImageCache.for_run "
+                            "makes one from a config's data section)")
         self.root = Path(root)
         self.filenames = list(filenames)
         self.global_size = global_size
@@ -132,7 +161,7 @@ class ImageSet(Dataset):
 
     def load(self, index: int) -> Image.Image:
         path = self.root / self.filenames[index]
-        if self.cache and (arr := IMAGE_CACHE.get(str(path))) is not None:
+        if self.cache is not None and (arr := self.cache.images.get(str(path))) is not None:
             return Image.fromarray(arr)
         try:
             img = open_image(path)
@@ -142,14 +171,14 @@ class ImageSet(Dataset):
             self.bad.append(f"{path}: {exc}")
             warnings.warn(f"skipping unreadable image (replaced by a grey image): {exc}")
             return Image.new("RGB", (self.global_size, self.global_size), (128, 128, 128))
-        if self.cache:
-            IMAGE_CACHE.put(str(path), np.asarray(img))
+        if self.cache is not None:
+            self.cache.images.put(str(path), np.asarray(img))
         return img
 
     def __getitem__(self, index: int) -> dict:
         path = str(self.root / self.filenames[index])
-        reuse = self.cache and not (self.augment or self.hflip)  # the view is then the same every epoch
-        view = VIEW_CACHE.get((path, self.global_size)) if reuse else None
+        reuse = self.cache is not None and not (self.augment or self.hflip)  # the same view every epoch
+        view = self.cache.views.get((path, self.global_size)) if reuse else None
         if view is not None and not self.keep_original:
             return {"image": view, "index": index}
         img = self.load(index)
@@ -159,8 +188,8 @@ class ImageSet(Dataset):
             img = img.transpose(Image.FLIP_LEFT_RIGHT)
         if view is None:
             view = normalize(to_tensor(global_view(img, self.global_size)))
-            if reuse and IMAGE_CACHE.get(path) is not None:  # decoded fine and within the cache's budget
-                VIEW_CACHE.put((path, self.global_size), view)
+            if reuse and self.cache.images.get(path) is not None:  # decoded fine and within the cache's budget
+                self.cache.views.put((path, self.global_size), view)
         item = {"image": view, "index": index}
         if self.keep_original:
             item["original"] = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .config import Config
-from .data import ImageSet, Meta, SplitFiles
+from .data import ImageCache, ImageSet, Meta, SplitFiles
 from .embed import EmbedSettings, extract_features, fuse, has_local_branch
 from .metrics import map_per_attribute, overall_map
 
@@ -92,8 +92,12 @@ def _limit(items: np.ndarray, n: int) -> np.ndarray:
 def evaluate(
     model: torch.nn.Module, files: SplitFiles, cfg: Config, device: torch.device | str,
     split: str | None = None, progress: bool = True, betas: tuple[float, ...] = (),
+    image_cache: ImageCache | None = None,
 ) -> dict[str, Any]:
     """Evaluate a model on a split: global MAP, and with a local branch local and fused (beta) MAP.
+
+    With ``data.cache_images`` the split's images are decoded into ``image_cache`` (its owner's, e.g. the
+    training run's or ``asen reproduce``'s), or into a cache of this call's own when none is given.
 
     Returns:
         ``{"global": MapTable, "local": MapTable, "fused": MapTable, "beta": {beta: overall}, "features": {...}}``;
@@ -103,7 +107,7 @@ def evaluate(
     if split not in files.queries:
         raise ValueError(f"split '{split}' not loaded (have {', '.join(files.queries)})")
     images = ImageSet(files.root, files.filenames[split], cfg.data.global_size,
-                      skip_bad_images=cfg.data.skip_bad_images, cache=cfg.data.cache_images)
+                      skip_bad_images=cfg.data.skip_bad_images, cache=ImageCache.for_run(cfg.data, image_cache))
     has_local = has_local_branch(model)
     q_items = _limit(files.queries[split], cfg.data.max_eval_queries)
     c_items = files.candidates[split]

@@ -28,8 +28,9 @@ from torch.utils.data import DataLoader
 
 from .checkpoint import check_attribute_count, is_official, official_to_ours, read_model_state
 from .config import Config, ConfigError
+from .data import (ImageCache, ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images,
+                   load_split_files)
 from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
-from .data import ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images, load_split_files
 from .device_images import StoreLoader, open_store
 from .engine import TrainingDiverged  # noqa: F401 (asen.train.TrainingDiverged, as before)
 from .engine import EpochLoop, checkpoint_state, epoch_record, make_scheduler
@@ -236,6 +237,7 @@ def train(
     files: SplitFiles | None = None,
     max_epochs: int | None = None,
     overwrite: bool = False,
+    image_cache: ImageCache | None = None,
 ) -> TrainResult:
     """Train one stage as configured, writing the run folder (held by this process while it trains).
 
@@ -248,6 +250,8 @@ def train(
         files: already-loaded split files (else read from ``cfg.data.root``).
         max_epochs: stop after this many epochs *of this call* (to simulate an interruption in tests).
         overwrite: start a new run in a folder that holds one, deleting the earlier run's files.
+        image_cache: with ``data.cache_images``, the decoded-image cache to use (its owner's, shared with its
+            other runs); else the run makes its own (:meth:`asen.data.ImageCache.for_run`).
     Returns:
         :class:`TrainResult` with the best validation MAP and the model holding the *last* weights.
     Raises:
@@ -258,11 +262,12 @@ def train(
         CheckpointError: a checkpoint to start or resume from cannot be read, or does not fit the data.
     """
     with ExitStack() as held:  # the run folder, once taken, is released however the run ends
-        return _train(cfg, run_dir, device, resume, progress, files, max_epochs, overwrite, held)
+        return _train(cfg, run_dir, device, resume, progress, files, max_epochs, overwrite, held, image_cache)
 
 
 def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume: bool, progress: bool,
-           files: SplitFiles | None, max_epochs: int | None, overwrite: bool, held: ExitStack) -> TrainResult:
+           files: SplitFiles | None, max_epochs: int | None, overwrite: bool, held: ExitStack,
+           image_cache: ImageCache | None = None) -> TrainResult:
     if cfg.train.stage not in (1, 2):
         raise ValueError(f"train.stage must be 1 or 2 here, got {cfg.train.stage} (stage 0, backbone pre-training, "
                          "is asen.pretrain.pretrain; `asen train` picks it by the stage)")
@@ -307,7 +312,7 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
 
     images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size,
                       keep_original=model.local_branch is not None, skip_bad_images=cfg.data.skip_bad_images,
-                      cache=cfg.data.cache_images, augment=cfg.data.augment, hflip=cfg.data.hflip)
+                      cache=ImageCache.for_run(cfg.data, image_cache), augment=cfg.data.augment, hflip=cfg.data.hflip)
     store = None
     if cfg.data.loader == "store":  # every image decoded once into a memory-mapped store (asen.device_images)
         store = open_store(files.root, "train", files.filenames["train"], cfg.data.global_size,
@@ -348,7 +353,7 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
         record = epoch_record(epoch, time.time() - t0, n_images, opt, loss=total / max(1, len(metas)))
         val_map = None
         if has_valid and ((epoch + 1) % cfg.train.eval_every == 0 or epoch + 1 == cfg.train.epochs):
-            res = evaluate(model, files, cfg, device, split="valid", progress=progress)
+            res = evaluate(model, files, cfg, device, split="valid", progress=progress, image_cache=images.cache)
             val_map = res["main"].overall
             record["valid_map"] = val_map
             if res.get("local") is not None:

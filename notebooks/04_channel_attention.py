@@ -242,7 +242,9 @@ glue(within_design=within(design), within_length=within(length), across=across)
 ablation = ctx.trained("no_aca")
 scores = {}
 for name, path in (("ASEN", ckpt), ("ASEN w/o ACA", ablation)):
-    table = evaluate_checkpoint(path, files, ctx.device, progress=False)["main"]
+    table = evaluate_checkpoint(
+        path, files, ctx.device, progress=False, image_cache=ctx.image_cache
+    )["main"]
     scores[name] = {**table.per_attribute, "overall": table.overall}
 scores_df = pd.DataFrame(scores)
 display(scores_df.round(2))

@@ -124,7 +124,9 @@ assert (
 
 # %%
 evals = {
-    m: evaluate_checkpoint(p, files, ctx.device, progress=False)
+    m: evaluate_checkpoint(
+        p, files, ctx.device, progress=False, image_cache=ctx.image_cache
+    )
     for m, p in runs.items()
 }
 tables = {

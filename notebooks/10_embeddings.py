@@ -52,7 +52,7 @@ methods = {"triplet": "Triplet network", "asen": "ASEN"}
 ckpts = {m: ctx.trained(m, stage=1) for m in methods}
 evals = {
     m: asen.reproduce.evaluate_checkpoint(
-        ckpts[m], ctx.files, ctx.device, progress=False
+        ckpts[m], ctx.files, ctx.device, progress=False, image_cache=ctx.image_cache
     )
     for m in methods
 }

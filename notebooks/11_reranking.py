@@ -52,10 +52,10 @@ print(ctx)
 ckpt_general = ctx.trained("triplet", stage=1)
 ckpt_specific = ctx.trained("asen", stage=2)
 ev_general = asen.reproduce.evaluate_checkpoint(
-    ckpt_general, ctx.files, ctx.device, progress=False
+    ckpt_general, ctx.files, ctx.device, progress=False, image_cache=ctx.image_cache
 )
 ev_specific = asen.reproduce.evaluate_checkpoint(
-    ckpt_specific, ctx.files, ctx.device, progress=False
+    ckpt_specific, ctx.files, ctx.device, progress=False, image_cache=ctx.image_cache
 )
 model_specific, cfg_specific, _ = load_model(ckpt_specific, ctx.device)
 beta = cfg_specific.eval.beta

@@ -230,17 +230,18 @@ def test_in_batch_sampler_refuses_too_few_images_per_attribute(toy_root):
 
 
 def test_cached_global_views_are_the_views_and_augmented_ones_are_not_cached(toy_root):
-    from asen.data import VIEW_CACHE, load_split_files
+    from asen.data import ImageCache, load_split_files
 
     files = load_split_files(toy_root, ("train",))
     plain = ImageSet(files.root, files.filenames["train"], 24)
-    cached = ImageSet(files.root, files.filenames["train"], 24, cache=True, keep_original=True)
+    cache = ImageCache(1 << 30, 1 << 30)
+    cached = ImageSet(files.root, files.filenames["train"], 24, cache=cache, keep_original=True)
     for i in range(3):
         first, again = cached[i], cached[i]
         torch.testing.assert_close(first["image"], plain[i]["image"], rtol=0, atol=0)
         torch.testing.assert_close(again["image"], first["image"], rtol=0, atol=0)
-        assert (str(files.root / files.filenames["train"][i]), 24) in VIEW_CACHE.store
+        assert (str(files.root / files.filenames["train"][i]), 24) in cache.views.store
         assert torch.equal(again["original"], first["original"])
-    flips = ImageSet(files.root, files.filenames["train"], 23, cache=True, hflip=True)
+    flips = ImageSet(files.root, files.filenames["train"], 23, cache=cache, hflip=True)
     flips[0]
-    assert (str(files.root / files.filenames["train"][0]), 23) not in VIEW_CACHE.store
+    assert (str(files.root / files.filenames["train"][0]), 23) not in cache.views.store

@@ -380,15 +380,22 @@ def test_gpu_plan_prints_networks_sizes_and_estimates(toy_root, tmp_path, capsys
 
 
 def test_cpu_profile_runs_keep_their_config_hashes(toy_root, tmp_path):
-    """Adding train.compile (off) changed no cpu-profile config's hash: cached runs stay cached."""
+    """Adding train.compile (off) and data.cache_bytes / data.view_cache_bytes (4 / 2 GiB) changed no cpu-profile
+    config's hash: cached runs stay cached."""
     import torch
+
+    from asen.config import HASH_OMITS_DEFAULT
 
     p = Protocol(toy_root, tmp_path, torch.device("cpu"), profile="cpu")
     cfg = p.stage1_config("asen", 0)
-    assert cfg.train.compile is False
+    assert cfg.train.compile is False and (cfg.data.cache_bytes, cfg.data.view_cache_bytes) == (4 << 30, 2 << 30)
     assert cfg.hash() != cfg.replace(**{"train.compile": True}).hash()
+    assert cfg.hash() != cfg.replace(**{"data.cache_bytes": 1 << 30}).hash()
     tree = cfg.to_dict()
-    del tree["train"]["compile"]
+    for key in ("train.compile", "data.cache_bytes", "data.view_cache_bytes"):
+        assert key in HASH_OMITS_DEFAULT
+        section, name = key.split(".")
+        del tree[section][name]
     import hashlib
 
     assert cfg.hash() == hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:12]

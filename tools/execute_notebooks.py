@@ -76,8 +76,11 @@ class Outcome:
 
 # ------------------------------------------------------------------------------------------------ inputs
 def chapter_sources(folder: Path = NOTEBOOKS_DIR, only: Sequence[str] = ()) -> list[Path]:
-    """The chapters ``NN_*.py`` of a folder in book order, optionally those whose name contains one of ``only``."""
-    paths = sorted(p for p in Path(folder).glob("[0-9][0-9]_*.py"))
+    """The chapters ``NN_*.py`` of a folder in book order (:func:`asen.book.chapter_sources`), optionally those
+    whose name contains one of ``only``."""
+    from asen.book import chapter_sources as chapters
+
+    paths = chapters(folder)
     if only:
         paths = [p for p in paths if any(o in p.stem for o in only)]
     return paths
@@ -286,15 +289,16 @@ def export(sources: Iterable[Path], out_dir: Path, url: str | None = None) -> li
     return written
 
 
-def pretrain_runs(parameters: dict[str, Any], jobs: int = 0) -> None:
-    """Generate the data if needed and train every run the chapters use, several at a time on a CPU
-    (:func:`asen.book.pretrain`), before any chapter starts: chapters then load them from the run cache."""
+def pretrain_runs(parameters: dict[str, Any], jobs: int = 0, sources: Sequence[Path] | None = None) -> None:
+    """Generate the data if needed and train every run the chapters ``sources`` (default all) ask for, several
+    at a time on a CPU (:func:`asen.book.pretrain`), before any chapter starts: chapters then load them from the
+    run cache. The runs are read from the chapters' own training calls (:func:`asen.book.chapter_runs`)."""
     from asen.book import pretrain, setup
 
     if parameters["dataset"] != "SynthFashion" and not parameters["data_root"]:
         return  # chapter 12 alone uses real data; nothing to pre-train
     ctx = setup(**{k: v for k, v in parameters.items() if v is not None}, progress=True)
-    pretrain(ctx, jobs)
+    pretrain(ctx, jobs, chapter_sources() if sources is None else sources)
 
 
 def parameters_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -324,8 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--results-dir", default=PARAMETER_DEFAULTS["results_dir"], help="where chapters write their numbers")
     p.add_argument("--cell-timeout", type=int, default=None, help="seconds a cell may run (default: no limit)")
     p.add_argument("--no-pretrain", dest="pretrain", action="store_false",
-                   help="do not train the chapters' runs up front (each chapter then trains what it needs, one run "
-                        "at a time)")
+                   help="do not train the chapters' runs up front (read from their ctx.trained / run_main_table / "
+                        "run_ablations calls); each chapter then trains what it needs, one run at a time")
     p.add_argument("--jobs", "-j", type=int, default=0,
                    help="runs pre-trained at once on a CPU, each in its own process (default 0: one per core, at "
                         "most 4)")
@@ -343,8 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # silence a debugger warning in kernels
     t0 = time.time()
     if args.pretrain:
-        pretrain_runs(parameters_from_args(args), args.jobs)
-        print(f"[{'pre-trained':>18}] every run the chapters use, {time.time() - t0:.0f} s")
+        pretrain_runs(parameters_from_args(args), args.jobs, sources)
+        print(f"[{'pre-trained':>18}] every run these chapters train, {time.time() - t0:.0f} s")
     outcomes = run_all(sources, args.out, parameters_from_args(args), force=args.force, keep_going=args.keep_going,
                        cell_timeout=args.cell_timeout)
     failed = [o for o in outcomes if o.status == "failed"]

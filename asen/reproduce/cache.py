@@ -13,7 +13,7 @@ import torch
 
 from ..checkpoint import read_checkpoint
 from ..config import Config
-from ..data import SplitFiles
+from ..data import ImageCache, SplitFiles
 from ..pretrain import pretrain
 from ..runs import RunDataMismatch, data_fingerprint
 from ..train import train
@@ -55,12 +55,13 @@ def is_finished(cfg: Config, runs_root: Path) -> bool:
 
 
 def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: SplitFiles | None = None,
-                   progress: bool = True) -> Path:
+                   progress: bool = True, image_cache: ImageCache | None = None) -> Path:
     """Load-or-train: reuse ``runs_root/<name>-<config hash>`` when it finished, resume it when it did not.
 
     A folder that holds a started run without ``last.pt`` (killed during its first epoch) is trained again
     from the start (``overwrite``); a run whose checkpoint holds another config is refused by
-    :func:`asen.train.train` (``RunConfigMismatch``), never retrained over.
+    :func:`asen.train.train` (``RunConfigMismatch``), never retrained over. ``image_cache``: the caller's
+    decoded-image cache, for a run with ``data.cache_images`` (:func:`asen.train.train`).
 
     Returns:
         Path of the run's ``best.pt``.
@@ -76,8 +77,9 @@ def ensure_trained(cfg: Config, runs_root: Path, device: torch.device, files: Sp
     else:
         resume = (run / "checkpoints" / "last.pt").exists()
         fit = pretrain if cfg.train.stage == 0 else train
+        own = {} if cfg.train.stage == 0 else {"image_cache": image_cache}  # pre-training keeps its own views
         # no last.pt: nothing resumable was kept of an earlier start in this folder (if any); it is replaced
-        fit(cfg, run, device, resume=resume, progress=progress, files=files, overwrite=not resume)
+        fit(cfg, run, device, resume=resume, progress=progress, files=files, overwrite=not resume, **own)
     return best_checkpoint(cfg, runs_root)
 
 

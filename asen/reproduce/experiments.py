@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import torch
 
 from ..checkpoint import check_attribute_count, load_model
-from ..data import SplitFiles, load_split_files
+from ..data import ImageCache, SplitFiles, load_split_files
 from ..evaluate import MapTable, evaluate, map_table, random_features
 from .cache import ensure_trained
 from .methods import ABLATION_ROWS, MAIN_METHODS, METHOD_LABELS, stage1_of
@@ -19,19 +19,29 @@ from .tables import _stats, aggregate, zoom_gains
 
 
 def evaluate_checkpoint(ckpt: Path, files: SplitFiles, device: torch.device, split: str = "test",
-                        progress: bool = True, overrides: Sequence[str] = (), betas: tuple[float, ...] = ()) -> dict:
-    """Evaluate a trained run's best checkpoint on a split (eval-time overrides such as eval.beta allowed)."""
+                        progress: bool = True, overrides: Sequence[str] = (), betas: tuple[float, ...] = (),
+                        image_cache: ImageCache | None = None) -> dict:
+    """Evaluate a trained run's best checkpoint on a split (eval-time overrides such as eval.beta allowed;
+    ``image_cache``: the caller's decoded-image cache, see :func:`asen.evaluate.evaluate`)."""
     model, cfg, _ = load_model(ckpt, device)
     check_attribute_count(model.num_attributes, ckpt, files.meta.num_attributes, files.root)
     cfg = cfg.with_overrides(overrides)
     with torch.inference_mode():
-        return evaluate(model, files, cfg, device, split=split, progress=progress, betas=betas)
+        return evaluate(model, files, cfg, device, split=split, progress=progress, betas=betas,
+                        image_cache=image_cache)
 
 
 def random_table(files: SplitFiles, seed: int, split: str = "test", dim: int = 128) -> MapTable:
     """The Random-embeddings baseline on a split."""
     q, c = files.queries[split], files.candidates[split]
     return map_table(files.meta, random_features(len(q), dim, 2 * seed), random_features(len(c), dim, 2 * seed + 1), q, c)
+
+
+def main_table_seeds_of(seeds: Sequence[int], methods: Sequence[str] = MAIN_METHODS,
+                        method_seeds: dict[str, Sequence[int]] | None = None) -> dict[str, list[int]]:
+    """Each row's seeds as :func:`run_main_table` takes them: ``method_seeds`` where it names the row, else
+    ``seeds``."""
+    return {m: list((method_seeds or {}).get(m, seeds)) for m in methods}
 
 
 def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[str] = MAIN_METHODS,
@@ -48,7 +58,7 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
     """
     files = load_split_files(protocol.data_root)
     per_method: dict[str, list[MapTable]] = {m: [] for m in methods}
-    own = {m: list((method_seeds or {}).get(m, seeds)) for m in methods}
+    own = main_table_seeds_of(seeds, methods, method_seeds)
     if any(not s for s in own.values()):
         raise ValueError(f"every method needs at least one seed, got {own}")
     timings: dict[str, float] = {}
@@ -72,7 +82,8 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
             if method == "asenpp":
                 ckpt = ensure_trained(protocol.stage2_config("asen", seed, stage1[base]), protocol.runs_root,
                                       protocol.device, files, protocol.progress)
-            per_method[method].append(evaluate_checkpoint(ckpt, files, protocol.device, progress=protocol.progress)["main"])
+            per_method[method].append(evaluate_checkpoint(ckpt, files, protocol.device, progress=protocol.progress,
+                                                          image_cache=protocol.image_cache)["main"])
             timings[method] = timings.get(method, 0.0) + time.time() - t0
     out = {
         "dataset": files.meta.name, "split": "test", "seeds": list(seeds), "profile": protocol.profile,
@@ -110,7 +121,9 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
                                               files, protocol.progress)
             ckpts[method] = ensure_trained(protocol.stage2_config(method, seed, stage1[base]), protocol.runs_root,
                                            protocol.device, files, protocol.progress)
-        res = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress, betas=tuple(betas))
+        cache = protocol.image_cache
+        res = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress, betas=tuple(betas),
+                                  image_cache=cache)
         tables["asenpp"].append(res["fused"])
         tables["global_only"].append(res["global"])
         tables["local_only"].append(res["local"])
@@ -118,12 +131,12 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
             beta_curve[b].append(res["beta"][b])
         for method in ("no_asa", "no_aca", "no_zoom"):
             tables[method].append(evaluate_checkpoint(ckpts[method], files, protocol.device,
-                                                      progress=protocol.progress)["main"])
+                                                      progress=protocol.progress, image_cache=cache)["main"])
         tables["asen"].append(evaluate_checkpoint(stage1["asen"], files, protocol.device,
-                                                  progress=protocol.progress)["main"])
+                                                  progress=protocol.progress, image_cache=cache)["main"])
         for thr in thresholds:
             r = evaluate_checkpoint(ckpts["asen"], files, protocol.device, progress=protocol.progress,
-                                    overrides=[f"eval.crop_threshold={thr}"])
+                                    overrides=[f"eval.crop_threshold={thr}"], image_cache=cache)
             thr_curve[thr].append(r["main"].overall)
     methods = {k: {"label": METHOD_LABELS[k], **aggregate(v)} for k, v in tables.items()}
     return {

@@ -7,13 +7,14 @@ stage-1 runs, and the stage-2 runs that continue them.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
 from ..config import Config, load_config
+from ..data import ImageCache
 from .cache import best_checkpoint, ensure_trained
 from .methods import STAGE1_OVERLAYS, STAGE2_OVERRIDES, stage1_methods, stage1_of
 from .profiles import PROFILES, profile_configs
@@ -38,6 +39,10 @@ class Protocol:
     decide) applies to profiles that start from ImageNet weights (``gpu``): True uses them, False falls back
     to the stage-0 run; None checks once whether torchvision can load them
     (:func:`asen.backbones.imagenet_weights_available`) and, when it cannot, prints one message and falls back.
+    ``image_cache`` (default: a new one of the base config's ``data.cache_bytes`` / ``data.view_cache_bytes``)
+    is handed to every run this protocol trains or evaluates in this process (those whose config sets
+    ``data.cache_images``), so that they decode each image once; each worker process of :func:`train_all`
+    has one of the same sizes.
     """
 
     data_root: Path
@@ -53,6 +58,7 @@ class Protocol:
     progress: bool = True
     jobs: int = 0  # training processes on a CPU (0: auto, see default_jobs); CUDA always trains one run at a time
     imagenet: bool | None = None
+    image_cache: ImageCache | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -74,6 +80,8 @@ class Protocol:
         if self.pretrain_configs is None:
             self.pretrain_configs = () if self.imagenet else profile_configs(self.profile, "pretrain_configs")
         self.pretrain_configs = tuple(self.pretrain_configs)
+        if self.image_cache is None:
+            self.image_cache = ImageCache.sized(load_config(list(self.base_configs), list(self.extra_overrides)).data)
 
     def _start(self) -> list[str]:
         """Overrides of a profile that wants ImageNet weights but falls back: the global backbone starts from the

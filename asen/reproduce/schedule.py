@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 
 from ..config import Config
+from ..data import ImageCache
 from .cache import best_checkpoint, ensure_trained, is_finished, run_dir_of
 
 if TYPE_CHECKING:
@@ -28,13 +29,24 @@ def default_jobs() -> int:
     return max(1, min(4, usable_cores()))
 
 
+_WORKER_CACHE: list[ImageCache] = []
+"""In a worker process of :func:`train_all`: its decoded-image cache (set by :func:`_start_worker`), shared by
+the runs it trains one after the other. Empty in any other process."""
+
+
+def _start_worker(image_bytes: int, view_bytes: int) -> None:
+    """Initialiser of a :func:`train_all` worker process: its own cache, of the protocol's sizes."""
+    _WORKER_CACHE[:] = [ImageCache(image_bytes, view_bytes)]
+
+
 def _train_job(cfg_dict: dict, runs_root: str, threads: int) -> str:
-    """One training run in a worker process (quiet; ``threads`` torch threads)."""
+    """One training run in a worker process (quiet; ``threads`` torch threads; the worker's image cache)."""
     from ..config import from_dict
 
     torch.set_num_threads(threads)
     cfg = from_dict(cfg_dict, source="asen reproduce")
-    return str(ensure_trained(cfg, Path(runs_root), torch.device("cpu"), progress=False))
+    return str(ensure_trained(cfg, Path(runs_root), torch.device("cpu"), progress=False,
+                              image_cache=_WORKER_CACHE[0] if _WORKER_CACHE else None))
 
 
 def _schedule(todo: Sequence[Config], runs_root: Path) -> tuple[list[int], dict[int, set[int]]]:
@@ -89,7 +101,8 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
     jobs = protocol.jobs or default_jobs()
     if protocol.device.type != "cpu" or jobs <= 1 or len(todo) == 1:
         for k in order:
-            ensure_trained(todo[k], protocol.runs_root, protocol.device, progress=protocol.progress)
+            ensure_trained(todo[k], protocol.runs_root, protocol.device, progress=protocol.progress,
+                           image_cache=protocol.image_cache)
         return
     jobs = min(jobs, len(todo))
     threads = max(1, torch.get_num_threads() // jobs)
@@ -99,7 +112,9 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
 
     done: set[int] = set()
     waiting = list(order)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+    sizes = (protocol.image_cache.images.max_bytes, protocol.image_cache.views.max_bytes)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_start_worker,
+                             initargs=sizes) as pool:
         bar = tqdm(total=len(todo), desc=f"{desc}: {len(todo)} runs, {jobs} processes x {threads} thread(s)",
                    disable=not protocol.progress)
         running: dict = {}
