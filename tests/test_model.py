@@ -3,34 +3,12 @@ import math
 import pytest
 import torch
 
-from asen.attention import ChannelAttention, SpatialAttention
-from asen.backbones import PretrainedWeightsError, build_backbone
+from asen.backbones import build_backbone
 from asen.config import ModelConfig
 from asen.model import ASEN
 
 TINY = ModelConfig(backbone="resnet_tiny", local_backbone="resnet_tiny", pretrained="none", local_pretrained="none",
                    attr_embed_size=16, spatial_dim=16, local_spatial_dim=8, embed_size=24, tiny_width=8)
-
-
-def test_spatial_attention_matches_formula():
-    torch.manual_seed(0)
-    asa = SpatialAttention(6, 4, 5)
-    feat, attr = torch.randn(2, 6, 3, 4), torch.randn(2, 4)
-    pooled, maps = asa(feat, attr)
-    logits = (torch.tanh(asa.conv(feat)) * torch.tanh(asa.attr_transform(attr))[:, :, None, None]).sum(1) / 5 ** 0.5
-    expected = torch.softmax(logits.flatten(1), 1).view(2, 3, 4)
-    torch.testing.assert_close(maps, expected)
-    torch.testing.assert_close(maps.sum((1, 2)), torch.ones(2))
-    torch.testing.assert_close(pooled, (feat * maps[:, None]).sum((2, 3)))  # weighted sum, not a mean
-
-
-def test_channel_attention_matches_formula():
-    torch.manual_seed(0)
-    aca = ChannelAttention(8, 4, reduction=2)
-    assert aca.fc1.out_features == 4
-    pooled, attr = torch.randn(3, 8), torch.randn(3, 4)
-    mask = torch.sigmoid(aca.fc2(torch.relu(aca.fc1(torch.cat([pooled, torch.relu(aca.attr_transform(attr))], 1)))))
-    torch.testing.assert_close(aca(pooled, attr), pooled * mask)
 
 
 @pytest.mark.parametrize("branch", ["global", "local"])
@@ -90,40 +68,6 @@ def test_errors():
         model(torch.randn(1, 3, 48, 48), torch.tensor([0]), branch="middle")
     with pytest.raises(ValueError, match="unknown backbone"):
         build_backbone("vgg16", "none")
-
-
-@pytest.mark.parametrize("name,channels", [("resnet18", 256), ("resnet34", 256), ("resnet50", 1024)])
-def test_torchvision_backbones_cut_after_layer3(name, channels):
-    net = build_backbone(name, "none").eval()
-    with torch.no_grad():
-        out = net(torch.randn(1, 3, 112, 112))
-    assert out.shape == (1, channels, 7, 7) and net.out_channels == channels
-    assert not hasattr(net, "layer4") and not hasattr(net, "fc")
-
-
-def test_imagenet_weights_offline_message(monkeypatch, tmp_path):
-    import torchvision
-
-    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path))
-
-    def offline(self, *a, **k):
-        raise OSError("network unreachable")
-
-    monkeypatch.setattr(torchvision.models.WeightsEnum, "get_state_dict", offline)
-    with pytest.raises(PretrainedWeightsError, match=r"(?s)resnet18.*resnet18-.*\.pth.*pretrained=none"):
-        build_backbone("resnet18", "imagenet")
-
-
-def test_imagenet_weights_from_local_file(tmp_path):
-    import torchvision
-
-    ref = torchvision.models.resnet18(weights=None)
-    path = tmp_path / "r18.pth"
-    torch.save(ref.state_dict(), path)
-    net = build_backbone("resnet18", str(path))
-    torch.testing.assert_close(net.conv1.weight, ref.conv1.weight)
-    with pytest.raises(PretrainedWeightsError, match="not found"):
-        build_backbone("resnet18", str(tmp_path / "missing.pth"))
 
 
 def test_attribute_batchnorm_normalises_each_attribute_on_its_own():
@@ -186,60 +130,6 @@ def test_csn_mask_initialisation_is_configurable():
     assert abs(float(veit.mean()) - 0.9) < 0.3 and float(veit.std()) > 0.4  # normal(0.9, 0.7), Veit et al.
     ones = ASEN(ModelConfig(**{**csn, "csn_mask_mean": 1.0, "csn_mask_std": 0.0}), num_attributes=4).csn_masks
     assert torch.equal(ones.detach(), torch.ones(4, TINY.embed_size))
-
-
-def test_resnet_tiny_loads_its_own_state_dict_and_names_a_mismatch(tmp_path):
-    from asen.backbones import TinyResNet
-
-    torch.manual_seed(0)
-    ref = TinyResNet(8, 1)
-    path = tmp_path / "tiny.pt"
-    torch.save({"state_dict": ref.state_dict()}, path)
-    net = build_backbone("resnet_tiny", str(path), tiny_width=8)
-    torch.testing.assert_close(net.layer3[0].conv2.weight, ref.layer3[0].conv2.weight)
-    with pytest.raises(PretrainedWeightsError, match=r"tiny\.pt: not a resnet_tiny state dict of width 16"):
-        build_backbone("resnet_tiny", str(path), tiny_width=16)
-    with pytest.raises(PretrainedWeightsError, match="no ImageNet weights"):
-        build_backbone("resnet_tiny", "imagenet")
-
-
-def _set(linear: torch.nn.Module, weight: list, bias: list) -> None:
-    with torch.no_grad():
-        linear.weight.copy_(torch.tensor(weight).view_as(linear.weight))
-        linear.bias.copy_(torch.tensor(bias))
-
-
-def test_spatial_attention_by_hand():
-    """ASEN++ Eq. 1-3 with two channels, two positions and C' = 2, computed with plain Python floats."""
-    asa = SpatialAttention(in_channels=2, attr_dim=1, common_dim=2)
-    conv_w, conv_b = [[0.2, -0.1], [0.4, 0.3]], [0.1, -0.2]
-    attr_w, attr_b = [[0.6], [-0.8]], [0.0, 0.1]
-    _set(asa.conv, conv_w, conv_b)
-    _set(asa.attr_transform, attr_w, attr_b)
-    x = [[1.0, 0.5], [-2.0, 3.0]]  # x[channel][position], positions along the width
-    a = 1.5
-    img = [[math.tanh(sum(conv_w[k][c] * x[c][p] for c in range(2)) + conv_b[k]) for p in range(2)] for k in range(2)]
-    att = [math.tanh(attr_w[k][0] * a + attr_b[k]) for k in range(2)]
-    logits = [sum(img[k][p] * att[k] for k in range(2)) / math.sqrt(2) for p in range(2)]
-    s = [math.exp(v) / sum(math.exp(u) for u in logits) for v in logits]
-    pooled = [sum(s[p] * x[c][p] for p in range(2)) for c in range(2)]
-    got_pooled, got_maps = asa(torch.tensor(x).view(1, 2, 1, 2), torch.tensor([[a]]))
-    torch.testing.assert_close(got_maps, torch.tensor(s).view(1, 1, 2))
-    torch.testing.assert_close(got_pooled, torch.tensor([pooled]))
-
-
-def test_channel_attention_by_hand():
-    """ASEN++ Eq. 4-6 with two channels, a 1-d attribute and reduction 2, computed with plain Python floats."""
-    aca = ChannelAttention(in_channels=2, attr_dim=1, reduction=2)
-    _set(aca.attr_transform, [[0.7]], [-0.2])
-    _set(aca.fc1, [[0.5, -0.3, 0.8]], [0.05])
-    _set(aca.fc2, [[1.2], [-0.6]], [0.1, 0.2])
-    pooled, a = [0.9, -0.4], 2.0
-    attr = max(0.0, 0.7 * a - 0.2)
-    hidden = max(0.0, 0.5 * pooled[0] - 0.3 * pooled[1] + 0.8 * attr + 0.05)
-    mask = [1 / (1 + math.exp(-(w * hidden + b))) for w, b in ((1.2, 0.1), (-0.6, 0.2))]
-    got = aca(torch.tensor([pooled]), torch.tensor([[a]]))
-    torch.testing.assert_close(got, torch.tensor([[pooled[0] * mask[0], pooled[1] * mask[1]]]))
 
 
 def test_fusion_at_beta_0_6_weights_the_two_cosines():
