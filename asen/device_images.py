@@ -27,6 +27,7 @@ file, never silently used.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -113,7 +114,7 @@ def build_store(
     n, g = len(images), global_size
     view_bytes = 3 * g * g
     offsets, sizes = np.zeros(n, np.int64), np.zeros((n, 2), np.int64)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # per process: builders never share a file
     try:
         with open(tmp, "wb") as fh:
             end = n * view_bytes  # originals start after the block of global views
@@ -137,7 +138,7 @@ def build_store(
             "offsets": offsets.tolist(), "sizes": sizes.tolist(), "bad_images": images.bad,
         }
         os.replace(tmp, path)
-        tmp_index = _index_path(path).with_name(_index_path(path).name + ".tmp")
+        tmp_index = _index_path(path).with_name(f"{_index_path(path).name}.{os.getpid()}.tmp")
         tmp_index.write_text(json.dumps(index))
         os.replace(tmp_index, _index_path(path))  # written last: an index means a complete data file
     finally:
@@ -283,10 +284,29 @@ def open_store(
         The :class:`ImageStore`.
     """
     path = store_path(root, split, global_size, cache_dir, originals)
-    if build and not path.exists() and not _index_path(path).exists():
-        build_store(root, filenames, global_size, path, skip_bad_images=skip_bad_images, progress=progress,
-                    originals=originals)
+    if build:
+        with _build_lock(path):  # runs trained in parallel processes build a missing store once, the others wait
+            if not path.exists() and not _index_path(path).exists():
+                build_store(root, filenames, global_size, path, skip_bad_images=skip_bad_images,
+                            progress=progress, originals=originals)
     return ImageStore(path, root, filenames, global_size)
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``<path>.lock`` across processes (``fcntl.flock``; no lock where there is no fcntl)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: one process at a time is the caller's job
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 class StoreLoader:

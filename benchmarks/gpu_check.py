@@ -36,7 +36,7 @@ RUN_PY_ARGS = ["--device", "cuda", "--sections", "train,e2e", "--plan", "gpu", "
 # pipeline settings: (images a step, triplets a step); the GPU run and a CPU smoke run of the same code
 PIPELINE = {
     "cuda": {"image_size": 224, "synth_size": "tiny", "batch_triplets": 128, "workers": (2, 4), "warmup": 3,
-             "steps": 10, "repeats": 2, "loader_batches": 20, "backbone": {}},
+             "steps": 10, "repeats": 2, "loader_batches": 10, "backbone": {}},
     "cpu": {"image_size": 64, "synth_size": "tiny", "batch_triplets": 4, "workers": (2,), "warmup": 1,
             "steps": 2, "repeats": 1, "loader_batches": 3,
             "backbone": {"model.backbone": "resnet_tiny", "model.local_backbone": "resnet_tiny",
@@ -83,14 +83,23 @@ def _sync(device: Any) -> None:
         torch.cuda.synchronize(device)
 
 
-def pipeline(device_name: str, workdir: Path) -> dict[str, Any]:
+def pipeline(device_name: str, workdir: Path, data: Path | None = None, compile_step: bool = False,
+             save: Any = None, batch_triplets: int | None = None) -> dict[str, Any]:
     """Step 3: loader alone and end to end, PIL DataLoader against the store (see the module docstring).
 
     Args:
         device_name: ``cuda`` (the real check) or ``cpu`` (toy sizes, to test the code path).
-        workdir: where SynthFashion and the store are written.
+        workdir: where SynthFashion (unless ``data``) and the store are written.
+        data: an existing SynthFashion folder at the setting's image size (e.g. the one ``asen reproduce --profile
+            gpu`` generates) instead of generating ``synth_size``.
+        compile_step: also time stage 1 with the global backbone compiled (``torch.compile``; the compile time is
+            the untimed warm-up's, reported), after every other figure.
+        save: called with the results so far after each stage (a run cut short keeps what it measured).
+        batch_triplets: triplets a step instead of the setting's.
     Returns:
-        A JSON-ready dict of settings, the store build, ``loader_only`` and ``end_to_end`` rates (img/s).
+        A JSON-ready dict of settings, the store build, ``loader_only`` and ``end_to_end`` rates (img/s): each
+        loader feeding the training step, and ``step_only`` (the same steps on batches already on the device),
+        with FLOPs per image and the share of the GPU's bf16 peak.
     """
     import numpy as np
     import torch
@@ -101,20 +110,26 @@ def pipeline(device_name: str, workdir: Path) -> dict[str, Any]:
     from asen.model import build_model
     from asen.synth.layout import generate_dataset
     from asen.train import compute_loss, make_optimizer, make_sampler
-    from benchmarks import train_bench
+    from benchmarks import common, train_bench
 
-    p = PIPELINE[device_name]
+    p = dict(PIPELINE[device_name], **({"batch_triplets": batch_triplets} if batch_triplets else {}))
     device = torch.device(device_name)
     t0 = time.perf_counter()
-    root = generate_dataset(workdir / f"SynthFashion_{p['synth_size']}_{p['image_size']}", size=p["synth_size"],
-                            image_size=p["image_size"], progress=False)
-    out: dict[str, Any] = {"device": device_name, "settings": p, "synth_seconds": time.perf_counter() - t0}
+    if data is None:
+        root = generate_dataset(workdir / f"SynthFashion_{p['synth_size']}_{p['image_size']}", size=p["synth_size"],
+                                image_size=p["image_size"], progress=False)
+    else:
+        root = Path(data)
+    out: dict[str, Any] = {"device": device_name, "settings": p, "data": str(root),
+                           "synth_seconds": time.perf_counter() - t0}
+    peak = common.bf16_peak_tflops(torch.cuda.get_device_name(0)) if device.type == "cuda" else None
+    out["bf16_peak_tflops"] = peak
     extra = {"data.batch_size": p["batch_triplets"], "model.channels_last": device.type == "cuda",
              "train.amp": "bf16" if device.type == "cuda" else "none", "data.crop_mode": "batched", **p["backbone"]}
     cfgs = {stage: train_bench.make_config("paper", stage, root, **extra) for stage in (1, 2)}
     files = load_split_files(root, ("train",))
     names, g = files.filenames["train"], cfgs[1].data.global_size
-    log(f"pipeline: {len(names)} training images at {p['image_size']} px, global view {g} px, "
+    log(f"pipeline: {len(names)} training images in {root}, global view {g} px, "
         f"{3 * p['batch_triplets']} images a step")
     stores, out["store"] = {}, {}
     for stage in (1, 2):  # stage 1: global views only; stage 2: with the originals the local crops need
@@ -124,6 +139,7 @@ def pipeline(device_name: str, workdir: Path) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
         out["store"][f"stage{stage}"] = {"build_s": seconds, "bytes": stores[stage].path.stat().st_size,
                                          "images": len(stores[stage]), "build_images_per_s": len(names) / seconds}
+        log(f"store stage {stage}: {len(names)} images in {seconds:.1f} s")
     sampler = make_sampler(cfgs[1], files)
     metas = []
     epoch = 0
@@ -142,10 +158,17 @@ def pipeline(device_name: str, workdir: Path) -> dict[str, Any]:
         made["store"] = StoreLoader(stores[stage], batches, device, prefetch=2, keep_original=stage == 2)
         return made
 
-    def rates_of(runs: dict[str, list[float]]) -> dict[str, Any]:
-        res = {k: {"images_per_s": float(np.median(v)), "runs": v} for k, v in runs.items()}
+    def rates_of(runs: dict[str, list[float]], flops_per_image: float | None = None) -> dict[str, Any]:
+        res: dict[str, Any] = {}
+        for k, v in runs.items():
+            rate = float(np.median(v))
+            tflops = common.tflops_achieved(rate, flops_per_image)
+            res[k] = {"images_per_s": rate, "runs": v, "tflops": tflops,
+                      "percent_of_bf16_peak": common.percent_of_peak(tflops, peak)}
         best_pil = max(v["images_per_s"] for k, v in res.items() if k.startswith("pil_"))
         res["store_over_best_pil"] = res["store"]["images_per_s"] / best_pil
+        if "step_only" in res:
+            res["store_over_step_only"] = res["store"]["images_per_s"] / res["step_only"]["images_per_s"]
         return res
 
     # loader alone (stage 1's batches delivered on the device; the worker processes' start-up included)
@@ -164,34 +187,72 @@ def pipeline(device_name: str, workdir: Path) -> dict[str, Any]:
     log("loader only (img/s): " + ", ".join(f"{k} {v['images_per_s']:.0f}" for k, v in out["loader_only"].items()
                                             if isinstance(v, dict)))
 
-    # end to end: each loader feeding training steps (warm-up steps untimed), loaders taking turns
+    def timed_steps(model: Any, opt: Any, cfg: Any, loader: Any, steps: list[dict]) -> tuple[float, float]:
+        """Training steps fed by ``loader``; returns (img/s after the warm-up, seconds of the warm-up)."""
+        _sync(device)
+        n, t0 = 0, time.perf_counter()
+        warm = 0.0
+        for s, (batch, meta) in enumerate(zip(loader, steps)):
+            if s == p["warmup"]:
+                _sync(device)
+                warm = time.perf_counter() - t0
+                t0, n = time.perf_counter(), 0
+            with train_bench._autocast(device, cfg.train.amp):
+                loss, _ = compute_loss(model, batch, meta, cfg, device)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            n += len(batch["image"])
+        _sync(device)
+        return n / (time.perf_counter() - t0), warm
+
+    # end to end: each loader feeding training steps (warm-up steps untimed), loaders taking turns, and the same
+    # steps on batches assembled beforehand and kept on the device (the step-only figure of the same run)
     steps = metas[: p["warmup"] + p["steps"]]
+    step_ids = [m["images"].tolist() for m in steps]
     for stage, cfg in cfgs.items():
+        resident = list(StoreLoader(stores[stage], step_ids, device, prefetch=0, keep_original=stage == 2))
+        fl = train_bench.train_flops(cfg, resident[0], steps[0], device, files.meta.num_attributes)
         torch.manual_seed(0)
         model = build_model(cfg.model, files.meta.num_attributes, device).train()
         opt = make_optimizer(model, cfg)
         runs = {}
         for _ in range(p["repeats"]):
-            for name, loader in loaders([m["images"].tolist() for m in steps], stage).items():
-                n, t0 = 0, time.perf_counter()
-                for s, (batch, meta) in enumerate(zip(loader, steps)):
-                    if s == p["warmup"]:
-                        _sync(device)
-                        t0, n = time.perf_counter(), 0
-                    with train_bench._autocast(device, cfg.train.amp):
-                        loss, _ = compute_loss(model, batch, meta, cfg, device)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    n += len(batch["image"])
-                _sync(device)
-                runs.setdefault(name, []).append(n / (time.perf_counter() - t0))
-        out[f"end_to_end_stage{stage}"] = rates_of(runs)
+            made = loaders(step_ids, stage)
+            made["step_only"] = resident
+            for name, loader in made.items():
+                runs.setdefault(name, []).append(timed_steps(model, opt, cfg, loader, steps)[0])
+        key = f"end_to_end_stage{stage}"
+        out[key] = rates_of(runs, fl["flops_per_image"])
+        out[key]["flops_per_image"] = fl["flops_per_image"]
         log(f"end to end, stage {stage} (img/s): " + ", ".join(
-            f"{k} {v['images_per_s']:.0f}" for k, v in out[f"end_to_end_stage{stage}"].items() if isinstance(v, dict)))
-        del model, opt
+            f"{k} {v['images_per_s']:.0f}" for k, v in out[key].items() if isinstance(v, dict))
+            + f"; store / step only {out[key]['store_over_step_only']:.2f}")
+        if save is not None:
+            save(out)
+        if stage == 1 and compile_step:  # timed last, after the eager figures are saved
+            kept = (model, opt, cfg, resident, fl["flops_per_image"], out[key]["step_only"]["images_per_s"])
+        del model, opt, resident
         if device.type == "cuda":
             torch.cuda.empty_cache()
+    if compile_step:
+        model, opt, cfg, resident, fpi, eager = kept
+        log("compiling the global backbone (torch.compile) and timing stage 1 again")
+        t0 = time.perf_counter()
+        res: dict[str, Any] = {}
+        try:
+            model.global_branch.backbone.compile()
+            for name, loader in (("step_only", resident), ("store", loaders(step_ids, 1)["store"])):
+                rate, warm = timed_steps(model, opt, cfg, loader, steps)
+                tflops = common.tflops_achieved(rate, fpi)
+                res[name] = {"images_per_s": rate, "warmup_s": warm, "tflops": tflops,
+                             "percent_of_bf16_peak": common.percent_of_peak(tflops, peak)}
+            res["compiled_over_eager_step_only"] = res["step_only"]["images_per_s"] / eager
+        except Exception as exc:  # reported, not fatal: the eager figures stand
+            res["error"] = repr(exc)[:500]
+        res["seconds"] = time.perf_counter() - t0
+        out["compiled_stage1"] = res
+        log(f"compiled stage 1: {json.dumps(res)[:400]}")
     return out
 
 
@@ -201,6 +262,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for gpu.txt, results_gpu.json/.md and pipeline.json")
     parser.add_argument("--dry-run", action="store_true", help="print the steps and commands, run nothing")
     parser.add_argument("--skip-run-py", action="store_true", help="skip step 2 (benchmarks/run.py)")
+    parser.add_argument("--data", default=None,
+                        help="an existing SynthFashion folder for step 3 (default: generate the setting's size)")
+    parser.add_argument("--batch-triplets", type=int, default=None,
+                        help="triplets a step in step 3 (default 128 on cuda; the gpu profile trains with 16)")
+    parser.add_argument("--compile", action="store_true",
+                        help="step 3 also times stage 1 with torch.compile (compile time reported)")
     parser.add_argument("--pipeline-device", default="cuda", choices=sorted(PIPELINE),
                         help="cuda (default; needs a GPU) or cpu (toy sizes, to test the code path; no GPU steps)")
     args = parser.parse_args(argv)
@@ -237,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         if rc != 0:
             log(f"error: benchmarks/run.py exited with status {rc} (continuing with the pipeline check)")
     t0 = time.perf_counter()
-    res = pipeline(args.pipeline_device, results / "work")
+    res = pipeline(args.pipeline_device, results / "work", Path(args.data) if args.data else None, args.compile,
+                   save=lambda part: (results / "pipeline.json").write_text(json.dumps(part, indent=1) + "\n"),
+                   batch_triplets=args.batch_triplets)
     (results / "pipeline.json").write_text(json.dumps(res, indent=1) + "\n")
     summary["steps"]["pipeline"] = {"seconds": time.perf_counter() - t0}
     shutil.rmtree(results / "work", ignore_errors=True)

@@ -1,53 +1,71 @@
 #!/usr/bin/env bash
-# The next GPU session in one command (issue 17): benchmarks, then the gpu profile for one seed end to end.
+# A GPU session in one command (about 8 minutes on one H200): the CUDA tests, the gpu profile for one seed end to
+# end, and the input pipeline with the training step's share of the GPU's peak.
 #
 #     bash benchmarks/gpu_session.sh            # on a machine with a CUDA GPU, from the repository root
+#     PACK=/some/dir/gpu_session.tgz bash benchmarks/gpu_session.sh   # also pack the results after each step
 #
-# Steps, each under its own time limit so that the whole fits a 10-minute device slot (limits in seconds,
-# override with the variables below; the estimates come from `asen reproduce --profile gpu --plan`):
-#   1. the GPU and the plan with its estimates for this GPU and a T4      -> benchmarks/gpu_session/plan.txt
-#   2. python -m benchmarks.run --device cuda --sections train,e2e (GPU plan)    -> benchmarks/results_gpu.json/.md
-#      (2.2 minutes on an H200 when last run)                              (PLAN_S 60, BENCH_S 200)
-#   3. asen reproduce --profile gpu --seeds 0: SynthFashion generation (224 px, 12k images), the image store,
-#      the main table's runs (ImageNet weights when they can be downloaded, else the stage-0 run), the
-#      table                                                               -> results/gpu/main_table.json/.md
-#                                                                          (REPRODUCE_S 330)
-# Logs and timings go to benchmarks/gpu_session/ (session.json: each step's exit status and seconds).
-# Nothing here has run on a GPU yet: it was prepared without one and checked with DRY_RUN=1 only.
+# Steps, each under its own time limit (seconds, override with the variables):
+#   1. the GPU and versions                                                -> gpu.txt
+#   2. the CUDA tests (tests/test_device_images.py, tests/test_precision.py)        (TESTS_S 60)
+#   3. SynthFashion, size small at 224 px (the gpu profile's data)                   (SYNTH_S 90)
+#   4. asen reproduce --profile gpu --seeds 0: stage-0 pre-training where ImageNet weights cannot be had, every
+#      run of the main table, the table    -> results/gpu/main_table.json/.md, runs/gpu/*/log.jsonl (REPRODUCE_S 200)
+#   5. python -m benchmarks.gpu_check --skip-run-py --compile: PIL DataLoader (2, 4 workers) vs the image store,
+#      loader alone and feeding the paper's training steps (384 images a step, bf16 + channels-last), against
+#      the same steps on batches already on the GPU; then stage 1 with torch.compile  -> check/pipeline.json
+#                                                                                     (PIPELINE_S 170)
+# Everything goes to benchmarks/gpu_session/ (session.json: each step's exit status and seconds). The
+# benchmarks of benchmarks/run.py (--device cuda --sections train) are not re-run here: they time the step alone
+# and do not depend on the input pipeline (benchmarks/results_gpu.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
-OUT=${OUT:-benchmarks/gpu_session}
-PLAN_S=${PLAN_S:-60}
-BENCH_S=${BENCH_S:-200}
-REPRODUCE_S=${REPRODUCE_S:-330}
+RES=${RES:-benchmarks/gpu_session}
+TESTS_S=${TESTS_S:-60}
+SYNTH_S=${SYNTH_S:-90}
+REPRODUCE_S=${REPRODUCE_S:-200}
+PIPELINE_S=${PIPELINE_S:-170}
 DATA=${DATA:-data/SynthFashion}
-mkdir -p "$OUT" results/gpu
+export PYTHONUNBUFFERED=1
+mkdir -p "$RES" results/gpu
 steps=()
+
+pack() {  # the results so far, into $PACK (checkpoints stay out)
+  [ -n "${PACK:-}" ] || return 0
+  (IFS=,; echo "{${steps[*]}}") > "$RES/session.json"
+  local logs
+  logs=$(find runs/gpu -maxdepth 2 \( -name 'log.jsonl' -o -name 'config.yaml' -o -name '*.json' \) 2>/dev/null)
+  tar czf "$PACK" "$RES" results/gpu $logs 2>/dev/null || true
+}
 
 run_step() {  # name, limit in seconds, command...
   local name=$1 limit=$2; shift 2
-  echo "== $name (limit ${limit} s): $*" | tee -a "$OUT/session.log"
+  echo "== $name (limit ${limit} s): $*" | tee -a "$RES/session.log"
   if [ -n "${DRY_RUN:-}" ]; then steps+=("\"$name\": {\"rc\": null, \"seconds\": 0}"); return 0; fi
   local t0=$SECONDS
-  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  timeout "$limit" "$@" > "$RES/$name.log" 2>&1
   local rc=$?
-  tail -n 30 "$OUT/$name.log"
+  tail -n 25 "$RES/$name.log"
   steps+=("\"$name\": {\"rc\": $rc, \"seconds\": $((SECONDS - t0))}")
-  echo "== $name: exit $rc after $((SECONDS - t0)) s" | tee -a "$OUT/session.log"
+  echo "== $name: exit $rc after $((SECONDS - t0)) s" | tee -a "$RES/session.log"
+  pack
 }
 
 if [ -z "${DRY_RUN:-}" ]; then
   "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'error: no CUDA GPU visible to torch')" \
     || exit 1
-  (nvidia-smi || true; "$PY" -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0))") \
-    > "$OUT/gpu.txt" 2>&1
+  (nvidia-smi || true; lscpu | grep -m1 'Model name' || true; nproc
+   "$PY" -c "import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.cuda.get_device_name(0))") \
+    > "$RES/gpu.txt" 2>&1
+  cat "$RES/gpu.txt" | tail -n 4
 fi
-run_step plan "$PLAN_S" "$PY" -m asen reproduce --profile gpu --seeds 0 --plan --device cuda --data "$DATA"
-[ -z "${DRY_RUN:-}" ] && cp "$OUT/plan.log" "$OUT/plan.txt"
-run_step benchmarks "$BENCH_S" "$PY" -m benchmarks.run --device cuda --sections train,e2e \
-  --out benchmarks/results_gpu.json
+run_step tests "$TESTS_S" "$PY" -m pytest -q -p no:cacheprovider tests/test_device_images.py tests/test_precision.py
+run_step synth "$SYNTH_S" "$PY" -m asen synth --size small --out "$DATA" --quiet
 run_step reproduce "$REPRODUCE_S" "$PY" -m asen reproduce --profile gpu --seeds 0 --device cuda --data "$DATA" \
   --runs runs/gpu --out results/gpu --quiet
-(IFS=,; echo "{${steps[*]}}") > "$OUT/session.json"
-cat "$OUT/session.json"
+run_step pipeline "$PIPELINE_S" "$PY" -m benchmarks.gpu_check --skip-run-py --compile --data "$DATA" \
+  --results "$RES/check"
+(IFS=,; echo "{${steps[*]}}") > "$RES/session.json"
+pack
+cat "$RES/session.json"

@@ -173,3 +173,31 @@ def test_a_views_only_store_serves_stage_1_and_refuses_originals(jpegs, tmp_path
     assert_same_batch(views.batch([2, 0], keep_original=False), pil_batch(root, names, 32, [2, 0], keep_original=False))
     with pytest.raises(DataError, match="holds the global views only"):
         views.batch([2, 0])
+
+
+def _open_in_another_process(args):
+    import time
+
+    if args is None:  # warm-up: this module (and torch) imported in the worker
+        return 0
+    root, names, cache, start = args
+    time.sleep(max(0.0, start - time.time()))  # every process opens at the same moment
+    store = open_store(root, "train", names, 64, cache_dir=cache, progress=False)
+    return store.path.stat().st_size
+
+
+def test_processes_opening_a_missing_store_at_once_build_it_once(synth, tmp_path):
+    """Runs trained in parallel processes (`asen reproduce --jobs 2` with data.loader=store) open the same
+    missing store together: one builds it, the others wait for it; no temporary file is shared or left."""
+    import multiprocessing as mp
+    import time
+
+    names = load_split_files(synth).filenames["train"]
+    with mp.get_context("spawn").Pool(3) as pool:
+        pool.map(_open_in_another_process, [None] * 3, chunksize=1)  # workers up before the clock starts
+        start = time.time() + 1.0
+        sizes = pool.map(_open_in_another_process, [(synth, names, tmp_path, start)] * 3, chunksize=1)
+    path = store_path(synth, "train", 64, tmp_path)
+    assert sizes == [path.stat().st_size] * 3
+    assert not list(tmp_path.glob("*.tmp"))
+    assert_same_batch(ImageStore(path, synth, names, 64).batch([3, 1]), pil_batch(synth, names, 64, [3, 1]))

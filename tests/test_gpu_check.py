@@ -36,7 +36,37 @@ def test_pipeline_code_path_on_the_cpu(tmp_path):
     assert res["store"]["stage1"]["images"] == 300
     assert res["store"]["stage1"]["bytes"] == 300 * 3 * 64 * 64  # global views only
     assert res["store"]["stage2"]["bytes"] == 300 * 3 * 64 * 64 * 2  # + the 64 px originals
+    assert set(res["loader_only"]) == {"pil_2_workers", "store", "store_over_best_pil"}
+    for part in ("end_to_end_stage1", "end_to_end_stage2"):  # + the same steps on batches already on the device
+        assert set(res[part]) == {"pil_2_workers", "store", "step_only", "store_over_best_pil",
+                                  "store_over_step_only", "flops_per_image"}
+        assert res[part]["store_over_step_only"] == pytest.approx(
+            res[part]["store"]["images_per_s"] / res[part]["step_only"]["images_per_s"])
+        assert res[part]["store"]["percent_of_bf16_peak"] is None  # no peak on a CPU
     for part in ("loader_only", "end_to_end_stage1", "end_to_end_stage2"):
-        assert set(res[part]) == {"pil_2_workers", "store", "store_over_best_pil"}
         assert res[part]["store"]["images_per_s"] > 0 and res[part]["pil_2_workers"]["images_per_s"] > 0
+    # stage 2 does more work per image than stage 1 (the local branch)
+    assert res["end_to_end_stage2"]["flops_per_image"] > res["end_to_end_stage1"]["flops_per_image"] > 0
     assert not (tmp_path / "work").exists() and (tmp_path / "summary.json").exists()
+    assert "compiled_stage1" not in res
+
+
+def test_pipeline_on_a_given_dataset_batch_and_compile_path(tmp_path, monkeypatch):
+    """--data reuses a dataset, --batch-triplets sets the step, --compile times stage 1 again after the rest
+    (torch.compile itself replaced by a no-op here: the code path, not the compiler)."""
+    from asen.synth.layout import generate_dataset
+
+    data = generate_dataset(tmp_path / "SF", size="tiny", image_size=64, workers=1, progress=False)
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(type(self).__name__))
+    out = tmp_path / "r"
+    assert gpu_check.main(["--pipeline-device", "cpu", "--results", str(out), "--data", str(data),
+                           "--batch-triplets", "2", "--compile"]) == 0
+    res = json.loads((out / "pipeline.json").read_text())
+    assert res["data"] == str(data) and res["settings"]["batch_triplets"] == 2
+    assert len(compiled) == 1  # the global backbone, once
+    c = res["compiled_stage1"]
+    assert "error" not in c and c["step_only"]["images_per_s"] > 0 and c["store"]["images_per_s"] > 0
+    assert c["compiled_over_eager_step_only"] == pytest.approx(
+        c["step_only"]["images_per_s"] / res["end_to_end_stage1"]["step_only"]["images_per_s"])
+    assert not (out / "work" / "SynthFashion_tiny_64").exists()  # the given dataset, not a generated one
