@@ -49,10 +49,26 @@ def on_colab() -> bool:
 
 def default_profile(requested: str = "cpu") -> str:
     """The profile a chapter runs: ``ASEN_PROFILE`` from the environment when set; else, for the default
-    ``cpu``, ``gpu`` on a CUDA runtime (Colab's included); else ``requested``."""
+    ``cpu``, ``gpu`` on a CUDA runtime (Colab's included) where the gpu profile's ImageNet weights can be
+    loaded; else ``requested``.
+
+    Without the weights the gpu profile's ResNet-50 stays at chance within its budget (every row of its table,
+    measured on an H200: ``benchmarks/gpu_h200_2026-11-30``), so a CUDA runtime without them runs the cpu
+    protocol, and one line says so (``ASEN_PROFILE=gpu`` still forces the gpu profile)."""
     if os.environ.get("ASEN_PROFILE"):
         return os.environ["ASEN_PROFILE"]
-    return "gpu" if requested == "cpu" and torch.cuda.is_available() else requested
+    if requested != "cpu" or not torch.cuda.is_available():
+        return requested
+    from .backbones import imagenet_weights_available
+
+    cfg = load_config(list(profile_configs("gpu", "configs")), ["model.local_branch=false"])
+    ok, reason = imagenet_weights_available((cfg.model.backbone, cfg.model.local_backbone))
+    if not ok:
+        print(f"CUDA runtime, but the gpu profile's ImageNet weights cannot be loaded ({reason}): running the cpu "
+              "profile, whose backbones start from its own pre-training (without the weights the gpu profile "
+              "stays at chance; ASEN_PROFILE=gpu forces it)", file=sys.stderr, flush=True)
+        return requested
+    return "gpu"
 
 
 @dataclass(repr=False)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A GPU session in one command (about 8 minutes on one H200): the CUDA tests, the gpu profile for one seed end to
-# end, and the input pipeline with the training step's share of the GPU's peak.
+# A GPU session in one command: the CUDA tests, the gpu profile for one seed end to end, and the input pipeline
+# with the training step's share of the GPU's peak. About 7-8 minutes on one H200 (2026-11-30; its results are
+# in benchmarks/gpu_h200_2026-11-30/).
 #
 #     bash benchmarks/gpu_session.sh            # on a machine with a CUDA GPU, from the repository root
 #     PACK=/some/dir/gpu_session.tgz bash benchmarks/gpu_session.sh   # also pack the results after each step
@@ -10,7 +11,7 @@
 #   2. the CUDA tests (tests/test_device_images.py, tests/test_precision.py)        (TESTS_S 60)
 #   3. SynthFashion, size small at 224 px (the gpu profile's data)                   (SYNTH_S 90)
 #   4. asen reproduce --profile gpu --seeds 0: stage-0 pre-training where ImageNet weights cannot be had, every
-#      run of the main table, the table    -> results/gpu/main_table.json/.md, runs/gpu/*/log.jsonl (REPRODUCE_S 200)
+#      run of the main table, the table    -> results/gpu/main_table.json/.md, runs/gpu/*/log.jsonl (REPRODUCE_S 300)
 #   5. python -m benchmarks.gpu_check --skip-run-py --compile: PIL DataLoader (2, 4 workers) vs the image store,
 #      loader alone and feeding the paper's training steps (384 images a step, bf16 + channels-last), against
 #      the same steps on batches already on the GPU; then stage 1 with torch.compile  -> check/pipeline.json
@@ -24,7 +25,7 @@ PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 RES=${RES:-benchmarks/gpu_session}
 TESTS_S=${TESTS_S:-60}
 SYNTH_S=${SYNTH_S:-90}
-REPRODUCE_S=${REPRODUCE_S:-200}
+REPRODUCE_S=${REPRODUCE_S:-300}
 PIPELINE_S=${PIPELINE_S:-170}
 DATA=${DATA:-data/SynthFashion}
 export PYTHONUNBUFFERED=1

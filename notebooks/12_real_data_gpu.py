@@ -20,6 +20,7 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
+import json
 import os
 import tempfile
 import time
@@ -556,6 +557,98 @@ glue(
 # The claims above, checked: a false claim fails the build.
 if ctx.device.type == "cpu":  # the CPU estimate: far more than a day
     assert total_days > 1
+
+# %% [markdown]
+# ## One session on a GPU, measured
+#
+# The figures above are estimates; this section shows what one session on an NVIDIA H200 measured
+# (`bash benchmarks/gpu_session.sh`, saved in `benchmarks/gpu_h200_2026-11-30/`, whose README gives the
+# machine and commands). First the input pipeline: the paper's training step at 384 images a step, fed by
+# the PIL `DataLoader` (JPEG decoding in worker processes, as a Colab VM's 2 cores would run it), by the
+# uint8 image store (`data.loader: store`, every image decoded once, batches assembled on the GPU), and by
+# batches already on the GPU (the step alone).
+
+# %%
+gpu_dir = Path("benchmarks/gpu_h200_2026-11-30")
+session = json.loads((gpu_dir / "pipeline_384.json").read_text())
+loader_names = {
+    "pil_2_workers": "PIL DataLoader, 2 workers",
+    "pil_4_workers": "PIL DataLoader, 4 workers",
+    "store": "image store",
+    "step_only": "step only (batches on the GPU)",
+}
+pipeline_df = pd.DataFrame(
+    {
+        f"stage {st}, {what}": {
+            label: (
+                f"{session[f'end_to_end_stage{st}'][k]['images_per_s']:,.0f}"
+                if what == "img/s"
+                else f"{session[f'end_to_end_stage{st}'][k]['percent_of_bf16_peak']:.1f}"
+            )
+            for k, label in loader_names.items()
+        }
+        for st in (1, 2)
+        for what in ("img/s", "% of bf16 peak")
+    }
+)
+display(pipeline_df)
+compiled = session["compiled_stage1"]
+store_share = {st: session[f"end_to_end_stage{st}"]["store_over_step_only"] for st in (1, 2)}
+pil2_share = {
+    st: session[f"end_to_end_stage{st}"]["pil_2_workers"]["images_per_s"]
+    / session[f"end_to_end_stage{st}"]["step_only"]["images_per_s"]
+    for st in (1, 2)
+}
+gpu_table = json.loads((gpu_dir / "main_table.json").read_text())
+gpu_overall = {
+    m["label"]: round(m["overall"]["mean"], 2) for m in gpu_table["methods"].values()
+}
+print("gpu profile, seed 0, overall test MAP (%):", gpu_overall)
+results["gpu_session"] = {
+    "store_over_step_only": store_share,
+    "pil_2_workers_over_step_only": pil2_share,
+    "compiled_speedup": compiled["compiled_over_eager_step_only"],
+    "gpu_profile_overall": gpu_overall,
+}
+glue(
+    store_share_s1=100 * store_share[1],
+    store_share_s2=100 * store_share[2],
+    pil2_share_s1=100 * pil2_share[1],
+    compiled_speedup=compiled["compiled_over_eager_step_only"],
+    compiled_peak=compiled["step_only"]["percent_of_bf16_peak"],
+    eager_peak=session["end_to_end_stage1"]["step_only"]["percent_of_bf16_peak"],
+    compile_warmup=compiled["step_only"]["warmup_s"],
+    gpu_random=min(gpu_overall.values()),
+    gpu_best=max(gpu_overall.values()),
+)
+
+# %% [markdown]
+# Fed from the store, training runs at {glue:text}`store_share_s1:.0f` % of the step-only rate in stage 1
+# and {glue:text}`store_share_s2:.0f` % in stage 2; with 2 decoding workers it gets
+# {glue:text}`pil2_share_s1:.0f` % in stage 1. The GPU waits on the CPU's JPEG decoding unless images are
+# decoded once. Compiling the global backbone (`train.compile: true`) made the step
+# {glue:text}`compiled_speedup:.2f` times faster (from {glue:text}`eager_peak:.1f` to
+# {glue:text}`compiled_peak:.1f` % of the bf16 peak) after {glue:text}`compile_warmup:.0f` s of compiling:
+# worth it for a long run, not for the gpu profile's short ones. Even compiled, the step uses about a tenth
+# of the GPU's bf16 arithmetic. At the profile's own 48 images a step (three passes of 16) the step alone
+# reaches only 1.5 % of the peak, too little work per kernel launch, and every loader keeps up.
+#
+# The same session ran the gpu profile for one seed end to end, without network access: no ImageNet
+# weights, so the backbones started from the stage-0 self-supervised run. Every row stayed at chance
+# (overall MAP {glue:text}`gpu_random:.1f` to {glue:text}`gpu_best:.1f` %), with the training loss at the
+# margin throughout: from that weak start, the paper's head collapses within this budget, and neither other
+# learning rates nor the in-batch sampler changed that (the session's README has the probe). So the chapters
+# pick the gpu profile on a CUDA runtime only where the ImageNet weights load, and run the cpu protocol
+# otherwise (one line says so). The ImageNet start itself has not run on a GPU here: the lent machine had no
+# network. On Colab, where the weights download, the profile trains the paper's recipe from them.
+
+# %% tags=["hide-input"]
+# The claims above, checked against the saved session: a false claim fails the build.
+assert store_share[1] >= 0.8 and store_share[2] >= 0.8  # the store keeps the GPU fed
+assert pil2_share[1] < 0.5  # 2 decoding workers do not
+assert compiled["compiled_over_eager_step_only"] > 1
+assert compiled["step_only"]["percent_of_bf16_peak"] < 15
+assert max(gpu_overall.values()) - min(gpu_overall.values()) < 1  # all at chance
 
 # %% [markdown]
 # ## On real data

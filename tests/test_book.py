@@ -16,7 +16,7 @@ def test_setup_never_overwrites_a_dataset_of_another_size(tmp_path):
         setup("laptop")
 
 
-def test_setup_picks_the_default_profile_for_cpu(monkeypatch):
+def test_setup_picks_the_default_profile_for_cpu(monkeypatch, capsys):
     import asen.book as book
 
     monkeypatch.setattr(book, "default_profile", lambda: "runtime-choice")
@@ -25,7 +25,18 @@ def test_setup_picks_the_default_profile_for_cpu(monkeypatch):
     monkeypatch.undo()
     monkeypatch.delenv("ASEN_PROFILE", raising=False)
     monkeypatch.setattr(book.torch.cuda, "is_available", lambda: True)  # a CUDA runtime, Colab or not
+    asked = []
+
+    def weights(ok):
+        return lambda names: asked.append(tuple(names)) or ((True, "") if ok else (False, "offline"))
+
+    monkeypatch.setattr("asen.backbones.imagenet_weights_available", weights(True))
     assert book.default_profile() == "gpu" and book.default_profile("smoke") == "smoke"
+    assert asked == [("resnet50", "resnet34")]  # the gpu profile's two backbones, checked once (not for smoke)
+    # without the weights the gpu profile stays at chance: the cpu protocol runs, and one line says why
+    monkeypatch.setattr("asen.backbones.imagenet_weights_available", weights(False))
+    assert book.default_profile() == "cpu"
+    assert "ImageNet weights cannot be loaded (offline): running the cpu profile" in capsys.readouterr().err
     monkeypatch.setattr(book.torch.cuda, "is_available", lambda: False)
     assert book.default_profile() == "cpu"
     monkeypatch.setenv("ASEN_PROFILE", "smoke")

@@ -351,6 +351,7 @@ def test_imagenet_check_decides_the_gpu_start_and_says_so_once(toy_root, tmp_pat
     assert calls == [("resnet50", "resnet34")] * 2
     err = capsys.readouterr().err
     assert err.count("ImageNet weights cannot be loaded (offline)") == 1 and "synthfashion_gpu_pretrain" in err
+    assert "stayed at chance" in err and "use --profile cpu" in err
     monkeypatch.setattr(asen.backbones, "imagenet_weights_available", lambda names: (True, ""))
     assert Protocol(toy_root, tmp_path, torch.device("cpu"), profile="gpu").imagenet
     assert not Protocol(toy_root, tmp_path, torch.device("cpu"), profile="cpu").imagenet  # cpu never asks

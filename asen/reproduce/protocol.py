@@ -26,8 +26,10 @@ def imagenet_fallback_note(reason: str) -> str:
     """The one message of a profile whose ImageNet weights cannot be loaded."""
     return (f"ImageNet weights cannot be loaded ({reason}); the gpu profile starts the global backbone from the "
             "stage-0 self-supervised pre-training (synthfashion_gpu_pretrain, as the cpu profile does) and the "
-            "local one from random weights. For the paper's start, run once with network access (torchvision "
-            "caches the files under ~/.cache/torch/hub/checkpoints) or put the files there.")
+            "local one from random weights. From that start every row of its table stayed at chance when measured "
+            "on an H200 (benchmarks/gpu_h200_2026-11-30): for numbers that mean something without the weights, "
+            "use --profile cpu. For the paper's start, run once with network access (torchvision caches the files "
+            "under ~/.cache/torch/hub/checkpoints) or put the files there.")
 
 
 @dataclass
