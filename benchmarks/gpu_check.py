@@ -1,21 +1,27 @@
 #!/usr/bin/env python
 """The GPU checks in one command (about 5-8 minutes on one H200): the training benchmarks and the input pipeline.
 
-    python -m benchmarks.gpu_check [--results benchmarks/gpu_check] [--dry-run]
+    python -m benchmarks.gpu_check [--results benchmarks/gpu_check] [--dry-run] [--skip-run-py]
+                                   [--data data/SynthFashion] [--batch-triplets N] [--compile]
 
 1. prints the GPU (``nvidia-smi``, torch's device name and versions) into ``<results>/gpu.txt``;
 2. runs ``python -m benchmarks.run --device cuda --sections train,e2e --plan gpu --out benchmarks/results_gpu.json``
-   (ASEN++ Sec. III-B/C training steps, Sec. IV-B settings) and copies its JSON and markdown into the results;
-3. the input pipeline (``pipeline``): on SynthFashion at 224 px, the PIL ``DataLoader`` (JPEG decoding in 2 and 4
-   worker processes, as ``asen train`` does) against the global-view store of :mod:`asen.device_images` (one prefetch
-   thread, conversion on the GPU) - first the loader alone (batches on the GPU, no model), then end to end with
-   training steps at the paper's sizes, random init, bf16 + channels-last, 384 images a step: stage 1
-   (ResNet-50 at 224 px, the setting that reached 3,338 img/s on batches built beforehand; store of global views)
-   and stage 2 (+ ResNet-34 on 112 px crops batched on the GPU; store with the originals), loaders taking turns;
-   also the stores' one-off build times. Written to ``<results>/pipeline.json``.
+   (ASEN++ Sec. III-B/C training steps, Sec. IV-B settings) and copies its JSON and markdown into the results
+   (``--skip-run-py`` leaves it out);
+3. the input pipeline (``pipeline``): on SynthFashion at 224 px (generated, or ``--data``), the PIL ``DataLoader``
+   (JPEG decoding in 2 and 4 worker processes, as ``asen train`` does) against the image store of
+   :mod:`asen.device_images` (one prefetch thread, conversion on the GPU) - first the loader alone (batches on the
+   GPU, no model), then feeding training steps at the paper's sizes, random init, bf16 + channels-last, 384 images
+   a step (``--batch-triplets``: 3 x that many), against the same steps on batches already on the GPU (the step
+   alone, the figure the loaders are compared with): stage 1 (ResNet-50 at 224 px; store of global views) and
+   stage 2 (+ ResNet-34 on 112 px crops batched on the GPU; store with the originals), loaders taking turns,
+   with FLOPs per image and the share of the GPU's bf16 peak; with ``--compile``, stage 1 again with the global
+   backbone compiled (``torch.compile``, compile time reported). Also the stores' one-off build times. Written
+   to ``<results>/pipeline.json`` after each stage.
 
 Without CUDA it stops at once with an error (``--dry-run`` prints the commands and the plan and runs nothing;
-``--pipeline-device cpu`` runs step 3 on the CPU at toy sizes, for testing).
+``--pipeline-device cpu`` runs step 3 on the CPU at toy sizes, for testing). Results of one H200 session:
+``benchmarks/gpu_h200_2026-11-30/``.
 """
 from __future__ import annotations
 
