@@ -2,7 +2,7 @@
 """The GPU checks in one command (about 5-8 minutes on one H200): the training benchmarks and the input pipeline.
 
     python -m benchmarks.gpu_check [--results benchmarks/gpu_check] [--dry-run] [--skip-run-py]
-                                   [--data data/SynthFashion] [--batch-triplets N] [--compile]
+                                   [--data data/SynthFashion] [--batch-triplets N] [--compile [--compile-mode M]]
 
 1. prints the GPU (``nvidia-smi``, torch's device name and versions) into ``<results>/gpu.txt``;
 2. runs ``python -m benchmarks.run --device cuda --sections train,e2e --plan gpu --out benchmarks/results_gpu.json``
@@ -16,8 +16,8 @@
    alone, the figure the loaders are compared with): stage 1 (ResNet-50 at 224 px; store of global views) and
    stage 2 (+ ResNet-34 on 112 px crops batched on the GPU; store with the originals), loaders taking turns,
    with FLOPs per image and the share of the GPU's bf16 peak; with ``--compile``, stage 1 again with the global
-   backbone compiled (``torch.compile``, compile time reported). Also the stores' one-off build times. Written
-   to ``<results>/pipeline.json`` after each stage.
+   backbone compiled (``torch.compile``, compile time reported; ``--compile-mode reduce-overhead`` adds CUDA
+   graphs). Also the stores' one-off build times. Written to ``<results>/pipeline.json`` after each stage.
 
 Without CUDA it stops at once with an error (``--dry-run`` prints the commands and the plan and runs nothing;
 ``--pipeline-device cpu`` runs step 3 on the CPU at toy sizes, for testing). Results of one H200 session:
@@ -39,6 +39,7 @@ if not __package__:  # run as a file, where `benchmarks` cannot be imported
     sys.exit("error: run it from the repository root as a module: python -m benchmarks.gpu_check [...]")
 
 RUN_PY_ARGS = ["--device", "cuda", "--sections", "train,e2e", "--plan", "gpu", "--out", "benchmarks/results_gpu.json"]
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
 # pipeline settings: (images a step, triplets a step); the GPU run and a CPU smoke run of the same code
 PIPELINE = {
     "cuda": {"image_size": 224, "synth_size": "tiny", "batch_triplets": 128, "workers": (2, 4), "warmup": 3,
@@ -90,7 +91,7 @@ def _sync(device: Any) -> None:
 
 
 def pipeline(device_name: str, workdir: Path, data: Path | None = None, compile_step: bool = False,
-             save: Any = None, batch_triplets: int | None = None) -> dict[str, Any]:
+             save: Any = None, batch_triplets: int | None = None, compile_mode: str = "default") -> dict[str, Any]:
     """Step 3: loader alone and end to end, PIL DataLoader against the store (see the module docstring).
 
     Args:
@@ -102,6 +103,7 @@ def pipeline(device_name: str, workdir: Path, data: Path | None = None, compile_
             the untimed warm-up's, reported), after every other figure.
         save: called with the results so far after each stage (a run cut short keeps what it measured).
         batch_triplets: triplets a step instead of the setting's.
+        compile_mode: ``torch.compile``'s mode with ``compile_step`` (:data:`COMPILE_MODES`).
     Returns:
         A JSON-ready dict of settings, the store build, ``loader_only`` and ``end_to_end`` rates (img/s): each
         loader feeding the training step, and ``step_only`` (the same steps on batches already on the device),
@@ -247,7 +249,7 @@ def pipeline(device_name: str, workdir: Path, data: Path | None = None, compile_
         t0 = time.perf_counter()
         res: dict[str, Any] = {}
         try:
-            model.global_branch.backbone.compile()
+            model.global_branch.backbone.compile(mode=compile_mode)
             for name, loader in (("step_only", resident), ("store", loaders(step_ids, 1)["store"])):
                 rate, warm = timed_steps(model, opt, cfg, loader, steps)
                 tflops = common.tflops_achieved(rate, fpi)
@@ -257,6 +259,7 @@ def pipeline(device_name: str, workdir: Path, data: Path | None = None, compile_
         except Exception as exc:  # reported, not fatal: the eager figures stand
             res["error"] = repr(exc)[:500]
         res["seconds"] = time.perf_counter() - t0
+        res["mode"] = compile_mode
         out["compiled_stage1"] = res
         log(f"compiled stage 1: {json.dumps(res)[:400]}")
     return out
@@ -274,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="triplets a step in step 3 (default 128 on cuda; the gpu profile trains with 16)")
     parser.add_argument("--compile", action="store_true",
                         help="step 3 also times stage 1 with torch.compile (compile time reported)")
+    parser.add_argument("--compile-mode", default="default", choices=COMPILE_MODES,
+                        help="torch.compile's mode for --compile (reduce-overhead: CUDA graphs, for small batches "
+                             "bound by kernel launches)")
     parser.add_argument("--pipeline-device", default="cuda", choices=sorted(PIPELINE),
                         help="cuda (default; needs a GPU) or cpu (toy sizes, to test the code path; no GPU steps)")
     args = parser.parse_args(argv)
@@ -312,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     res = pipeline(args.pipeline_device, results / "work", Path(args.data) if args.data else None, args.compile,
                    save=lambda part: (results / "pipeline.json").write_text(json.dumps(part, indent=1) + "\n"),
-                   batch_triplets=args.batch_triplets)
+                   batch_triplets=args.batch_triplets, compile_mode=args.compile_mode)
     (results / "pipeline.json").write_text(json.dumps(res, indent=1) + "\n")
     summary["steps"]["pipeline"] = {"seconds": time.perf_counter() - t0}
     shutil.rmtree(results / "work", ignore_errors=True)

@@ -16,6 +16,11 @@
 #      loader alone and feeding the paper's training steps (384 images a step, bf16 + channels-last), against
 #      the same steps on batches already on the GPU; then stage 1 with torch.compile  -> check/pipeline.json
 #                                                                                     (PIPELINE_S 170)
+#   6. the same at the gpu profile's own batch (16 triplets = 48 images, bound by kernel launches on a large
+#      GPU), compiled with CUDA graphs (--compile-mode reduce-overhead)          -> check48/pipeline.json
+#                                                                                     (PIPELINE48_S 120)
+# The whole stays under TOTAL_S (580 s, for a 10-minute device slot): a step gets what is left of it, and a
+# step with less than 20 s left is skipped (rc "skipped" in session.json).
 # Everything goes to benchmarks/gpu_session/ (session.json: each step's exit status and seconds). The
 # benchmarks of benchmarks/run.py (--device cuda --sections train) are not re-run here: they time the step alone
 # and do not depend on the input pipeline (benchmarks/results_gpu.md).
@@ -27,6 +32,8 @@ TESTS_S=${TESTS_S:-60}
 SYNTH_S=${SYNTH_S:-90}
 REPRODUCE_S=${REPRODUCE_S:-300}
 PIPELINE_S=${PIPELINE_S:-170}
+PIPELINE48_S=${PIPELINE48_S:-120}
+TOTAL_S=${TOTAL_S:-580}
 DATA=${DATA:-data/SynthFashion}
 export PYTHONUNBUFFERED=1
 mkdir -p "$RES" results/gpu
@@ -42,6 +49,12 @@ pack() {  # the results so far, into $PACK (checkpoints stay out)
 
 run_step() {  # name, limit in seconds, command...
   local name=$1 limit=$2; shift 2
+  local left=$((TOTAL_S - SECONDS))
+  [ "$left" -lt "$limit" ] && limit=$left
+  if [ "$limit" -lt 20 ]; then
+    echo "== $name: skipped (${left} s of TOTAL_S left)" | tee -a "$RES/session.log"
+    steps+=("\"$name\": {\"rc\": \"skipped\", \"seconds\": 0}"); return 0
+  fi
   echo "== $name (limit ${limit} s): $*" | tee -a "$RES/session.log"
   if [ -n "${DRY_RUN:-}" ]; then steps+=("\"$name\": {\"rc\": null, \"seconds\": 0}"); return 0; fi
   local t0=$SECONDS
@@ -67,6 +80,8 @@ run_step reproduce "$REPRODUCE_S" "$PY" -m asen reproduce --profile gpu --seeds 
   --runs runs/gpu --out results/gpu --quiet
 run_step pipeline "$PIPELINE_S" "$PY" -m benchmarks.gpu_check --skip-run-py --compile --data "$DATA" \
   --results "$RES/check"
+run_step pipeline48 "$PIPELINE48_S" "$PY" -m benchmarks.gpu_check --skip-run-py --compile \
+  --compile-mode reduce-overhead --batch-triplets 16 --data "$DATA" --results "$RES/check48"
 (IFS=,; echo "{${steps[*]}}") > "$RES/session.json"
 pack
 cat "$RES/session.json"

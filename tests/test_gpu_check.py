@@ -58,15 +58,41 @@ def test_pipeline_on_a_given_dataset_batch_and_compile_path(tmp_path, monkeypatc
 
     data = generate_dataset(tmp_path / "SF", size="tiny", image_size=64, workers=1, progress=False)
     compiled = []
-    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(type(self).__name__))
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(k.get("mode")))
     out = tmp_path / "r"
     assert gpu_check.main(["--pipeline-device", "cpu", "--results", str(out), "--data", str(data),
-                           "--batch-triplets", "2", "--compile"]) == 0
+                           "--batch-triplets", "2", "--compile", "--compile-mode", "reduce-overhead"]) == 0
     res = json.loads((out / "pipeline.json").read_text())
     assert res["data"] == str(data) and res["settings"]["batch_triplets"] == 2
-    assert len(compiled) == 1  # the global backbone, once
+    assert compiled == ["reduce-overhead"]  # the global backbone, once, in the mode asked for
+    assert res["compiled_stage1"]["mode"] == "reduce-overhead"
     c = res["compiled_stage1"]
     assert "error" not in c and c["step_only"]["images_per_s"] > 0 and c["store"]["images_per_s"] > 0
     assert c["compiled_over_eager_step_only"] == pytest.approx(
         c["step_only"]["images_per_s"] / res["end_to_end_stage1"]["step_only"]["images_per_s"])
     assert not (out / "work" / "SynthFashion_tiny_64").exists()  # the given dataset, not a generated one
+
+
+def test_the_session_script_lists_its_steps_and_keeps_to_its_total(tmp_path):
+    """benchmarks/gpu_session.sh with DRY_RUN: the five steps, commands whose flags exist, and TOTAL_S capping
+    each step's limit (a step with under 20 s left is skipped)."""
+    import os
+    import subprocess
+
+    script = gpu_check.ROOT / "benchmarks" / "gpu_session.sh"
+
+    def dry(**env):
+        out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True,
+                             env={**os.environ, "DRY_RUN": "1", "RES": str(tmp_path / "res"), **env})
+        return out.stdout, json.loads(out.stdout.strip().splitlines()[-1])
+
+    text, steps = dry()
+    assert list(steps) == ["tests", "synth", "reproduce", "pipeline", "pipeline48"]
+    assert "(limit 300 s)" in text and "--compile-mode reduce-overhead --batch-triplets 16" in text
+    source = (gpu_check.ROOT / "benchmarks" / "gpu_check.py").read_text()
+    for flag in ("--skip-run-py", "--compile", "--compile-mode", "--batch-triplets", "--data", "--results"):
+        assert f'add_argument("{flag}"' in source
+    text, steps = dry(TOTAL_S="50")
+    assert "== reproduce (limit 50 s)" in text
+    _, steps = dry(TOTAL_S="10")
+    assert all(s["rc"] == "skipped" for s in steps.values())
