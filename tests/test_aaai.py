@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from asen.aaai import (ARCHS, ASENet, ASENetV2, ConditionalSimNet, aaai_to_ours, build_aaai_model,
                        load_asen_aaai, load_asen_aaai_for_evaluation, ours_to_aaai)

@@ -143,7 +143,7 @@ def save_preview(
     width, height = preview_geometry(cell)
     grid = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(grid)
-    font, small, bold = _font(13), _font(10), _font(14)
+    small, bold = _font(10), _font(14)
     for col in range(MAX_COLUMNS):
         x = LABEL_WIDTH + PAD + col * (cell + PAD)
         _text(draw, (x + cell / 2, HEADER_HEIGHT / 2), f"value {col}", small, (90, 90, 90), "mm")
