@@ -59,10 +59,9 @@ def default_profile(requested: str = "cpu") -> str:
         return os.environ["ASEN_PROFILE"]
     if requested != "cpu" or not torch.cuda.is_available():
         return requested
-    from .backbones import imagenet_weights_available
+    from .reproduce.protocol import imagenet_available
 
-    cfg = load_config(list(profile_configs("gpu", "configs")), ["model.local_branch=false"])
-    ok, reason = imagenet_weights_available((cfg.model.backbone, cfg.model.local_backbone))
+    ok, reason = imagenet_available(profile_configs("gpu", "configs"))
     if not ok:
         print(f"CUDA runtime, but the gpu profile's ImageNet weights cannot be loaded ({reason}): running the cpu "
               "profile, whose backbones start from its own pre-training (without the weights the gpu profile "

@@ -316,10 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         if rc != 0:
             log(f"error: benchmarks/run.py exited with status {rc} (continuing with the pipeline check)")
     t0 = time.perf_counter()
-    res = pipeline(args.pipeline_device, results / "work", Path(args.data) if args.data else None, args.compile,
-                   save=lambda part: (results / "pipeline.json").write_text(json.dumps(part, indent=1) + "\n"),
-                   batch_triplets=args.batch_triplets, compile_mode=args.compile_mode)
-    (results / "pipeline.json").write_text(json.dumps(res, indent=1) + "\n")
+    def save(part: dict[str, Any]) -> None:  # after each stage, and the whole at the end
+        (results / "pipeline.json").write_text(json.dumps(part, indent=1) + "\n")
+
+    save(pipeline(args.pipeline_device, results / "work", Path(args.data) if args.data else None, args.compile,
+                  save=save, batch_triplets=args.batch_triplets, compile_mode=args.compile_mode))
     summary["steps"]["pipeline"] = {"seconds": time.perf_counter() - t0}
     shutil.rmtree(results / "work", ignore_errors=True)
     summary["seconds"] = time.perf_counter() - t_start

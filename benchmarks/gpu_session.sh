@@ -39,9 +39,13 @@ export PYTHONUNBUFFERED=1
 mkdir -p "$RES" results/gpu
 steps=()
 
+write_session() {  # each step's exit status and seconds so far
+  (IFS=,; echo "{${steps[*]}}") > "$RES/session.json"
+}
+
 pack() {  # the results so far, into $PACK (checkpoints stay out)
   [ -n "${PACK:-}" ] || return 0
-  (IFS=,; echo "{${steps[*]}}") > "$RES/session.json"
+  write_session
   local logs
   logs=$(find runs/gpu -maxdepth 2 \( -name 'log.jsonl' -o -name 'config.yaml' -o -name '*.json' \) 2>/dev/null)
   tar czf "$PACK" "$RES" results/gpu $logs 2>/dev/null || true
@@ -82,6 +86,6 @@ run_step pipeline "$PIPELINE_S" "$PY" -m benchmarks.gpu_check --skip-run-py --co
   --results "$RES/check"
 run_step pipeline48 "$PIPELINE48_S" "$PY" -m benchmarks.gpu_check --skip-run-py --compile \
   --compile-mode reduce-overhead --batch-triplets 16 --data "$DATA" --results "$RES/check48"
-(IFS=,; echo "{${steps[*]}}") > "$RES/session.json"
+write_session
 pack
 cat "$RES/session.json"

@@ -32,6 +32,15 @@ def imagenet_fallback_note(reason: str) -> str:
             "under ~/.cache/torch/hub/checkpoints) or put the files there.")
 
 
+def imagenet_available(configs: Sequence[str]) -> tuple[bool, str]:
+    """Whether the ImageNet weights of the backbones of ``configs`` (a profile's stage-1 config files) can be
+    loaded: :func:`asen.backbones.imagenet_weights_available` of the global and the local backbone."""
+    from ..backbones import imagenet_weights_available
+
+    cfg = load_config(list(configs), ["model.local_branch=false"])
+    return imagenet_weights_available((cfg.model.backbone, cfg.model.local_backbone))
+
+
 @dataclass
 class Protocol:
     """Where the data is, where runs go, what to train and on which device.
@@ -70,10 +79,7 @@ class Protocol:
         self.stage2_configs = tuple(self.stage2_configs or profile_configs(self.profile, "s2_configs"))
         wants_imagenet = prof["imagenet"]
         if wants_imagenet and self.imagenet is None and self.pretrain_configs != ():
-            from ..backbones import imagenet_weights_available
-
-            cfg = load_config(list(self.base_configs), ["model.local_branch=false"])
-            ok, reason = imagenet_weights_available((cfg.model.backbone, cfg.model.local_backbone))
+            ok, reason = imagenet_available(self.base_configs)
             self.imagenet = ok
             if not ok and self.profile not in _SAID:
                 _SAID.add(self.profile)
