@@ -5,6 +5,7 @@
 #
 #     bash benchmarks/gpu_session.sh            # on a machine with a CUDA GPU, from the repository root
 #     PACK=/some/dir/gpu_session.tgz bash benchmarks/gpu_session.sh   # also pack the results after each step
+#     STEPS="synth book" bash benchmarks/gpu_session.sh               # the gpu-profile book alone (a second slot)
 #
 # Steps, each under its own time limit (seconds, override with the variables):
 #   1. the GPU and versions                                                -> gpu.txt
@@ -12,6 +13,8 @@
 #   3. SynthFashion, size small at 224 px (the gpu profile's data)                   (SYNTH_S 90)
 #   4. asen reproduce --profile gpu --seeds 0: stage-0 pre-training where ImageNet weights cannot be had, every
 #      run of the main table, the table    -> results/gpu/main_table.json/.md, runs/gpu/*/log.jsonl (REPRODUCE_S 300)
+#      Runs share the GPU, JOBS at a time (default 0: asen.reproduce.default_jobs, 4 on an H200; JOBS=1 for the
+#      one-at-a-time figure of 2026-11-30)
 #   5. python -m benchmarks.gpu_check --skip-run-py --compile: PIL DataLoader (2, 4 workers) vs the image store,
 #      loader alone and feeding the paper's training steps (384 images a step, bf16 + channels-last), against
 #      the same steps on batches already on the GPU; then stage 1 with torch.compile  -> check/pipeline.json
@@ -19,6 +22,10 @@
 #   6. the same at the gpu profile's own batch (16 triplets = 48 images, bound by kernel launches on a large
 #      GPU), compiled with CUDA graphs (--compile-mode reduce-overhead)          -> check48/pipeline.json
 #                                                                                     (PIPELINE48_S 120)
+#   7. book (not in the default STEPS): every chapter in the gpu profile, as `make book` would run them on a
+#      GPU (tools/execute_notebooks.py --profile gpu; runs shared JOBS at a time), into runs/gpu-book and
+#      results/gpu-book; its log times the training and each chapter (the 10-minute target)  (BOOK_S 560)
+# STEPS picks the steps (default "tests synth reproduce pipeline pipeline48"; gpu.txt is always written).
 # The whole stays under TOTAL_S (580 s, for a 10-minute device slot): a step gets what is left of it, and a
 # step with less than 20 s left is skipped (rc "skipped" in session.json).
 # Everything goes to benchmarks/gpu_session/ (session.json: each step's exit status and seconds). The
@@ -33,6 +40,9 @@ SYNTH_S=${SYNTH_S:-90}
 REPRODUCE_S=${REPRODUCE_S:-300}
 PIPELINE_S=${PIPELINE_S:-170}
 PIPELINE48_S=${PIPELINE48_S:-120}
+BOOK_S=${BOOK_S:-560}
+JOBS=${JOBS:-0}
+STEPS=${STEPS:-tests synth reproduce pipeline pipeline48}
 TOTAL_S=${TOTAL_S:-580}
 DATA=${DATA:-data/SynthFashion}
 export PYTHONUNBUFFERED=1
@@ -48,11 +58,13 @@ pack() {  # the results so far, into $PACK (checkpoints stay out)
   write_session
   local logs
   logs=$(find runs/gpu -maxdepth 2 \( -name 'log.jsonl' -o -name 'config.yaml' -o -name '*.json' \) 2>/dev/null)
-  tar czf "$PACK" "$RES" results/gpu $logs 2>/dev/null || true
+  logs="$logs $(find runs/gpu-book -maxdepth 2 -name 'log.jsonl' 2>/dev/null)"
+  tar czf "$PACK" "$RES" results/gpu results/gpu-book $logs 2>/dev/null || true
 }
 
 run_step() {  # name, limit in seconds, command...
   local name=$1 limit=$2; shift 2
+  case " $STEPS " in *" $name "*) ;; *) return 0 ;; esac
   local left=$((TOTAL_S - SECONDS))
   [ "$left" -lt "$limit" ] && limit=$left
   if [ "$limit" -lt 20 ]; then
@@ -81,11 +93,13 @@ fi
 run_step tests "$TESTS_S" "$PY" -m pytest -q -p no:cacheprovider tests/test_device_images.py tests/test_precision.py
 run_step synth "$SYNTH_S" "$PY" -m asen synth --size small --out "$DATA" --quiet
 run_step reproduce "$REPRODUCE_S" "$PY" -m asen reproduce --profile gpu --seeds 0 --device cuda --data "$DATA" \
-  --runs runs/gpu --out results/gpu --quiet
+  --runs runs/gpu --out results/gpu --jobs "$JOBS" --quiet
 run_step pipeline "$PIPELINE_S" "$PY" -m benchmarks.gpu_check --skip-run-py --compile --data "$DATA" \
   --results "$RES/check"
 run_step pipeline48 "$PIPELINE48_S" "$PY" -m benchmarks.gpu_check --skip-run-py --compile \
   --compile-mode reduce-overhead --batch-triplets 16 --data "$DATA" --results "$RES/check48"
+run_step book "$BOOK_S" "$PY" tools/execute_notebooks.py --profile gpu --device cuda --data-root "$DATA" \
+  --runs-root runs/gpu-book --results-dir results/gpu-book --jobs "$JOBS" --force --keep-going
 write_session
 pack
 cat "$RES/session.json"

@@ -631,7 +631,10 @@ glue(
 # {glue:text}`compiled_peak:.1f` % of the bf16 peak) after {glue:text}`compile_warmup:.0f` s of compiling:
 # worth it for a long run, not for the gpu profile's short ones. Even compiled, the step uses about a tenth
 # of the GPU's bf16 arithmetic. At the profile's own 48 images a step (three passes of 16) the step alone
-# reaches only 1.5 % of the peak, too little work per kernel launch, and every loader keeps up.
+# reaches only 1.5 % of the peak, too little work per kernel launch, and every loader keeps up. That
+# is why `asen reproduce` and the book train the gpu profile's runs several at a time on a large GPU,
+# one process each (`asen.reproduce.default_jobs`: 4 on an H200, 1 on a T4); what that gains has not
+# been timed on a GPU yet (`STEPS="synth book" bash benchmarks/gpu_session.sh` does).
 #
 # The same session ran the gpu profile for one seed end to end, without network access: no ImageNet
 # weights, so the backbones started from the stage-0 self-supervised run. Every row stayed at chance

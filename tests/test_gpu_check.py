@@ -74,8 +74,8 @@ def test_pipeline_on_a_given_dataset_batch_and_compile_path(tmp_path, monkeypatc
 
 
 def test_the_session_script_lists_its_steps_and_keeps_to_its_total(tmp_path):
-    """benchmarks/gpu_session.sh with DRY_RUN: the five steps, commands whose flags exist, and TOTAL_S capping
-    each step's limit (a step with under 20 s left is skipped)."""
+    """benchmarks/gpu_session.sh with DRY_RUN: the five default steps, commands whose flags exist, and TOTAL_S
+    capping each step's limit (a step with under 20 s left is skipped)."""
     import os
     import subprocess
 
@@ -96,3 +96,23 @@ def test_the_session_script_lists_its_steps_and_keeps_to_its_total(tmp_path):
     assert "== reproduce (limit 50 s)" in text
     _, steps = dry(TOTAL_S="10")
     assert all(s["rc"] == "skipped" for s in steps.values())
+    assert '--jobs 0 --quiet' in dry()[0] and '--jobs 1 --quiet' in dry(JOBS="1")[0]  # runs sharing the GPU
+
+
+def test_the_session_script_runs_the_gpu_book_on_request(tmp_path):
+    """STEPS="synth book": only those two steps, the book as `make book` runs it but in the gpu profile on CUDA,
+    with flags tools/execute_notebooks.py has."""
+    import os
+    import subprocess
+
+    script = gpu_check.ROOT / "benchmarks" / "gpu_session.sh"
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "DRY_RUN": "1", "RES": str(tmp_path / "res"), "STEPS": "synth book"})
+    steps = json.loads(out.stdout.strip().splitlines()[-1])
+    assert list(steps) == ["synth", "book"]
+    line = next(x for x in out.stdout.splitlines() if x.startswith("== book"))
+    assert "(limit 560 s)" in line and "tools/execute_notebooks.py --profile gpu --device cuda" in line
+    source = (gpu_check.ROOT / "tools" / "execute_notebooks.py").read_text()
+    for flag in ("--profile", "--device", "--data-root", "--runs-root", "--results-dir", "--jobs", "--force",
+                 "--keep-going"):
+        assert f'add_argument("{flag}"' in source

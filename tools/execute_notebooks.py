@@ -331,8 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="do not train the chapters' runs up front (read from their ctx.trained / run_main_table / "
                         "run_ablations calls); each chapter then trains what it needs, one run at a time")
     p.add_argument("--jobs", "-j", type=int, default=0,
-                   help="runs pre-trained at once on a CPU, each in its own process (default 0: one per core, at "
-                        "most 4)")
+                   help="runs pre-trained at once, each in its own process (default 0: asen.reproduce.default_jobs, "
+                        "on a CPU one per core, on a GPU one per 20 GiB of its memory, at most 4)")
     args = p.parse_args(argv)
 
     sources = chapter_sources(args.notebooks, args.only)

@@ -79,8 +79,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     add_overrides(p, "override a config value for every run, e.g. --set data.num_workers=2")
     add_device(p)
     p.add_argument("--jobs", "-j", type=int, default=0,
-                   help="runs trained at once on a CPU, each in its own process (default 0: one per core, at most "
-                        "4; 1: one after the other in this process). Ignored on CUDA")
+                   help="runs trained at once, each in its own process (default 0: on a CPU one per core, on a GPU one "
+                        "per 20 GiB of its memory and two CPU cores, at most 4; 1: one after the other in this "
+                        "process)")
     add_flag(p, "--no-pretrain", "train every backbone from scratch instead of from the shared self-supervised "
                                  "pre-training run (synthfashion_cpu_pretrain, the stand-in for ImageNet weights)")
     add_flag(p, "--plan", "print every run the profile needs (method, seed, stage, networks, input sizes, steps, "

@@ -67,7 +67,7 @@ class Protocol:
     pretrain_configs: tuple[str, ...] | None = None
     extra_overrides: tuple[str, ...] = ()
     progress: bool = True
-    jobs: int = 0  # training processes on a CPU (0: auto, see default_jobs); CUDA always trains one run at a time
+    jobs: int = 0  # runs trained at once, each in its own process (0: auto, see default_jobs)
     imagenet: bool | None = None
     image_cache: ImageCache | None = field(default=None, repr=False, compare=False)
 

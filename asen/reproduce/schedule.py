@@ -22,11 +22,28 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def default_jobs() -> int:
-    """Training processes on a CPU: one per core, at most 4 (each keeps its own decoded-image cache, ~1.5 GB
-    with SynthFashion small). Small models train faster as N one-thread processes than as one N-thread one
-    (measured on 2 cores: about 1.8x the images per second)."""
-    return max(1, min(4, usable_cores()))
+GPU_GIB_PER_JOB = 20
+"""GPU memory set aside for each concurrent run on one CUDA device (:func:`default_jobs`): the gpu profile's
+ResNet-50 + ResNet-34 at 48 images a step in bf16, its optimizer and the image store, with room to spare."""
+
+
+def default_jobs(device: torch.device | str = "cpu") -> int:
+    """How many runs to train at once, each in its own process.
+
+    On a CPU: one per core, at most 4 (each keeps its own decoded-image cache, ~1.5 GB with SynthFashion small).
+    Small models train faster as N one-thread processes than as one N-thread one (measured on 2 cores: about 1.8x
+    the images per second).
+
+    On CUDA: the runs of the gpu profile (48 images a step) leave a large GPU mostly idle, waiting on kernel
+    launches from one CPU thread, so several share the device: one per :data:`GPU_GIB_PER_JOB` GiB of its memory
+    and per two CPU cores, at most 4 (a T4 or L4 gets 1, a 40 GB A100 on 12 cores 2, an 80 GB A100 or an H200
+    4). ``asen reproduce --jobs N`` overrides it.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return max(1, min(4, usable_cores()))
+    gib = torch.cuda.get_device_properties(device).total_memory / 2**30
+    return max(1, min(4, usable_cores() // 2, int(gib // GPU_GIB_PER_JOB)))
 
 
 _WORKER_CACHE: list[ImageCache] = []
@@ -39,13 +56,13 @@ def _start_worker(image_bytes: int, view_bytes: int) -> None:
     _WORKER_CACHE[:] = [ImageCache(image_bytes, view_bytes)]
 
 
-def _train_job(cfg_dict: dict, runs_root: str, threads: int) -> str:
+def _train_job(cfg_dict: dict, runs_root: str, threads: int, device: str = "cpu") -> str:
     """One training run in a worker process (quiet; ``threads`` torch threads; the worker's image cache)."""
     from ..config import from_dict
 
     torch.set_num_threads(threads)
     cfg = from_dict(cfg_dict, source="asen reproduce")
-    return str(ensure_trained(cfg, Path(runs_root), torch.device("cpu"), progress=False,
+    return str(ensure_trained(cfg, Path(runs_root), torch.device(device), progress=False,
                               image_cache=_WORKER_CACHE[0] if _WORKER_CACHE else None))
 
 
@@ -84,10 +101,11 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
     stage-1 run) is trained after it; runs start as soon as a process is free, in the order of
     :func:`_schedule`, so a stage-2 run can use a core that would otherwise wait for the last stage-1 run.
 
-    On CUDA, or with one job, runs train one after the other in this process (with progress bars). On a CPU
-    with several jobs each run trains in its own process with ``cores // jobs`` threads; a run's result does
-    not depend on which process trained it, except for the floating-point summation order of the thread
-    count (CPU training is reproducible for a given thread count).
+    With one job, runs train one after the other in this process (with progress bars). With several (the
+    default on a CPU with several cores and on a large GPU, :func:`default_jobs`), each run trains in its own
+    process with ``cores // jobs`` threads, on the protocol's device (several processes share one GPU); a run's
+    result does not depend on which process trained it, except for the floating-point summation order of the
+    thread count (CPU training is reproducible for a given thread count).
     """
     unique = list({c.hash() + c.name: c for c in configs}.values())
     pre = protocol.pretrain_config()
@@ -98,8 +116,8 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
     if not todo:
         return
     order, deps = _schedule(todo, protocol.runs_root)
-    jobs = protocol.jobs or default_jobs()
-    if protocol.device.type != "cpu" or jobs <= 1 or len(todo) == 1:
+    jobs = protocol.jobs or default_jobs(protocol.device)
+    if jobs <= 1 or len(todo) == 1:
         for k in order:
             ensure_trained(todo[k], protocol.runs_root, protocol.device, progress=protocol.progress,
                            image_cache=protocol.image_cache)
@@ -122,7 +140,8 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
         def submit_ready() -> None:
             for k in [k for k in waiting if deps[k] <= done][: jobs - len(running)]:
                 waiting.remove(k)
-                running[pool.submit(_train_job, todo[k].to_dict(), str(protocol.runs_root), threads)] = k
+                running[pool.submit(_train_job, todo[k].to_dict(), str(protocol.runs_root), threads,
+                                    str(protocol.device))] = k
 
         submit_ready()
         while running:
