@@ -130,12 +130,22 @@ def imagenet_weights_available(names: tuple[str, ...] | list[str], timeout_s: fl
 
 
 def _load_state(path: str | Path) -> dict:
-    """A state dict from a file (a bare one, or one under a ``state_dict`` key), with an error naming the file."""
+    """A state dict from a file (a bare one, or one under a ``state_dict`` key), with an error naming the file.
+
+    Read as ``--checkpoint`` is (:func:`asen.checkpoint.read_checkpoint`: safe loading, one-line errors), so that
+    a truncated file or another kind of file (a YAML file given by mistake) says so instead of a torch traceback.
+
+    Raises:
+        PretrainedWeightsError: no such file. CheckpointError: a folder, an empty, truncated or non-PyTorch file.
+    """
+    from .checkpoint import read_checkpoint  # asen.checkpoint builds the model, which builds on this module
+
     path = Path(path)
     if not path.exists():
         raise PretrainedWeightsError(f"pretrained weights file not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return state.get("state_dict", state) if isinstance(state, dict) else state
+    state = read_checkpoint(path, "a backbone state dict (model.pretrained / model.local_pretrained), e.g. "
+                                  "checkpoints/best.pt of a stage-0 run")
+    return state.get("state_dict", state)
 
 
 def build_backbone(name: str, pretrained: str = "imagenet", tiny_width: int = 32, tiny_blocks: int = 1) -> nn.Module:

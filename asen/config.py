@@ -15,6 +15,7 @@ import ast
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -342,7 +343,7 @@ def _looks_like_path(value: str) -> bool:
 
 
 def validate(cfg: Config, origins: Mapping[str, str] | None = None, source: str = "<config>") -> None:
-    """Check every fixed-choice value and every range of a resolved configuration.
+    """Check every fixed-choice value and every range of a resolved configuration; every number is finite.
 
     Args:
         cfg: the merged configuration.
@@ -357,6 +358,9 @@ def validate(cfg: Config, origins: Mapping[str, str] | None = None, source: str 
         for f in fields(body):
             key, value = f"{section}.{f.name}", getattr(body, f.name)
             where = origins.get(key, source)
+            if isinstance(value, float) and not math.isfinite(value):  # inf passes "> 0"; no key means it
+                raise ConfigError(f"{where}: '{key}' must be a finite number"
+                                  f"{f' {RANGES[key][0]}' if key in RANGES else ''}; got {value!r}")
             if key in CHOICES:
                 allowed = CHOICES[key]() if callable(CHOICES[key]) else CHOICES[key]
                 if value not in allowed:
@@ -475,8 +479,17 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def resolve_config_path(name: str | Path) -> Path:
-    """A path as given, or the name of a shipped config (``fashionai_s1`` -> ``asen/configs/fashionai_s1.yaml``)."""
+    """A path as given, or the name of a shipped config (``fashionai_s1`` -> ``asen/configs/fashionai_s1.yaml``).
+
+    Raises:
+        ConfigError: an empty name, a folder, or neither a file nor a shipped config's name.
+    """
+    if not str(name).strip():  # Path("") is the current folder
+        raise ConfigError("--config '': empty config name; give a YAML file or a shipped config name "
+                          "(e.g. -c synthfashion_cpu)")
     path = Path(name)
+    if path.is_dir():
+        raise ConfigError(f"config file '{name}' is a folder; give a YAML file in it, or a shipped config name")
     if path.exists():
         return path
     shipped = CONFIG_DIR / (str(name) if str(name).endswith(".yaml") else f"{name}.yaml")
@@ -487,16 +500,25 @@ def resolve_config_path(name: str | Path) -> Path:
 
 
 def _read_yaml(path: Path) -> dict:
+    """The top-level mapping of a YAML file (``{}`` for an empty file); in one of our configs, a section left
+    empty (``train:`` with nothing under it) reads as an empty mapping, so that it changes nothing when merged.
+
+    Raises:
+        ConfigError: not UTF-8, not valid YAML, or not a mapping at the top level; the message names the file.
+    """
     try:
-        with open(path) as fh:
+        with open(path, encoding="utf-8") as fh:
             tree = yaml.safe_load(fh)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the config as "
+                          f"UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
     if tree is None:
         return {}
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(tree).__name__}")
-    return tree
+    return {key: {} if value is None and key in _SECTIONS else value for key, value in tree.items()}
 
 
 def is_authors_config(tree: Mapping) -> bool:

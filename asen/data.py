@@ -27,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.transforms import functional as TF
 
+from .errors import BadValue
 from .layout import (  # noqa: F401 - the reading names, re-exported for the many callers that import them from here
     DataError, Meta, SplitFiles, load_meta, load_split_files, read_items, seeded_split,
 )
@@ -325,7 +326,7 @@ class InBatchSampler:
         self.k = min(attributes_per_batch, len(self.attrs))
         self.per_attr = images_per_batch // self.k
         if self.per_attr < 4:
-            raise ValueError(f"data.images_per_batch={images_per_batch} gives {self.per_attr} images to each of "
+            raise BadValue(f"data.images_per_batch={images_per_batch} gives {self.per_attr} images to each of "
                              f"{self.k} attributes a step; the in-batch sampler needs at least 4 per attribute (two "
                              f"values x two images): raise data.images_per_batch to {4 * self.k} or more")
         self.steps, self.seed = steps, seed

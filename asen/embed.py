@@ -29,6 +29,7 @@ from tqdm.auto import tqdm as auto_tqdm
 
 from .config import Config
 from .data import ImageSet, collate_images
+from .errors import BadValue
 
 # asen.roi (and torchvision) and asen.distributed are imported where used, so that importing this module (as the
 # `asen` command line does through asen.search) stays fast.
@@ -58,7 +59,7 @@ class EmbedSettings:
 def fuse(global_feat: np.ndarray, local_feat: np.ndarray, beta: float) -> np.ndarray:
     """``[sqrt(beta) g ; sqrt(1 - beta) l]`` of normalised features (dot product = weighted cosine)."""
     if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta must be in [0, 1], got {beta}")
+        raise BadValue(f"beta must be in [0, 1], got {beta}")
     return np.concatenate([np.sqrt(beta) * global_feat, np.sqrt(1.0 - beta) * local_feat], axis=1)
 
 

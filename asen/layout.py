@@ -87,6 +87,29 @@ def _missing(path: Path, dataset: str | None = None) -> DataError:
     return DataError(f"missing file: {path} ({data_help(dataset)})")
 
 
+def not_a_folder(root: Path) -> str | None:
+    """Why ``root`` cannot be a dataset folder where it is a file (the user gave a file's path, e.g. meta.json),
+    or ``None`` where it is a folder or is missing (each caller says how to get a missing dataset)."""
+    if root.exists() and not root.is_dir():
+        return f"{root} is a file, not a folder: give the dataset folder (the one holding {META_FILE})"
+    return None
+
+
+def read_text(path: Path) -> str:
+    """A text file of a dataset folder, decoded as UTF-8 (the layout's encoding, whatever the locale).
+
+    Raises:
+        DataError: the file is not UTF-8; the message names the file, the line and what to do.
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: not UTF-8 text (byte {data[exc.start]:#04x}); save the file as "
+                        f"UTF-8") from None
+
+
 # ------------------------------------------------------------------------------------------- attributes
 def resolve_attribute(attribute: str | int, names: Sequence[str]) -> int:
     """Index of an attribute given by name or index.
@@ -147,6 +170,19 @@ def meta_dict(
     }
 
 
+def _count(path: Path, key: str, value: object) -> int:
+    """A whole number of ``meta.json`` (``key`` names it, e.g. ``num_values[2]``); ``"6"`` and ``6.0`` are read
+    as 6. Raises DataError naming the file and the key otherwise."""
+    if not isinstance(value, bool):
+        try:
+            number = float(value)
+            if number.is_integer() and number >= 0:
+                return int(number)
+        except (TypeError, ValueError):
+            pass
+    raise DataError(f"{path}: '{key}' must be a whole number >= 0 (the attribute's value count); got {value!r}")
+
+
 def load_meta(root: str | Path) -> Meta:
     """Read ``meta.json`` from the dataset folder (or one level up).
 
@@ -160,7 +196,7 @@ def load_meta(root: str | Path) -> Meta:
     else:
         raise _missing(root / META_FILE, root.name)
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from exc
     if isinstance(raw, dict) and root.name in raw and isinstance(raw[root.name], dict):
@@ -173,7 +209,7 @@ def load_meta(root: str | Path) -> Meta:
             num_values = [len(v) for v in value_names]
         else:
             names = list(attrs)
-            num_values = [int(n) for n in raw["num_values"]]
+            num_values = [_count(path, f"num_values[{i}]", n) for i, n in enumerate(raw["num_values"])]
             value_names = raw.get("value_names") or [[str(v) for v in range(n)] for n in num_values]
     except (KeyError, TypeError, IndexError) as exc:
         raise DataError(
@@ -202,7 +238,7 @@ def read_filenames(path: str | Path, dataset: str | None = None, problems: list[
     path = Path(path)
     if not path.exists():
         raise _missing(path, dataset)
-    names = path.read_text().splitlines()
+    names = read_text(path).splitlines()
     for lineno, name in enumerate(names, 1):
         if not name.strip():
             message = f"{path}, line {lineno}: empty line (every line must name an image)"
@@ -262,7 +298,7 @@ def read_items(
     if not path.exists():
         raise _missing(path, dataset)
     rows: list[tuple[int, int, int]] = []
-    with open(path) as fh:
+    with io.StringIO(read_text(path), newline=None) as fh:  # the lines as a text-mode file gives them
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -297,6 +333,8 @@ class SplitFiles:
 def load_split_files(root: str | Path, splits: Sequence[str] = SPLITS) -> SplitFiles:
     """Read and validate every text file of a dataset folder (images are not opened here)."""
     root = Path(root)
+    if (problem := not_a_folder(root)) is not None:
+        raise DataError(problem)
     if not root.is_dir():
         raise DataError(
             f"dataset folder not found: {root} "
@@ -519,7 +557,11 @@ def _all_filenames(path: Path, report: FolderCheck) -> list[str] | None:
     if not path.exists():
         return None
     problems: list[str] = []
-    names = read_filenames(path, problems=problems)
+    try:
+        names = read_filenames(path, problems=problems)
+    except DataError as exc:  # not UTF-8: no line can be trusted
+        report.error(str(exc))
+        return None
     if problems:
         report.error(f"{path}: {len(problems)} empty line(s) (they shift every image id):" + listing(problems))
     return names
@@ -675,7 +717,7 @@ def check_folder(
     root = Path(root)
     report = FolderCheck(root) if report is None else report
     if not root.is_dir():
-        report.error(f"dataset folder not found: {root} ({data_help(root.name)})")
+        report.error(not_a_folder(root) or f"dataset folder not found: {root} ({data_help(root.name)})")
         return report
     try:
         meta = report.meta = load_meta(root)

@@ -29,7 +29,7 @@ from torch import nn
 
 from .attention import ChannelAttention, SpatialAttention
 from .backbones import build_backbone
-from .config import HEADS, ModelConfig  # noqa: F401  (HEADS: the allowed model.head values)
+from .config import HEADS, ConfigError, ModelConfig  # noqa: F401  (HEADS: the allowed model.head values)
 
 AAAI_HEADS = ("asen_aaai", "asen_v2")  # the AAAI-2020 code's ASENet and ASENet_V2 (asen.aaai)
 
@@ -171,10 +171,10 @@ class ASEN(nn.Module):
         from .aaai import ASENet, ASENetV2  # asen.aaai builds on this module
 
         if not (cfg.spatial_attention and cfg.channel_attention):
-            raise ValueError(f"model.head={cfg.head} has both attentions built in: model.spatial_attention and "
+            raise ConfigError(f"model.head={cfg.head} has both attentions built in: model.spatial_attention and "
                              f"model.channel_attention must be true (the ablation switches are for head=asen)")
         if cfg.local_branch:
-            raise ValueError(f"model.head={cfg.head} has no local branch: set model.local_branch to false")
+            raise ConfigError(f"model.head={cfg.head} has no local branch: set model.local_branch to false")
         backbone = build_backbone(cfg.backbone, cfg.pretrained, cfg.tiny_width, cfg.tiny_blocks)
         self.attr_embedding = None
         if cfg.head == "asen_aaai":

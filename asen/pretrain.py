@@ -30,7 +30,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from .backbones import build_backbone
-from .config import Config, PretrainConfig
+from .config import Config, ConfigError, PretrainConfig
 from .data import DataError, ImageSet, SplitFiles, global_view, load_split_files, normalize
 from .engine import EpochLoop, TrainingDiverged, checkpoint_state, epoch_record, make_scheduler
 from .runs import seed_everything
@@ -164,7 +164,8 @@ def pretrain(
         raise ValueError(f"pretrain.temperature must be > 0, got {p.temperature}")
     batch = cfg.data.images_per_batch
     if batch < 2:
-        raise ValueError(f"data.images_per_batch must be >= 2 for pre-training (other images are the negatives), got {batch}")
+        raise ConfigError(f"data.images_per_batch must be >= 2 for pre-training (other images are the negatives), "
+                          f"got {batch}")
     device = torch.device(device)
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     files = files or load_split_files(cfg.data.root, splits=("train",))

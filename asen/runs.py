@@ -32,7 +32,7 @@ import torch
 
 from . import cpu
 from .config import Config, save_config
-from .errors import UserError
+from .errors import BadValue, UserError
 from .layout import data_fingerprint  # noqa: F401 - runs record it; the layout owns it
 
 RUN_FILES = ("config.yaml", "run.json", "log.jsonl")  # with checkpoints/: what makes a folder a run
@@ -70,11 +70,30 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.backends.cudnn.benchmark = False
 
 
+DEVICE_CHOICES = "auto, cpu, cuda or cuda:N (N: a GPU index)"
+"""What ``--device`` accepts, for messages (``torch.device`` also parses the other device types it knows)."""
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    """``auto`` -> CUDA when available, else CPU; anything else is parsed by ``torch.device``.
+
+    Raises:
+        BadValue: a name ``torch.device`` does not parse, or a CUDA device this machine does not have (no CUDA,
+            or an index beyond its GPUs); the message names the value and lists :data:`DEVICE_CHOICES`.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise BadValue(f"--device {name!r}: unknown device; expected {DEVICE_CHOICES}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BadValue(f"--device {name}: CUDA is not available on this machine; use --device cpu (or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise BadValue(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+                           f"(cuda:0..cuda:{torch.cuda.device_count() - 1}); expected {DEVICE_CHOICES}")
+    return device
 
 
 def git_commit() -> str:

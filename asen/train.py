@@ -97,7 +97,8 @@ def load_stage1(model: ASEN, path: str | Path, data_root: str | Path | None = No
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("local_branch.")]
     if missing or unexpected:
-        raise ValueError(f"{path}: stage-1 weights do not fit this model: missing {missing}, unexpected {unexpected}")
+        raise ConfigError(f"{path}: stage-1 weights do not fit this model: missing {missing[:5]}, unexpected "
+                          f"{unexpected[:5]}; give train.init_from a stage-1 checkpoint of the same model.* settings")
 
 
 def copy_global_to_local(model: ASEN) -> None:
@@ -105,7 +106,7 @@ def copy_global_to_local(model: ASEN) -> None:
     g, loc = model.global_branch.state_dict(), model.local_branch.state_dict()
     mismatch = [k for k in loc if k not in g or g[k].shape != loc[k].shape]
     if mismatch:
-        raise ValueError(f"train.local_init=global needs identical branches; these differ: {mismatch[:5]}")
+        raise ConfigError(f"train.local_init=global needs identical branches; these differ: {mismatch[:5]}")
     model.local_branch.load_state_dict(g)
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
-from .common import Command, add_flag, add_quiet
+from .common import Command, add_flag, add_quiet, check_output_file, non_negative_int, positive_int
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -17,7 +17,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         args.design = synth.DEFAULT_DESIGN
     if args.design not in synth.DESIGNS:
         raise UserError(f"--design {args.design}: expected one of {', '.join(map(str, synth.DESIGNS))}")
-    if args.preview:
+    if args.preview is not None:  # --preview "" too: an error, not the whole dataset
+        check_output_file(args.preview, "--preview")
         path = synth.save_preview(args.preview, seed=args.seed, design=args.design)
         print(f"wrote sample grid {path} (design {args.design})")
         return 0
@@ -32,11 +33,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """``asen doctor``: check a dataset folder and print the report; 0 when clean, 1 on problems."""
     from ..doctor import doctor
 
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     report = doctor(args.data_dir, check_images=not args.no_images, max_images=args.max_images,
-                    progress=not args.no_progress, workers=args.workers or 4)
+                    progress=not args.no_progress, workers=args.workers)
     print(report.format())
     if args.json is not None:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report.to_dict(), indent=1) + "\n")
     return 0 if report.ok else 1
 
 
@@ -44,8 +48,9 @@ def _synth_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="data/SynthFashion", help="output folder (default data/SynthFashion)")
     p.add_argument("--size", default="small",
                    help="tiny (seconds, tests), small (CPU default), fashionai (FashionAI's counts)")
-    p.add_argument("--seed", type=int, default=0, help="generator seed; same seed + version = identical files")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="generator seed (>= 0); same seed + version = identical files")
+    p.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     p.add_argument("--preview", metavar="PNG",
                    help="only write a sample grid (one row per attribute, one column per value)")
     p.add_argument("--design", type=int, default=None,
@@ -58,9 +63,9 @@ def _synth_arguments(p: argparse.ArgumentParser) -> None:
 def _doctor_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("data_dir", metavar="DATA_DIR", type=Path, help="dataset folder (e.g. data/FashionAI)")
     add_flag(p, "--no-images", "do not open the image files (text files only)")
-    p.add_argument("--max-images", type=int, default=None, metavar="N",
+    p.add_argument("--max-images", type=non_negative_int, default=None, metavar="N",
                    help="check at most N images, evenly spread over the splits (default: all)")
-    p.add_argument("--workers", type=int, default=4, help="threads decoding images")
+    p.add_argument("--workers", type=positive_int, default=4, help="threads decoding images (default 4)")
     add_flag(p, "--no-progress", "no progress bar")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the report as JSON")
 

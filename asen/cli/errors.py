@@ -1,7 +1,8 @@
 """The ``asen`` command's one error path: which failures are the user's, and their one-line message.
 
 A :class:`~asen.errors.UserError` (a bad config, missing data, a checkpoint of another model, ...), a missing
-file, or a full disk is the user's to fix: :func:`asen.cli.main` prints :func:`error_message` as one line
+file, a folder where a file is expected (and vice versa), an existing output, no permission, or a full disk
+is the user's to fix: :func:`asen.cli.main` prints :func:`error_message` as one line
 ``error: ...`` and exits with status 2. Any other exception is a bug and keeps its traceback.
 """
 from __future__ import annotations
@@ -11,8 +12,18 @@ from pathlib import Path
 
 from ..errors import UserError
 
+PATH_ERRORS: dict[type[OSError], str] = {
+    IsADirectoryError: "expected a file, got a folder: give a file name",
+    NotADirectoryError: "expected a folder, but it (or a folder above it) is a file: give a folder path",
+    FileExistsError: "already exists: remove it or choose another path",
+    PermissionError: "permission denied: choose a path you may read or write, or change its permissions",
+}
+"""The operating system's errors about a path (a file where a folder is expected and vice versa, an existing
+output, no permission), with what to do: expected when they name the path (``filename``), a safety net for the
+paths the commands do not check first. Without a path there is nothing the user could change: a bug."""
+
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (UserError, FileNotFoundError)
-"""The exceptions that report a user's mistake or situation (not a bug)."""
+"""The exceptions that report a user's mistake or situation (not a bug); also :data:`PATH_ERRORS` naming a path."""
 
 _PACKAGE = str(Path(__file__).parent.parent)
 _CLI = str(Path(__file__).parent)
@@ -58,18 +69,34 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
+def _path_message(exc: OSError) -> str | None:
+    """``<path>: <what is wrong and what to do>`` for an OS error of :data:`PATH_ERRORS` that names its path;
+    ``None`` for others.
+
+    The path is the user's: where a rename failed (the atomic writers of :mod:`asen.runs` rename a temporary file
+    over the output), the target ``filename2``, not the temporary file."""
+    for kind, advice in PATH_ERRORS.items():
+        if isinstance(exc, kind) and not isinstance(exc, UserError):  # a UserError's message already says it
+            path = exc.filename2 if exc.filename2 is not None else exc.filename
+            return f"{path}: {advice}" if path is not None else None
+    return None
+
+
 def error_message(exc: BaseException) -> str | None:
     """The one-line message for an expected failure, or ``None`` for a bug (which keeps its traceback).
 
     Args:
         exc: the exception a command raised.
     Returns:
-        ``"no space left on device while writing <path>: ..."`` for a full disk, the exception's message (on one
-        line) for :data:`EXPECTED_ERRORS`, else ``None``.
+        ``"no space left on device while writing <path>: ..."`` for a full disk, ``"<path>: <what to do>"`` for
+        :data:`PATH_ERRORS`, the exception's message (on one line) for the other :data:`EXPECTED_ERRORS`, else
+        ``None``.
     """
     if _is_disk_full(exc):
         path = _written_path(exc) or "a file"
         return f"no space left on device while writing {path}: free space or choose another --run-dir/--out"
+    if isinstance(exc, OSError) and (message := _path_message(exc)) is not None:
+        return message
     if isinstance(exc, EXPECTED_ERRORS):
         return _one_line(str(exc)) or type(exc).__name__
     return None

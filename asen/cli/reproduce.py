@@ -5,7 +5,8 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import Command, add_device, add_flag, add_overrides, add_quiet
+from ..errors import UserError
+from .common import Command, add_device, add_flag, add_overrides, add_quiet, check_output_folder, non_negative_int
 
 
 def _plan(protocol, seeds: tuple[int, ...], args: argparse.Namespace) -> None:
@@ -26,7 +27,16 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from ..runs import resolve_device
 
     prof = PROFILES[args.profile]
+    check_output_folder(args.runs, "--runs")
+    check_output_folder(args.out, "--out")
+    if args.data is not None and not args.data.strip():
+        raise UserError("--data '': empty path; give the SynthFashion folder (or leave --data out for the default)")
     data_root = Path(args.data or default_data_root(args.profile))
+    if data_root.exists() and not data_root.is_dir():
+        raise UserError(f"--data {data_root}: a file, not a folder; give the SynthFashion folder")
+    if args.plan and args.data is not None and not (data_root / "meta.json").exists():
+        raise UserError(f"--data {data_root}: no SynthFashion dataset there (no meta.json) to plan with; generate it "
+                        f"(run without --plan, or `asen synth --out {data_root}`) or give another folder")
     if (not (data_root / "meta.json").exists() or args.generate) and not args.plan:
         from .. import synth
 
@@ -69,16 +79,17 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help=", ".join(f"{name} ({prof['summary']})" for name, prof in PROFILES.items()))
     p.add_argument("--data", help="SynthFashion folder (default data/SynthFashion for cpu, data/SynthFashion-<size> "
                                   "otherwise); generated when missing")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated dataset (default 0)")
+    p.add_argument("--data-seed", type=non_negative_int, default=0, help="seed of the generated dataset (default 0)")
     add_flag(p, "--generate", "(re)generate the dataset even if present")
-    p.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: the profile's, 0 1 2 for cpu)")
+    p.add_argument("--seeds", type=non_negative_int, nargs="+",
+                   help="training seeds (default: the profile's, 0 1 2 for cpu)")
     p.add_argument("--runs", default="runs/synthfashion", help="run folders; finished runs are reused by config hash")
     p.add_argument("--out", default="results/synthfashion", help="where the tables (.json, .md) go")
     add_flag(p, "--ablations", "also run the ablations (w/o ASA, w/o ACA, β, threshold)")
     add_flag(p, "--ablations-only", "only the ablations")
     add_overrides(p, "override a config value for every run, e.g. --set data.num_workers=2")
     add_device(p)
-    p.add_argument("--jobs", "-j", type=int, default=0,
+    p.add_argument("--jobs", "-j", type=non_negative_int, default=0,
                    help="runs trained at once, each in its own process (default 0: on a CPU one per core, on a GPU one "
                         "per 20 GiB of its memory and two CPU cores, at most 4; 1: one after the other in this "
                         "process)")

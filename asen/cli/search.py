@@ -5,7 +5,8 @@ import argparse
 import json
 
 from ..errors import UserError
-from .common import Command, add_device, add_flag, add_quiet
+from .common import (Command, add_device, add_flag, add_quiet, check_output_file, check_output_folder,
+                     non_negative_int, positive_int, unit_float)
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 """``--index-type`` choices: :data:`asen.search.INDEX_TYPES` (written out: importing asen.search loads torch)."""
@@ -37,6 +38,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from ..search import build_index, gallery_paths, load_attribute_names, resolve_attributes
 
     _require_faiss()
+    check_output_folder(args.out, "--out")
     paths = gallery_paths(args.images, args.root)
     model, cfg, device = _load(args)
     names = load_attribute_names(model.num_attributes, cfg, args.meta)
@@ -69,6 +71,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from ..search import load_index, search
 
     _require_faiss()
+    if args.out:
+        check_output_file(args.out, "--out")
     idx = load_index(args.index, use_gpu=args.faiss_gpu)
     a = idx.attribute_index(args.attribute)  # fail before loading the model
     idx.index(a)  # and on a changed index file
@@ -86,6 +90,8 @@ def cmd_rerank(args: argparse.Namespace) -> int:
     from ..embed import EmbedSettings
     from ..search import load_attribute_names, read_results, rerank_order, resolve_attribute
 
+    if args.out:
+        check_output_file(args.out, "--out")
     paths, scores = read_results(args.results, args.root)
     if args.alpha < 1.0 and scores is None:
         raise DataError(f"--alpha {args.alpha} blends with the original scores, but {args.results} has none "
@@ -133,10 +139,10 @@ def _index_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--index-type", choices=INDEX_TYPES, default="flat",
                    help="flat: exact inner product (default; fine up to about 1M images per attribute on a CPU); "
                         "hnsw: approximate graph index (fast queries, slower build); ivf: approximate, inverted lists")
-    b.add_argument("--beta", type=float, help="ASEN++: weight of the global branch in the fused feature "
+    b.add_argument("--beta", type=unit_float, help="ASEN++: weight of the global branch in the fused feature "
                                               "(default: eval.beta of the checkpoint's config, paper 0.6)")
-    b.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
-    b.add_argument("--num-workers", type=int, default=0, help="image-loading processes (default 0)")
+    b.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default 64)")
+    b.add_argument("--num-workers", type=non_negative_int, default=0, help="image-loading processes (default 0)")
     add_flag(b, "--faiss-gpu", "build the FAISS indexes on the GPU (needs faiss-gpu)")
     add_flag(b, "--keep-features", "also keep the gallery features (features_<a>.npy)")
     add_flag(b, "--skip-bad-images", "index unreadable images as grey images (reported) instead of stopping")
@@ -148,7 +154,7 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", required=True, help="index folder written by `asen index build`")
     _model_arguments(p)
     _query_arguments(p)
-    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("-k", type=positive_int, default=10, help="number of results (default 10)")
     p.add_argument("--out", help="also write the results as `path<TAB>score` lines (input of `asen rerank`)")
     add_flag(p, "--faiss-gpu", "search on the GPU (needs faiss-gpu)")
     add_device(p)
@@ -161,11 +167,12 @@ def _rerank_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", required=True,
                    help="text file of results to reorder: one image path per line, optionally `path<TAB>score`")
     p.add_argument("--root", help="folder that relative paths in --results are relative to (default: current folder)")
-    p.add_argument("--alpha", type=float, default=1.0,
+    p.add_argument("--alpha", type=unit_float, default=1.0,
                    help="weight of the attribute-specific similarity; below 1 blends with the scores of --results "
                         "(score = alpha * attribute + (1 - alpha) * original); default 1")
-    p.add_argument("--beta", type=float, help="ASEN++: weight of the global branch (default: eval.beta of the config)")
-    p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
+    p.add_argument("--beta", type=unit_float,
+                   help="ASEN++: weight of the global branch (default: eval.beta of the config)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default 64)")
     p.add_argument("--out", help="also write the reranked list as `path<TAB>score` lines")
     add_device(p)
     add_quiet(p)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from .common import Command, add_config_args, add_flag
+from .common import Command, add_config_args, add_flag, check_output_file
 
 
 def _load_cfg(args: argparse.Namespace):
@@ -15,6 +15,25 @@ def _load_cfg(args: argparse.Namespace):
     if not args.config:
         raise ConfigError("give at least one --config (e.g. -c fashionai_s1, or -c synthfashion_cpu)")
     return load_config(args.config, args.overrides)
+
+
+def _run_dir(args: argparse.Namespace, name: str) -> Path:
+    """The run folder of ``asen train``: ``--run-dir``, else ``runs/<config name>``; checked before anything is
+    built, so that a mistyped ``--run-dir`` neither trains into the default nor resumes from nothing.
+
+    Raises:
+        UserError: an empty ``--run-dir``; a file; ``--resume`` where the folder does not exist.
+    """
+    if args.run_dir is not None and not args.run_dir.strip():
+        raise UserError("--run-dir '': empty path; give the run folder (or leave --run-dir out for runs/<config "
+                        "name>)")
+    run_dir = Path(args.run_dir or Path("runs") / name)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--run-dir {run_dir}: a file, not a folder; give a run folder")
+    if args.resume and not run_dir.is_dir():
+        raise UserError(f"--resume: no run folder {run_dir} to resume; give the --run-dir of the interrupted run, "
+                        f"or leave --resume out to start a new run")
+    return run_dir
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -26,9 +45,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise UserError("give --resume (continue the run) or --overwrite (replace it), not both")
     cfg = _load_cfg(args)
+    run_dir = _run_dir(args, cfg.name)
     device = init_from_env(resolve_device(args.device))  # joins torchrun's process group, if any
     rank, world = dist_info()
-    run_dir = Path(args.run_dir or Path("runs") / cfg.name)
     if rank == 0:
         print(f"training {cfg.name} (stage {cfg.train.stage}) on {device} x {world} process(es); run folder {run_dir}")
     if cfg.train.stage == 0:
@@ -57,6 +76,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..runs import data_fingerprint, resolve_device, write_json
 
     device = resolve_device(args.device)
+    if args.out is not None:  # before the evaluation, which can take long
+        check_output_file(args.out, "--out")
     if args.asen_aaai:
         if args.asenpp_config:
             raise UserError("give --asen-aaai (an AAAI-2020 checkpoint) or --asenpp-config (an ASEN++ one), not both")

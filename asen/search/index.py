@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from ..config import Config
 from ..data import DataError, ImageSet
 from ..embed import EmbedSettings, ImageLike, as_image_set, embed_images, has_local_branch, iter_embeddings
+from ..errors import BadValue
 from .attributes import load_attribute_names, resolve_attribute, resolve_attributes
 from .vectors import (INDEX_TYPES, _to_cpu, _to_gpu, faiss_gpu_available, make_index, require_faiss,
                       search_vectors)
@@ -205,7 +206,7 @@ def build_index(
     elif beta is not None:
         settings = dataclasses.replace(settings, beta=float(beta))
     if not 0.0 <= settings.beta <= 1.0:
-        raise ValueError(f"beta must be in [0, 1], got {settings.beta}")
+        raise BadValue(f"beta must be in [0, 1], got {settings.beta}")
     dataset, paths = as_image_set(gallery_images, settings)
     settings = dataclasses.replace(settings, global_size=dataset.global_size)
     if len(dataset) == 0:
@@ -281,9 +282,13 @@ def load_index(index_dir: str | Path, use_gpu: bool = False) -> SearchIndex:
 
     Raises:
         FileNotFoundError: no such folder, or no ``index.json`` in it.
-        DataError: a malformed ``index.json`` or a ``gallery.txt`` that does not match it.
+        DataError: a file instead of a folder, a malformed ``index.json`` or a ``gallery.txt`` that does not
+            match it.
     """
     root = Path(index_dir)
+    if root.exists() and not root.is_dir():
+        raise DataError(f"--index {root} is a file, not a folder: give the index folder written by `asen index "
+                        f"build` (the one holding index.json)")
     if not root.is_dir():
         raise FileNotFoundError(f"index folder not found: {root} (build one with `asen index build`)")
     meta = root / "index.json"

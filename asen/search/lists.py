@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..data import DataError
+from ..layout import read_text
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
@@ -27,7 +28,7 @@ def gallery_paths(images: str | Path, root: str | Path | None = None) -> list[st
             raise DataError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under {src}")
         return paths
     base = Path(root) if root else None
-    paths = [_resolve(line.strip(), base) for line in src.read_text().splitlines() if line.strip()]
+    paths = [_resolve(line.strip(), base) for line in read_text(src).splitlines() if line.strip()]
     if not paths:
         raise DataError(f"{src}: no image paths (expected one per line)")
     return paths
@@ -43,15 +44,19 @@ def read_results(path: str | Path, root: str | Path | None = None) -> tuple[list
     Returns:
         ``(paths, scores or None)``.
     Raises:
-        DataError: a bad score, or scores on some lines only (naming the line).
+        DataError: a folder, a file that is not UTF-8, a bad score, or scores on some lines only (naming the
+            line).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"--results: no such file: {path}")
+    if path.is_dir():
+        raise DataError(f"--results {path}: a folder, not a file: give the result list (one image path per line, "
+                        f"e.g. the --out of `asen search`)")
     base = Path(root) if root else None
     paths: list[str] = []
     scores: list[float | None] = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         name, _, score = line.rstrip("\n").partition("\t")

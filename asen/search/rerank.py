@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from ..embed import EmbedSettings, ImageLike, embed_images
+from ..errors import BadValue
 from .attributes import resolve_attribute
 
 
@@ -49,7 +50,7 @@ def rerank_order(
         original order), and (N,) float64 final scores indexed like ``result_paths``.
     """
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        raise BadValue(f"alpha must be in [0, 1], got {alpha}")
     if original_scores is not None and len(original_scores) != len(result_paths):
         raise ValueError(f"{len(original_scores)} original scores for {len(result_paths)} results")
     if alpha < 1.0 and original_scores is None:

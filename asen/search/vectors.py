@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import BadValue
+
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 
 
@@ -143,7 +145,7 @@ def search_vectors(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray,
         ``k' = min(k, index.ntotal)``; an approximate index may return id -1 where it found fewer.
     """
     if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise BadValue(f"k must be at least 1, got {k}")
     q = _as_queries(queries)
     if q.shape[1] != index.d:
         raise ValueError(f"query dimension {q.shape[1]} does not match the index dimension {index.d}")

@@ -46,6 +46,7 @@ from typing import Iterator, Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from ..errors import BadValue, OutputExists
 from ..layout import (
     EVAL_SPLITS,
     META_FILE,
@@ -277,9 +278,9 @@ def check_seed(seed: object) -> int:
         ValueError: not an int (bools rejected) or negative.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be a non-negative int, got {seed!r} ({type(seed).__name__})")
+        raise BadValue(f"seed must be a non-negative int, got {seed!r} ({type(seed).__name__})")
     if int(seed) < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise BadValue(f"seed must be a non-negative int, got {seed!r}")
     return int(seed)
 
 
@@ -298,7 +299,7 @@ def get_size(size: str | SizeSpec) -> SizeSpec:
     if isinstance(size, SizeSpec):
         return size
     if not isinstance(size, str) or size not in SIZES:
-        raise ValueError(f"unknown SynthFashion size {size!r}; expected one of {', '.join(SIZES)}")
+        raise BadValue(f"unknown SynthFashion size {size!r}; expected one of {', '.join(SIZES)}")
     return SIZES[size]
 
 
@@ -309,7 +310,7 @@ def _check_workers(workers: object) -> int:
         except AttributeError:  # pragma: no cover - not Linux
             return max(1, os.cpu_count() or 1)
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or int(workers) < 1:
-        raise ValueError(f"workers must be None or a positive int, got {workers!r}")
+        raise BadValue(f"workers must be None or a positive int, got {workers!r}")
     return int(workers)
 
 
@@ -529,7 +530,8 @@ def generate_dataset(
 
     if out.exists():
         if not out.is_dir():
-            raise FileExistsError(f"refusing to write SynthFashion to {out}: it exists and is not a folder")
+            raise OutputExists(f"refusing to write SynthFashion to {out}: it exists and is not a folder; give a folder "
+                               f"path (new, or holding SynthFashion)")
         if is_complete(out, meta):
             print(
                 f"SynthFashion: reusing complete dataset at {out} "
@@ -537,7 +539,7 @@ def generate_dataset(
             )
             return out
         if any(out.iterdir()) and not _is_synth_folder(out):
-            raise FileExistsError(
+            raise OutputExists(
                 f"refusing to overwrite {out}: it exists, is not empty and is not a SynthFashion dataset "
                 f"(no {META_FILE} naming {DATASET_NAME}); remove it or choose another folder"
             )
