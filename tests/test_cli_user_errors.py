@@ -258,8 +258,16 @@ def test_in_batch_sampler_too_few_images_is_a_user_error(toy_root):
     (NotADirectoryError(errno.ENOTDIR, "Not a directory", "/tmp/f.txt/x.json"),
      "/tmp/f.txt/x.json: expected a folder"),
     (FileExistsError(errno.EEXIST, "File exists", "/tmp/out"), "/tmp/out: already exists"),
+    (FileNotFoundError(errno.ENOENT, "No such file or directory", "/data/x.jpg"),
+     "/data/x.jpg: no such file or folder: check the path"),
     (PermissionError(errno.EACCES, "Permission denied", "/root/x"), "/root/x: permission denied"),
 ])
 def test_os_path_errors_name_the_users_path(exc, expected):
     message = error_message(exc)
     assert message is not None and message.startswith(expected) and ".tmp" not in message
+
+
+def test_a_missing_file_without_a_path_keeps_its_own_message():
+    """Our own FileNotFoundErrors carry their message (which names the file and what to do) and no filename."""
+    assert error_message(FileNotFoundError("data/x: no meta.json; run asen synth first")) == \
+        "data/x: no meta.json; run asen synth first"

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import UserError
 
 PATH_ERRORS: dict[type[OSError], str] = {
+    FileNotFoundError: "no such file or folder: check the path (or create what it names first)",
     IsADirectoryError: "expected a file, got a folder: give a file name",
     NotADirectoryError: "expected a folder, but it (or a folder above it) is a file: give a folder path",
     FileExistsError: "already exists: remove it or choose another path",
