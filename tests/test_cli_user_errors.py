@@ -173,6 +173,10 @@ def test_train_run_dir_checks(toy_root, tmp_path, capsys):
     assert main([*base, "--run-dir", str(missing), "--resume"]) == 2
     assert f"no run folder {missing} to resume" in _one_error(capsys)
     assert not missing.exists()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert main([*base, "--run-dir", str(a_file)]) == 2
+    assert f"--run-dir {a_file}: a file, not a folder" in _one_error(capsys)
 
 
 @pytest.mark.parametrize("content", [b"PK\x03\x04 truncated", b"model:\n  backbone: resnet_tiny\n"])

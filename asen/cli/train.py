@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from .common import Command, add_config_args, add_flag, check_output_file
+from .common import Command, add_config_args, add_flag, check_output_file, check_output_folder
 
 
 def _load_cfg(args: argparse.Namespace):
@@ -22,14 +22,10 @@ def _run_dir(args: argparse.Namespace, name: str) -> Path:
     built, so that a mistyped ``--run-dir`` neither trains into the default nor resumes from nothing.
 
     Raises:
-        UserError: an empty ``--run-dir``; a file; ``--resume`` where the folder does not exist.
+        UserError: an empty ``--run-dir``, a file at it or above it (:func:`check_output_folder`); ``--resume``
+            where the folder does not exist.
     """
-    if args.run_dir is not None and not args.run_dir.strip():
-        raise UserError("--run-dir '': empty path; give the run folder (or leave --run-dir out for runs/<config "
-                        "name>)")
-    run_dir = Path(args.run_dir or Path("runs") / name)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"--run-dir {run_dir}: a file, not a folder; give a run folder")
+    run_dir = Path("runs") / name if args.run_dir is None else check_output_folder(args.run_dir, "--run-dir")
     if args.resume and not run_dir.is_dir():
         raise UserError(f"--resume: no run folder {run_dir} to resume; give the --run-dir of the interrupted run, "
                         f"or leave --resume out to start a new run")
