@@ -227,6 +227,16 @@ def test_search_index_that_is_a_file(tmp_path, capsys):
     assert f"--index {a_file} is a file, not a folder" in _one_error(capsys)
 
 
+@pytest.mark.parametrize("command", [
+    ["search", "--index", "idx", "--attribute", "0"],
+    ["rerank", "--results", "r.txt", "--attribute", "0"],
+])
+def test_an_empty_results_path_is_refused_not_ignored(command, capsys):
+    pytest.importorskip("faiss")
+    assert main([*command, "--checkpoint", "c.pt", "--image", "q.jpg", "--out", ""]) == 2
+    assert "--out '': empty path" in _one_error(capsys)
+
+
 def test_rerank_results_that_cannot_be_read(tmp_path, capsys, bad_bytes_file):
     base = ["rerank", "--checkpoint", "c.pt", "--image", "q.jpg", "--attribute", "0", "--results"]
     assert main([*base, str(tmp_path)]) == 2
@@ -275,3 +285,51 @@ def test_a_missing_file_without_a_path_keeps_its_own_message():
     """Our own FileNotFoundErrors carry their message (which names the file and what to do) and no filename."""
     assert error_message(FileNotFoundError("data/x: no meta.json; run asen synth first")) == \
         "data/x: no meta.json; run asen synth first"
+
+
+# ----------------------------------------------------------------------------------- interrupted commands
+def test_sigterm_ends_a_command_through_its_cleanup_with_status_143(tmp_path):
+    """A SIGTERM while `asen synth` renders leaves no half-written temporary folder (its cleanup ran) and no
+    traceback; the handler is the command's only while it runs."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import os, signal, sys, time
+        import asen.synth.layout as layout
+        from asen.cli import main
+
+        def render_then_killed(tmp, *args):
+            (tmp / "images" / "train" / "half.jpg").write_bytes(b"x")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+
+        layout._render_all = render_then_killed
+        before = signal.getsignal(signal.SIGTERM)
+        try:
+            main(["synth", "--size", "tiny", "--workers", "1", "--quiet", "--out", {str(tmp_path / "ds")!r}])
+        finally:
+            print("restored", signal.getsignal(signal.SIGTERM) is before)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 143, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.strip().endswith("restored True")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_ends_a_command_in_one_line_with_status_130(monkeypatch, capsys):
+    import sys
+    from types import SimpleNamespace
+
+    cli_main = sys.modules["asen.cli.main"]
+    args = cli_main.build_parser().parse_args(["doctor", "nowhere"])
+
+    def interrupted(_args):
+        raise KeyboardInterrupt
+
+    args.func = interrupted
+    monkeypatch.setattr(cli_main, "build_parser", lambda: SimpleNamespace(parse_args=lambda argv: args))
+    assert main(["doctor", "nowhere"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"

@@ -12,6 +12,7 @@ from asen import search as S  # noqa: E402
 from asen.config import load_config  # noqa: E402
 from asen.data import DataError, ImageSet, load_split_files  # noqa: E402
 from asen.embed import extract_features, fuse  # noqa: E402
+from asen.errors import UserError  # noqa: E402
 from asen.model import build_model  # noqa: E402
 
 TINY_MODEL = {
@@ -267,6 +268,24 @@ def test_cli_index_search_rerank(toy_root, gallery, tmp_path, capsys):
     assert cli("index", "build", *common, "--images", toy_root / "images", "--attributes", "all",
                "--out", tmp_path / "dir_idx", "--index-type", "hnsw") == 0
     assert json.loads((tmp_path / "dir_idx" / "index.json").read_text())["num_items"] == 240
+    # an earlier index is replaced only when asked, and none of its files outlives it
+    before = (tmp_path / "idx" / "attr_0.faiss").read_bytes()
+    with pytest.raises(UserError, match=rf"^--out {tmp_path / 'idx'} holds an index already \(3 files\); give "
+                                        r"--overwrite"):
+        cli("index", "build", *common, "--images", listing, "--root", toy_root, "--attributes", "position",
+            "--out", tmp_path / "idx")
+    assert (tmp_path / "idx" / "attr_0.faiss").read_bytes() == before
+    assert cli("index", "build", *common, "--images", listing, "--root", toy_root, "--attributes", "position",
+               "--out", tmp_path / "idx", "--overwrite") == 0
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["attr_1.faiss", "gallery.txt", "index.json"]
+    # a folder of other files is never written into
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "holiday.jpg").write_bytes(b"keep me")
+    for extra in ([], ["--overwrite"]):
+        with pytest.raises(UserError, match=r"a folder that holds other files, not an index"):
+            cli("index", "build", *common, "--images", listing, "--root", toy_root, "--out", tmp_path / "photos",
+                *extra)
+    assert [p.name for p in (tmp_path / "photos").iterdir()] == ["holiday.jpg"]
 
 
 def test_an_index_refuses_other_weights_and_changed_files(built, tmp_path):

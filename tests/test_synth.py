@@ -224,17 +224,25 @@ def test_reuses_complete_dataset_without_writing(tiny: Path, capsys: pytest.Capt
 
 
 @pytest.mark.slow  # generates whole datasets
-def test_regenerates_incomplete_or_different_dataset_atomically(tiny: Path, tmp_path: Path) -> None:
+def test_regenerates_incomplete_or_different_dataset_atomically(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "ds"
     shutil.copytree(tiny, root)
     victim = root / (root / "filenames_test.txt").read_text().splitlines()[3]
     victim.unlink()
+    capsys.readouterr()
     generate_dataset(root, "tiny", seed=0, workers=2, progress=False)
+    assert f"replacing an incomplete dataset of generator {GENERATOR_VERSIONS[DEFAULT_DESIGN]}, size tiny, seed 0" \
+        in capsys.readouterr().out
     assert victim.is_file()
     assert _manifest_bytes(root) == _manifest_bytes(tiny)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no temp/old siblings left
-    # same folder, different seed and image size: replaced, not reused
+    # same folder, different seed and image size: replaced, not reused, and said so
     generate_dataset(root, "tiny", seed=3, workers=2, image_size=64, progress=False)
+    said = capsys.readouterr().out
+    assert f"replacing the dataset of generator {GENERATOR_VERSIONS[DEFAULT_DESIGN]}, size tiny, seed 0, " in said
+    assert "size tiny, seed 3, 64x64 px" in said
     gen = json.loads((root / "meta.json").read_text())["generator"]
     assert gen["seed"] == 3 and gen["image_size"] == [64, 64]
     with Image.open(root / "images" / "train" / "000000.jpg") as img:

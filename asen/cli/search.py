@@ -32,13 +32,42 @@ def _load(args: argparse.Namespace):
     return model, cfg, device
 
 
+INDEX_FILES = ("index.json", "gallery.txt", "attr_*.faiss", "features_*.npy")
+"""What ``asen index build`` writes into its folder (:func:`asen.search.build_index`)."""
+
+
+def _check_index_out(path: str, overwrite: bool) -> None:
+    """``--out`` of ``asen index build``, checked before the gallery is embedded: a new or empty folder, or (with
+    ``--overwrite``) an earlier index, whose files are then deleted so that none of them outlives the new index.
+
+    Raises:
+        UserError: an empty path or a file in the way; a folder holding an index without ``--overwrite``; a folder
+            holding other files (the index would be mixed into them).
+    """
+    out = check_output_folder(path, "--out")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    found = sorted({f for pattern in INDEX_FILES for f in out.glob(pattern)})
+    if not found:
+        raise UserError(f"--out {out}: a folder that holds other files, not an index; give a new or empty folder")
+    if not overwrite:
+        raise UserError(f"--out {out} holds an index already ({len(found)} files); give --overwrite to replace it, "
+                        f"or another folder")
+    for f in found:
+        f.unlink()
+    if any(out.iterdir()):
+        others = ", ".join(sorted(p.name for p in out.iterdir())[:3])
+        raise UserError(f"--out {out}: besides the earlier index (deleted) it holds other files ({others}); "
+                        f"move them away or give another folder")
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     """``asen index build``: embed the gallery and write the index folder."""
     from ..embed import ImageList
     from ..search import build_index, gallery_paths, load_attribute_names, resolve_attributes
 
     _require_faiss()
-    check_output_folder(args.out, "--out")
+    _check_index_out(args.out, args.overwrite)
     paths = gallery_paths(args.images, args.root)
     model, cfg, device = _load(args)
     names = load_attribute_names(model.num_attributes, cfg, args.meta)
@@ -61,7 +90,7 @@ def _print_results(args: argparse.Namespace, title: str, results, *extra) -> Non
 
     print(title)
     print(format_results(results, *extra))
-    if args.out:
+    if args.out is not None:
         write_results(args.out, results)
         print(f"wrote {args.out}")
 
@@ -71,7 +100,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from ..search import load_index, search
 
     _require_faiss()
-    if args.out:
+    if args.out is not None:
         check_output_file(args.out, "--out")
     idx = load_index(args.index, use_gpu=args.faiss_gpu)
     a = idx.attribute_index(args.attribute)  # fail before loading the model
@@ -90,7 +119,7 @@ def cmd_rerank(args: argparse.Namespace) -> int:
     from ..embed import EmbedSettings
     from ..search import load_attribute_names, read_results, rerank_order, resolve_attribute
 
-    if args.out:
+    if args.out is not None:
         check_output_file(args.out, "--out")
     paths, scores = read_results(args.results, args.root)
     if args.alpha < 1.0 and scores is None:
@@ -135,7 +164,8 @@ def _index_arguments(p: argparse.ArgumentParser) -> None:
                                   "current folder)")
     b.add_argument("--attributes", default="all",
                    help="`all` (default), or comma-separated names or indices, e.g. collar_design,neckline_design")
-    b.add_argument("--out", required=True, help="index folder to write")
+    b.add_argument("--out", required=True, help="index folder to write: new or empty (--overwrite replaces an earlier "
+                                                "index)")
     b.add_argument("--index-type", choices=INDEX_TYPES, default="flat",
                    help="flat: exact inner product (default; fine up to about 1M images per attribute on a CPU); "
                         "hnsw: approximate graph index (fast queries, slower build); ivf: approximate, inverted lists")
@@ -145,6 +175,8 @@ def _index_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--num-workers", type=non_negative_int, default=0, help="image-loading processes (default 0)")
     add_flag(b, "--faiss-gpu", "build the FAISS indexes on the GPU (needs faiss-gpu)")
     add_flag(b, "--keep-features", "also keep the gallery features (features_<a>.npy)")
+    add_flag(b, "--overwrite", "replace the index an earlier `asen index build` wrote to --out (its files are "
+                               "deleted first); without it, an --out holding an index is refused")
     add_flag(b, "--skip-bad-images", "index unreadable images as grey images (reported) instead of stopping")
     add_device(b)
     add_quiet(b)

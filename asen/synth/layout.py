@@ -482,6 +482,15 @@ def is_complete(folder: str | os.PathLike, expected_meta: Mapping | None = None)
     return True
 
 
+def _describe(root: Path) -> str:
+    """The SynthFashion dataset at ``root`` in words: its generator version, size, seed and image size (from its
+    ``meta.json``), and whether it is incomplete."""
+    _, version, seed, size, image_size = _identity(_read_json(root / META_FILE) or {})
+    px = "x".join(map(str, image_size)) + " px" if image_size else "unknown image size"
+    state = "" if is_complete(root) else "an incomplete "
+    return f"{state or 'the '}dataset of generator {version}, size {size}, seed {seed}, {px}"
+
+
 def _is_synth_folder(root: Path) -> bool:
     meta = _read_json(root / META_FILE)
     return meta is not None and meta.get("name") == DATASET_NAME
@@ -500,7 +509,8 @@ def generate_dataset(
 
     If ``out_dir`` already holds a complete dataset with the same generator version (design), seed, size
     and image size, nothing is written. Otherwise the dataset is written into a temporary sibling
-    folder and renamed into place, so ``out_dir`` never holds a half-written dataset.
+    folder and renamed into place, so ``out_dir`` never holds a half-written dataset; a SynthFashion dataset of
+    other options (or an incomplete one) already there is replaced, which a printed line says.
 
     Args:
         out_dir: dataset folder to create.
@@ -543,6 +553,9 @@ def generate_dataset(
                 f"refusing to overwrite {out}: it exists, is not empty and is not a SynthFashion dataset "
                 f"(no {META_FILE} naming {DATASET_NAME}); remove it or choose another folder"
             )
+        if _is_synth_folder(out):  # said, not silent: runs trained on the old data will not be reused
+            print(f"SynthFashion: replacing {_describe(out)} at {out} with generator {version}, size {spec.name}, "
+                  f"seed {seed}, {img_size[0]}x{img_size[1]} px (regenerate the old one with its own options)")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
