@@ -11,6 +11,10 @@
 #   1. the GPU and versions                                                -> gpu.txt
 #   2. the CUDA tests (tests/test_device_images.py, tests/test_precision.py)        (TESTS_S 60)
 #   3. SynthFashion, size small at 224 px (the gpu profile's data)                   (SYNTH_S 90)
+#   3b. cpuplan: the CPU protocol's plan on this host's CPU pinned to 2 cores (taskset -c 0,1, 2 threads):
+#      asen reproduce --profile cpu --plan times one training step and estimates the table's training time, the
+#      figure behind `make reproduce`'s 30-minute budget on a machine of the host's kind (the build machine's
+#      AMD EPYC needs about 42 minutes; README "Results on SynthFashion")                 (CPUPLAN_S 60)
 #   4. asen reproduce --profile gpu --seeds 0: stage-0 pre-training where ImageNet weights cannot be had, every
 #      run of the main table, the table    -> results/gpu/main_table.json/.md, runs/gpu/*/log.jsonl (REPRODUCE_S 300)
 #      Runs share the GPU, JOBS at a time (default 0: asen.reproduce.default_jobs, 4 on an H200; JOBS=1 for the
@@ -25,7 +29,7 @@
 #   7. book (not in the default STEPS): every chapter in the gpu profile, as `make book` would run them on a
 #      GPU (tools/execute_notebooks.py --profile gpu; runs shared JOBS at a time), into runs/gpu-book and
 #      results/gpu-book; its log times the training and each chapter (the 10-minute target)  (BOOK_S 560)
-# STEPS picks the steps (default "tests synth reproduce pipeline pipeline48"; gpu.txt is always written).
+# STEPS picks the steps (default "tests synth cpuplan reproduce pipeline pipeline48"; gpu.txt is always written).
 # The whole stays under TOTAL_S (580 s, for a 10-minute device slot): a step gets what is left of it, and a
 # step with less than 20 s left is skipped (rc "skipped" in session.json).
 # Everything goes to benchmarks/gpu_session/ (session.json: each step's exit status and seconds). The
@@ -37,12 +41,13 @@ PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 RES=${RES:-benchmarks/gpu_session}
 TESTS_S=${TESTS_S:-60}
 SYNTH_S=${SYNTH_S:-90}
+CPUPLAN_S=${CPUPLAN_S:-60}
 REPRODUCE_S=${REPRODUCE_S:-300}
 PIPELINE_S=${PIPELINE_S:-170}
 PIPELINE48_S=${PIPELINE48_S:-120}
 BOOK_S=${BOOK_S:-560}
 JOBS=${JOBS:-0}
-STEPS=${STEPS:-tests synth reproduce pipeline pipeline48}
+STEPS=${STEPS:-tests synth cpuplan reproduce pipeline pipeline48}
 TOTAL_S=${TOTAL_S:-580}
 DATA=${DATA:-data/SynthFashion}
 export PYTHONUNBUFFERED=1
@@ -92,6 +97,8 @@ if [ -z "${DRY_RUN:-}" ]; then
 fi
 run_step tests "$TESTS_S" "$PY" -m pytest -q -p no:cacheprovider tests/test_device_images.py tests/test_precision.py
 run_step synth "$SYNTH_S" "$PY" -m asen synth --size small --out "$DATA" --quiet
+run_step cpuplan "$CPUPLAN_S" env OMP_NUM_THREADS=2 taskset -c 0,1 "$PY" -m asen reproduce --profile cpu --plan \
+  --data "$DATA" --device cpu
 run_step reproduce "$REPRODUCE_S" "$PY" -m asen reproduce --profile gpu --seeds 0 --device cuda --data "$DATA" \
   --runs runs/gpu --out results/gpu --jobs "$JOBS" --quiet
 run_step pipeline "$PIPELINE_S" "$PY" -m benchmarks.gpu_check --skip-run-py --compile --data "$DATA" \

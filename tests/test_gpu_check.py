@@ -74,7 +74,7 @@ def test_pipeline_on_a_given_dataset_batch_and_compile_path(tmp_path, monkeypatc
 
 
 def test_the_session_script_lists_its_steps_and_keeps_to_its_total(tmp_path):
-    """benchmarks/gpu_session.sh with DRY_RUN: the five default steps, commands whose flags exist, and TOTAL_S
+    """benchmarks/gpu_session.sh with DRY_RUN: the six default steps, commands whose flags exist, and TOTAL_S
     capping each step's limit (a step with under 20 s left is skipped)."""
     import os
     import subprocess
@@ -87,7 +87,9 @@ def test_the_session_script_lists_its_steps_and_keeps_to_its_total(tmp_path):
         return out.stdout, json.loads(out.stdout.strip().splitlines()[-1])
 
     text, steps = dry()
-    assert list(steps) == ["tests", "synth", "reproduce", "pipeline", "pipeline48"]
+    assert list(steps) == ["tests", "synth", "cpuplan", "reproduce", "pipeline", "pipeline48"]
+    cpuplan = next(x for x in text.splitlines() if x.startswith("== cpuplan"))
+    assert "env OMP_NUM_THREADS=2 taskset -c 0,1 " in cpuplan and "-m asen reproduce --profile cpu --plan" in cpuplan
     assert "(limit 300 s)" in text and "--compile-mode reduce-overhead --batch-triplets 16" in text
     source = (gpu_check.ROOT / "benchmarks" / "gpu_check.py").read_text()
     for flag in ("--skip-run-py", "--compile", "--compile-mode", "--batch-triplets", "--data", "--results"):
