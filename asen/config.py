@@ -103,11 +103,12 @@ class TrainConfig:
     lr_decay: float = 0.9
     lr_step: int = 3  # epochs between decays (paper: 3 in stage 1, 1 in stage 2)
     margin: float = 0.2  # triplet margin on cosine similarity (paper: 0.2)
-    global_weight: float = 1.0  # loss weights in stage 2 (paper: 1.0, 0.1, 0.1)
+    global_weight: float = 1.0  # loss weights (paper: 1.0, 0.1, 0.1; the global one applies in stage 1 too)
     local_weight: float = 0.1
     align_weight: float = 0.1
     crop_threshold: float = 0.1  # attention threshold for the zoom-in crop during stage 2 (paper: 0.1)
-    csn_mask_l1: float = 5e-4  # CSN baseline only: weight of the masks' L1 norm per image (Veit et al.: 5e-4)
+    csn_mask_l1: float = 0.0  # CSN baseline only: weight of the masks' L1 norm per image (Veit et al.: 5e-4; the
+    #   ASEN authors' CSN, the default: none)
     csn_embed_l2: float = 0.0  # CSN baseline only: weight of the unmasked embeddings' L2 norm (Veit et al.: 5e-3)
     init_from: str = ""  # stage 2: path of the stage-1 checkpoint to start from
     local_init: str = "pretrained"  # stage 2 local branch: "pretrained" (model.local_pretrained, the paper) or
@@ -170,12 +171,7 @@ class Config:
 
         Keys of :data:`HASH_OMITS_DEFAULT` at their default value are left out, so that adding such a key
         (e.g. ``train.compile``) does not change the hash, and the cached runs, of every existing config."""
-        tree = self.to_dict()
-        for key, default in HASH_OMITS_DEFAULT.items():
-            section, name = key.split(".")
-            if tree[section].get(name) == default:
-                del tree[section][name]
-        text = json.dumps(tree, sort_keys=True)
+        text = json.dumps(identity_tree(self.to_dict()), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def with_overrides(self, overrides: Iterable[str]) -> "Config":
@@ -201,6 +197,26 @@ HASH_OMITS_DEFAULT: dict[str, Any] = {"train.compile": False, "data.cache_bytes"
 """Keys added after runs were cached, whose default reproduces what those runs did: left out of
 :meth:`Config.hash` (and of a resume's config comparison, :func:`asen.runs.read_resume_checkpoint`) while at
 their default."""
+
+HASHED_CSN_MASK_L1 = 5e-4
+"""``train.csn_mask_l1`` as :func:`identity_tree` records it for every head but ``csn``, on which it has no effect:
+the default it had before it became 0 (the ASEN authors' CSN has no such term), so that no cached run of another
+head changes its hash or stops being resumable."""
+
+
+def identity_tree(tree: dict[str, Any]) -> dict[str, Any]:
+    """What identifies a run in a config's dict (:meth:`Config.to_dict`, or one saved in a checkpoint): a copy
+    without the keys of :data:`HASH_OMITS_DEFAULT` at their default and with ``train.csn_mask_l1`` at
+    :data:`HASHED_CSN_MASK_L1` where the head is not ``csn``. :meth:`Config.hash` hashes it; a resume compares
+    the run's and the given config's (:func:`asen.runs.read_resume_checkpoint`)."""
+    tree = json.loads(json.dumps(tree))
+    for key, default in HASH_OMITS_DEFAULT.items():
+        section, name = key.split(".")
+        if isinstance(tree.get(section), dict) and tree[section].get(name, default) == default:
+            tree[section].pop(name, None)
+    if isinstance(tree.get("train"), dict) and (tree.get("model") or {}).get("head", "asen") != "csn":
+        tree["train"]["csn_mask_l1"] = HASHED_CSN_MASK_L1
+    return tree
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
              "pretrain": PretrainConfig}
@@ -533,7 +549,7 @@ _IMAGENET_STD = [0.229, 0.224, 0.225]
 # A file may override only these keys, as with yacs; the translation below gives each one its meaning here.
 AUTHORS_DEFAULTS: dict[str, Any] = {
     "NAME": "",
-    "SAVE_DIR": "runs",
+    "SAVE_DIR": "",
     "DEVICE": "cuda",
     "MODEL.EMBED_SIZE": 1024,
     "MODEL.ATTRIBUTE.EMBED_SIZE": 512,
@@ -557,17 +573,17 @@ AUTHORS_DEFAULTS: dict[str, Any] = {
     "INPUT.THRESHOLD": 0.4,
     "DATA.BASE_PATH": "data",
     "DATA.DATASET": "",
-    "DATA.NUM_ATTRIBUTES": 0,
+    "DATA.NUM_ATTRIBUTES": -1,
     "DATA.ATTRIBUTES.NAME": [],
     "DATA.ATTRIBUTES.NUM": [],
-    "DATA.PATH_FILE.TRAIN": "filenames_train.txt",
-    "DATA.PATH_FILE.VALID": "filenames_valid.txt",
-    "DATA.PATH_FILE.TEST": "filenames_test.txt",
-    "DATA.GROUNDTRUTH.TRAIN": "label_train.txt",
-    "DATA.GROUNDTRUTH.QUERY.VALID": "query_valid.txt",
-    "DATA.GROUNDTRUTH.QUERY.TEST": "query_test.txt",
-    "DATA.GROUNDTRUTH.CANDIDATE.VALID": "candidate_valid.txt",
-    "DATA.GROUNDTRUTH.CANDIDATE.TEST": "candidate_test.txt",
+    "DATA.PATH_FILE.TRAIN": "",
+    "DATA.PATH_FILE.VALID": "",
+    "DATA.PATH_FILE.TEST": "",
+    "DATA.GROUNDTRUTH.TRAIN": "",
+    "DATA.GROUNDTRUTH.QUERY.VALID": "",
+    "DATA.GROUNDTRUTH.QUERY.TEST": "",
+    "DATA.GROUNDTRUTH.CANDIDATE.VALID": "",
+    "DATA.GROUNDTRUTH.CANDIDATE.TEST": "",
     "DATA.NUM_WORKERS": 4,
     "DATA.NUM_TRIPLETS": 100_000,
     "DATA.TRAIN_BATCHSIZE": 16,
@@ -585,6 +601,8 @@ AUTHORS_DEFAULTS: dict[str, Any] = {
     "SOLVER.LOCAL_WEIGHT": 1.0,
     "SOLVER.ALIGN_WEIGHT": 1.0,
     "SOLVER.BETA": 0.6,
+    "LOGGER.LEVEL": 20,  # logging.INFO
+    "LOGGER.STREAM": "stdout",
 }
 
 # The authors' key -> ours, where the meaning is one-to-one (the others are handled in translate_authors_configs).
@@ -618,13 +636,39 @@ _AUTHORS_DIRECT: dict[str, tuple[str, ...]] = {
 }
 # Keys that concern only the authors' runtime (where to log and save, which device): recognised, not used here
 # (the run folder is --run-dir, the device --device).
-_AUTHORS_RUNTIME = ("SAVE_DIR", "DEVICE", "SOLVER.LOG_PERIOD")
+_AUTHORS_RUNTIME = ("SAVE_DIR", "DEVICE", "SOLVER.LOG_PERIOD", "LOGGER.LEVEL", "LOGGER.STREAM")
+# The files a dataset folder holds, as the authors' data file names them (their defaults are empty: each
+# config/<D>/<D>.yaml sets them); this project reads these names from data.root (asen.layout).
+_AUTHORS_FILE_NAMES: dict[str, str] = {
+    "DATA.PATH_FILE.TRAIN": "filenames_train.txt", "DATA.PATH_FILE.VALID": "filenames_valid.txt",
+    "DATA.PATH_FILE.TEST": "filenames_test.txt", "DATA.GROUNDTRUTH.TRAIN": "label_train.txt",
+    "DATA.GROUNDTRUTH.QUERY.VALID": "query_valid.txt", "DATA.GROUNDTRUTH.QUERY.TEST": "query_test.txt",
+    "DATA.GROUNDTRUTH.CANDIDATE.VALID": "candidate_valid.txt", "DATA.GROUNDTRUTH.CANDIDATE.TEST": "candidate_test.txt",
+}
+# Keys under the authors' groups created with new_allowed=True (DATA.ATTRIBUTES, DATA.GROUNDTRUTH): not in their
+# defaults, so yacs checks no type for them.
+_AUTHORS_NEW_ALLOWED = ("DATA.ATTRIBUTES.NAME", "DATA.ATTRIBUTES.NUM", "DATA.GROUNDTRUTH.TRAIN")
 # What the authors' code fixes without a key: the protocol of the paper.
 _AUTHORS_PROTOCOL: dict[str, Any] = {
     "data.sampler": "random", "train.scheduler": "step", "train.weight_decay": 0.0, "model.head": "asen",
     "model.embed_norm": "none", "model.pretrained": "imagenet", "model.local_pretrained": "imagenet",
     "train.local_init": "pretrained", "train.forward_passes": 3, "eval.ties": "reference",
+    "data.crop_mode": "per_image",  # their LocalTransform: a PIL crop, resized with antialiasing
 }
+
+
+def _check_yacs_type(source: str, key: str, value: Any, default: Any) -> None:
+    """Refuse a value whose type differs from the authors' default's, as yacs' merge does (a list for a tuple and
+    the reverse pass): ``BASE_LR: 1`` (an int for a float) or ``EPOCHS: 20.0`` fail in their code too.
+
+    Raises:
+        ConfigError: naming the file, the key, both values and what to write instead.
+    """
+    if type(value) is type(default) or {type(value), type(default)} <= {list, tuple}:
+        return
+    hint = f" (write {float(value)!r})" if isinstance(default, float) and type(value) is int else ""
+    raise ConfigError(f"{source}: '{key}' is {value!r} ({type(value).__name__}) where the authors' default is "
+                      f"{default!r} ({type(default).__name__}); yacs refuses a value of another type{hint}")
 
 
 def decode_yacs_value(value: Any) -> Any:
@@ -685,7 +729,10 @@ def translate_authors_configs(files: Iterable[tuple[str, Mapping]]) -> tuple[dic
                 near = [k for k in AUTHORS_DEFAULTS if section and k.startswith(section)] or list(AUTHORS_DEFAULTS)
                 raise ConfigError(f"{source}: unknown key '{key}' in the authors' config (not among their defaults; "
                                   f"known here: {', '.join(near)})")
-            flat[key] = decode_yacs_value(value)
+            value = decode_yacs_value(value)
+            if key not in _AUTHORS_NEW_ALLOWED:
+                _check_yacs_type(source, key, value, AUTHORS_DEFAULTS[key])
+            flat[key] = value
             where[key], rank[key] = source, index
 
     def fail(key: str, text: str) -> None:
@@ -727,9 +774,9 @@ def translate_authors_configs(files: Iterable[tuple[str, Mapping]]) -> tuple[dic
         if (not isinstance(value, (list, tuple)) or len(value) != 3
                 or any(not isinstance(v, (int, float)) or abs(v - o) > 1e-6 for v, o in zip(value, ours))):
             fail(key, f"must be ImageNet's {ours} (this project normalises every image with it)")
-    for key, default in AUTHORS_DEFAULTS.items():
-        if key.startswith(("DATA.PATH_FILE.", "DATA.GROUNDTRUTH.")) and flat[key] != default:
-            fail(key, f"must be {default!r} (this project reads {default} from data.root)")
+    for key, name in _AUTHORS_FILE_NAMES.items():
+        if flat[key] not in ("", name):
+            fail(key, f"must be {name!r} (this project reads {name} from data.root)")
     for switch in ("SPATIAL.ENABLE", "CHANNEL.ENABLE", "CHANNEL.REDUCTION_RATE"):
         g, loc = f"MODEL.GLOBAL.ATTENTION.{switch}", f"MODEL.LOCAL.ATTENTION.{switch}"
         if local and flat[loc] != flat[g]:
@@ -740,12 +787,12 @@ def translate_authors_configs(files: Iterable[tuple[str, Mapping]]) -> tuple[dic
         if channels is not None and size != channels:
             fail(f"MODEL.{branch}.BACKBONE.EMBED_SIZE", f"must be {channels}, the channels of {name} after layer3")
     n, attr_names, attr_values = flat["DATA.NUM_ATTRIBUTES"], flat["DATA.ATTRIBUTES.NAME"], flat["DATA.ATTRIBUTES.NUM"]
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        fail("DATA.NUM_ATTRIBUTES", "must be a whole number >= 0")
+    if isinstance(n, bool) or not isinstance(n, int) or n < -1:
+        fail("DATA.NUM_ATTRIBUTES", "must be a whole number >= 0 (or -1, their default: not given)")
     for key, listed in (("DATA.ATTRIBUTES.NAME", attr_names), ("DATA.ATTRIBUTES.NUM", attr_values)):
         if not isinstance(listed, (list, tuple)):
             fail(key, "must be a list")
-        if listed and n and len(listed) != n:  # blame the file that set either of the two last
+        if listed and n > 0 and len(listed) != n:  # blame the file that set either of the two last
             last = max((key, "DATA.NUM_ATTRIBUTES"), key=rank.__getitem__)
             raise ConfigError(f"{where[last]}: '{key}' lists {len(listed)} entries ({where[key]}) but "
                               f"'DATA.NUM_ATTRIBUTES' is {n} ({where['DATA.NUM_ATTRIBUTES']}); one entry per attribute")

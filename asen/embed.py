@@ -57,10 +57,14 @@ class EmbedSettings:
 
 
 def fuse(global_feat: np.ndarray, local_feat: np.ndarray, beta: float) -> np.ndarray:
-    """``[sqrt(beta) g ; sqrt(1 - beta) l]`` of normalised features (dot product = weighted cosine)."""
+    """``[sqrt(beta) g ; sqrt(1 - beta) l]`` of normalised features (dot product = weighted cosine), in the
+    features' own precision: float32 features give float32 (the reference's ``torch.sqrt`` of a float32 beta),
+    so the fused scores, and their near-ties, are the reference's."""
     if not 0.0 <= beta <= 1.0:
         raise BadValue(f"beta must be in [0, 1], got {beta}")
-    return np.concatenate([np.sqrt(beta) * global_feat, np.sqrt(1.0 - beta) * local_feat], axis=1)
+    dtype = np.result_type(global_feat.dtype, local_feat.dtype)
+    weight_g, weight_l = np.sqrt(np.asarray([beta, 1.0 - beta], dtype=dtype))
+    return np.concatenate([weight_g * global_feat, weight_l * local_feat], axis=1)
 
 
 def has_local_branch(model: torch.nn.Module) -> bool:

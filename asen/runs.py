@@ -228,15 +228,11 @@ def read_resume_checkpoint(last: Path, cfg: Config, run_path: Path, what: str) -
     """
     from .checkpoint import read_checkpoint  # asen.checkpoint builds on the model, which this module does not need
 
-    from .config import HASH_OMITS_DEFAULT
+    from .config import identity_tree
 
     ckpt = read_checkpoint(last, what)
-    old = json.loads(json.dumps(ckpt.get("config") or {}))  # a copy
-    for key, default in HASH_OMITS_DEFAULT.items():  # a run saved before such a key existed had its default
-        section, name = key.split(".")
-        if isinstance(old.get(section), dict):
-            old[section].setdefault(name, default)
-    diff = config_diff(old, cfg.to_dict())
+    # compared as the hash sees them: a key added since the run was saved is at the default the run had
+    diff = config_diff(identity_tree(ckpt.get("config") or {}), identity_tree(cfg.to_dict()))
     if diff:
         raise RunConfigMismatch(f"cannot resume {run_path}: its config differs from the one given in "
                                 f"{'; '.join(diff)} (resume with the run's own {Path(run_path) / 'config.yaml'}, "

@@ -214,8 +214,8 @@ def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torc
         loss_e = embedding_l2(model.csn_unmasked, 1 if in_batch else 3)
         parts["embed_l2"] = float(loss_e.detach())
         loss_g = loss_g + t.csn_embed_l2 * loss_e
-    if model.local_branch is None:
-        return loss_g, parts
+    if model.local_branch is None:  # the reference weighs the global loss in both stages (x 1.0 is exact)
+        return t.global_weight * loss_g, parts
     crops, _ = local_inputs(maps, batch["original"], batch["size"], t.crop_threshold, cfg.data.global_size,
                             cfg.data.local_size, mode=cfg.data.crop_mode,
                             sampling_ratio=cfg.data.crop_sampling_ratio)

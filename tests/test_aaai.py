@@ -400,6 +400,25 @@ def test_csn_veit_terms_with_the_papers_sampler(toy_root):
     assert float(loss.detach()) == pytest.approx(expected, rel=1e-5)
 
 
+def test_the_global_loss_weight_applies_in_stage_1(toy_root):
+    """The reference multiplies the global triplet loss by SOLVER.GLOBAL_WEIGHT in both stages."""
+    from asen.data import load_split_files
+    from asen.train import compute_loss
+
+    files = load_split_files(toy_root)
+    losses = {}
+    for weight in (1.0, 0.25):
+        cfg = cpu_cfg(toy_root, "method_asen_aaai", **{
+            "data.sampler": "random", "data.batch_size": 4, "data.num_triplets": 8, "train.global_weight": weight})
+        torch.manual_seed(0)
+        model = build_model(cfg.model, files.meta.num_attributes).train()
+        batch, meta = one_batch(cfg, files)
+        loss, parts = compute_loss(model, batch, meta, cfg, torch.device("cpu"))
+        losses[weight] = (float(loss.detach()), parts["global"])
+    assert losses[1.0][0] == losses[1.0][1] and losses[1.0][1] == losses[0.25][1]
+    assert losses[0.25][0] == pytest.approx(0.25 * losses[1.0][0], rel=1e-6)
+
+
 def test_asen_evaluate_reads_an_aaai_checkpoint_file(toy_root, tmp_path, capsys):
     import json
     import shutil
@@ -429,3 +448,14 @@ def test_asen_evaluate_reads_an_aaai_checkpoint_file(toy_root, tmp_path, capsys)
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and str(path) in err[0]
+
+
+@pytest.mark.parametrize("data", ["fashionai_s1", "synthfashion_cpu"])
+def test_the_aaai_recipe_sets_what_the_authors_train_with(data):
+    """recipe_aaai over any dataset config: the AAAI code's sampler, budget, schedule, flips, and its three forward
+    passes of 16 images (BatchNorm statistics per pass), whatever the dataset config had."""
+    cfg = load_config([data, "method_asen_aaai", "recipe_aaai"])
+    assert (cfg.data.sampler, cfg.data.num_triplets, cfg.data.batch_size, cfg.data.hflip) == ("aaai", 100000, 16, True)
+    assert (cfg.train.lr, cfg.train.scheduler, cfg.train.lr_decay, cfg.train.lr_step, cfg.train.epochs) == \
+        (1e-4, "step", 0.985, 1, 200)
+    assert cfg.train.forward_passes == 3

@@ -1,5 +1,6 @@
 """The authors' ASEN++ yacs files (config/<D>/<D>.yaml, s1.yaml, s2.yaml) load as their code reads them."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,42 +19,32 @@ NUM_VALUES = {
 DATASETS = tuple(NUM_VALUES)
 
 
-def data_file(dataset: str) -> str:
-    """config/<D>/<D>.yaml: the data description, key by key (attribute names: this project's)."""
-    return yaml.safe_dump({"DATA": {
-        "DATASET": dataset,
-        "NUM_ATTRIBUTES": len(NUM_VALUES[dataset]),
-        "ATTRIBUTES": {"NAME": list(ATTRIBUTES[dataset]), "NUM": NUM_VALUES[dataset]},
-        "PATH_FILE": {"TRAIN": "filenames_train.txt", "VALID": "filenames_valid.txt", "TEST": "filenames_test.txt"},
-        "GROUNDTRUTH": {
-            "TRAIN": "label_train.txt",
-            "QUERY": {"VALID": "query_valid.txt", "TEST": "query_test.txt"},
-            "CANDIDATE": {"VALID": "candidate_valid.txt", "TEST": "candidate_test.txt"},
-        },
-    }}, sort_keys=False)
-
-
-def s1_file(dataset: str) -> str:
-    return f"NAME: {dataset}_s1\nSAVE_DIR: runs\n"
-
-
-def s2_file(dataset: str) -> str:
-    # written as text: PyYAML reads `1e-4` as a string and `1.` as a float, as in the authors' files
-    return (f"NAME: {dataset}_s2\nSAVE_DIR: runs\n"
-            "MODEL:\n  LOCAL:\n    ENABLE: True\n"
-            "SOLVER:\n  DECAY_RATE: 0.9\n  STEP_SIZE: 1\n  EPOCHS: 20\n  GLOBAL_WEIGHT: 1.\n  ALIGN_WEIGHT: 0.1\n"
-            "  LOCAL_WEIGHT: 0.1\n  BASE_LR: 1e-4\n  BASE_LR_SLOW: 1e-5\n"
-            "INPUT:\n  THRESHOLD: 0.1\n")
+AUTHORS_CONFIG = Path(__file__).parent / "data" / "authors_config"
+"""The authors' config/<D>/{<D>,s1,s2}.yaml byte for byte (their repository Maryeon/asenpp at b443271: CRLF line
+ends, no final newline, `1e-4` that PyYAML reads as a string)."""
 
 
 def authors_files(folder, dataset):
-    """Write config/<D>/{<D>,s1,s2}.yaml under ``folder``; returns their paths."""
+    """Copy the authors' config/<D>/{<D>,s1,s2}.yaml under ``folder``; returns their paths."""
     d = folder / "config" / dataset
     d.mkdir(parents=True, exist_ok=True)
     paths = d / f"{dataset}.yaml", d / "s1.yaml", d / "s2.yaml"
-    for path, text in zip(paths, (data_file(dataset), s1_file(dataset), s2_file(dataset))):
-        path.write_text(text)
+    for path in paths:
+        path.write_bytes((AUTHORS_CONFIG / dataset / path.name).read_bytes())
     return paths
+
+
+def test_the_fixtures_are_the_authors_files():
+    """What makes them the authors' format: Windows line ends, the data file's attribute lists, and a learning
+    rate that only yacs' decoding turns into a number."""
+    for dataset in DATASETS:
+        data, s1, s2 = (AUTHORS_CONFIG / dataset / n for n in (f"{dataset}.yaml", "s1.yaml", "s2.yaml"))
+        assert b"\r\n" in data.read_bytes() and b"\r\n" in s2.read_bytes()
+        tree = yaml.safe_load(data.read_text())["DATA"]
+        assert (tree["DATASET"], tree["NUM_ATTRIBUTES"], tree["ATTRIBUTES"]["NUM"]) == (
+            dataset, len(NUM_VALUES[dataset]), NUM_VALUES[dataset])
+        assert yaml.safe_load(s1.read_text()) == {"NAME": f"{dataset}_s1", "SAVE_DIR": "runs"}
+        assert yaml.safe_load(s2.read_text())["SOLVER"]["BASE_LR"] == "1e-4"
 
 
 def test_values_are_decoded_as_yacs_does():
@@ -230,7 +221,11 @@ def test_every_default_key_is_known(tmp_path):
     ("MODEL:\n  GLOBAL:\n    BACKBONE:\n      EMBED_SIZE: 2048\n", "'MODEL.GLOBAL.BACKBONE.EMBED_SIZE' must be 1024, "
                                                                "the channels of resnet50 after layer3; got 2048"),
     ("DATA:\n  NUM_ATTRIBUTES: 7\n", "'DATA.ATTRIBUTES.NAME' lists 8 entries ("),
-    ("MODEL:\n  LOCAL:\n    ENABLE: 'yes'\n", "'MODEL.LOCAL.ENABLE' must be True or False; got 'yes'"),
+    ("MODEL:\n  LOCAL:\n    ENABLE: 'yes'\n", "'MODEL.LOCAL.ENABLE' is 'yes' (str) where the authors' default is "
+                                           "False (bool); yacs refuses a value of another type"),
+    ("SOLVER:\n  BASE_LR: 1\n", "'SOLVER.BASE_LR' is 1 (int) where the authors' default is 0.0001 (float); yacs "
+                                "refuses a value of another type (write 1.0)"),
+    ("SOLVER:\n  EPOCHS: 20.0\n", "'SOLVER.EPOCHS' is 20.0 (float) where the authors' default is 50 (int)"),
 ])
 def test_what_this_project_cannot_do_is_an_error_naming_the_file_and_key(tmp_path, text, message):
     data, _, s2 = authors_files(tmp_path, "FashionAI")
@@ -253,11 +248,12 @@ def test_attribute_count_mismatch_names_both_files(tmp_path):
 
 def test_an_out_of_range_authors_value_names_their_file_and_key(tmp_path):
     data, _, s2 = authors_files(tmp_path, "FashionAI")
-    s2.write_text(s2_file("FashionAI").replace("BASE_LR: 1e-4", "BASE_LR: -1e-4"))
+    s2.write_text(s2.read_text().replace("BASE_LR: 1e-4", "BASE_LR: -1e-4"))
     with pytest.raises(ConfigError) as exc:
         load_config([data, s2])
     assert str(exc.value) == f"{s2} (SOLVER.BASE_LR): 'train.local_lr' must be > 0; got -0.0001"
-    s2.write_text(s2_file("FashionAI").replace("THRESHOLD: 0.1", "THRESHOLD: 1.5"))
+    data, _, s2 = authors_files(tmp_path, "FashionAI")  # the authors' file again
+    s2.write_text(s2.read_text().replace("THRESHOLD: 0.1", "THRESHOLD: 1.5"))
     with pytest.raises(ConfigError, match=r"\(INPUT.THRESHOLD\): 'train.crop_threshold' must be in \[0, 1\)"):
         load_config([data, s2])
 
@@ -297,3 +293,22 @@ def test_evaluate_an_official_checkpoint_with_the_authors_files(tmp_path, monkey
         assert set(result[part]["per_attribute"]) == names
         assert 0 <= result[part]["overall"] <= 100
     assert result["main"] == result["fused"]
+
+
+def test_runtime_keys_of_their_defaults_are_read_and_left_alone(tmp_path):
+    """LOGGER.LEVEL / LOGGER.STREAM / SAVE_DIR / DEVICE are the authors' runtime (where to log and save): a file may
+    set them, as yacs allows, and nothing here changes."""
+    data, _, s2 = authors_files(tmp_path, "FashionAI")
+    extra = tmp_path / "runtime.yaml"
+    extra.write_text("LOGGER:\n  LEVEL: 10\n  STREAM: stderr\nSAVE_DIR: elsewhere\nDEVICE: cpu\n")
+    assert load_config([data, extra, s2]) == load_config([data, s2])
+
+
+def test_the_authors_files_evaluate_with_their_crops(tmp_path):
+    """Their LocalTransform cuts the box from the PIL image and resizes it with antialiasing: the authors' files
+    select the per-image crop path (data.crop_mode per_image), so their checkpoints are read as trained; the
+    shipped paper configs keep the batched crop (a declared departure)."""
+    data, s1, s2 = authors_files(tmp_path, "FashionAI")
+    assert load_config([data, s2]).data.crop_mode == "per_image"
+    assert load_config([data, s1]).data.crop_mode == "per_image"
+    assert load_config(["fashionai_s2"]).data.crop_mode == "batched"

@@ -146,3 +146,10 @@ def test_fusion_at_beta_0_6_weights_the_two_cosines():
     np.testing.assert_allclose(fused @ fused.T, np.array([[1.0, 0.68], [0.68, 1.0]]))  # still unit vectors
     with pytest.raises(ValueError, match="beta must be in"):
         fuse(g, loc, 1.2)
+    # float32 features stay float32, weighted by the float32 square roots (the reference's torch.sqrt of a float32
+    # beta), so the scores ranked, and their near-ties, are the reference's
+    g32, loc32 = g.astype(np.float32), loc.astype(np.float32)
+    fused32 = fuse(g32, loc32, 0.6)
+    assert fused32.dtype == np.float32
+    np.testing.assert_array_equal(fused32[:, :2], np.sqrt(np.float32(0.6)) * g32)
+    np.testing.assert_array_equal(fused32[:, 2:], np.sqrt(np.float32(1.0) - np.float32(0.6)) * loc32)

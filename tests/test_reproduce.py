@@ -381,8 +381,8 @@ def test_gpu_plan_prints_networks_sizes_and_estimates(toy_root, tmp_path, capsys
 
 
 def test_cpu_profile_runs_keep_their_config_hashes(toy_root, tmp_path):
-    """Adding train.compile (off) and data.cache_bytes / data.view_cache_bytes (4 / 2 GiB) changed no cpu-profile
-    config's hash: cached runs stay cached."""
+    """Adding train.compile (off) and data.cache_bytes / data.view_cache_bytes (4 / 2 GiB), and moving
+    train.csn_mask_l1's default from 5e-4 to 0, changed no cpu-profile config's hash: cached runs stay cached."""
     import torch
 
     from asen.config import HASH_OMITS_DEFAULT
@@ -397,6 +397,8 @@ def test_cpu_profile_runs_keep_their_config_hashes(toy_root, tmp_path):
         assert key in HASH_OMITS_DEFAULT
         section, name = key.split(".")
         del tree[section][name]
+    assert tree["train"]["csn_mask_l1"] == 0.0
+    tree["train"]["csn_mask_l1"] = 5e-4  # the default these runs were hashed with (no effect on the asen head)
     import hashlib
 
     assert cfg.hash() == hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:12]

@@ -147,7 +147,25 @@ def test_csn_mask_l1_shrinks_the_masks(toy_root, tmp_path):
         res = train(tiny_cfg(toy_root, **csn, **{"train.csn_mask_l1": w}), tmp_path / f"w{w}", "cpu", progress=False)
         l1[w] = float(torch.relu(res.model.csn_masks.detach()).sum())
     assert l1[0.5] < 0.8 * l1[0.0], l1
-    assert load_config(["fashionai_s1"]).train.csn_mask_l1 == pytest.approx(5e-4)  # Veit et al.'s weight
+    # `--set model.head=csn` alone is the ASEN authors' CSN (no regulariser); Veit et al.'s weights come with
+    # method_csn_veit
+    assert load_config(["fashionai_s1"], ["model.head=csn"]).train.csn_mask_l1 == 0.0
+    veit = load_config(["fashionai_s1", "method_csn_veit"]).train
+    assert (veit.csn_mask_l1, veit.csn_embed_l2) == pytest.approx((5e-4, 5e-3))
+
+
+def test_the_csn_weight_leaves_other_heads_hashes_and_resumes_alone():
+    """train.csn_mask_l1's default went from 5e-4 to 0: a run of another head, on which it has no effect, keeps
+    the hash (and the resume check) it had with the old default; a CSN run's hash follows its weight."""
+    from asen.config import identity_tree
+
+    asen = load_config(["synthfashion_cpu"])
+    assert asen.hash() == asen.replace(**{"train.csn_mask_l1": 5e-4}).hash()
+    saved = asen.to_dict()
+    saved["train"]["csn_mask_l1"] = 5e-4  # as a checkpoint written before the change holds it
+    assert identity_tree(saved) == identity_tree(asen.to_dict())
+    csn = load_config(["synthfashion_cpu", "method_csn"])
+    assert csn.hash() != csn.replace(**{"train.csn_mask_l1": 5e-4}).hash()
 
 
 # ------------------------------------------------------------------------------------ run folders, checkpoints
