@@ -166,20 +166,41 @@ def compile_backbones(model: ASEN, cfg: Config, device: torch.device) -> None:
                                  "set train.compile=false") from exc
 
 
+AAAI_PASS_ORDER = (0, 2, 1)
+"""The order the AAAI-2020 code embeds a triplet batch's thirds in (its Tripletnet: anchor, negative, positive);
+the ASEN++ code's is anchor, positive, negative. Only BatchNorm's running statistics (updated pass by pass) see
+the difference."""
+
+
+def pass_order(cfg: Config, in_batch: bool) -> tuple[int, ...] | None:
+    """The order of the forward passes of a random-sampler batch: the AAAI code's for its heads (``asen_aaai``,
+    ``asen_v2``, ``csn``) with three passes, else ``None`` (in turn)."""
+    if not in_batch and cfg.train.forward_passes == 3 and cfg.model.head in ("asen_aaai", "asen_v2", "csn"):
+        return AAAI_PASS_ORDER
+    return None
+
+
 def embed_in_passes(model: ASEN, images: torch.Tensor, attrs: torch.Tensor, branch: str,
-                    passes: int = 1) -> tuple[torch.Tensor, torch.Tensor | None]:
+                    passes: int = 1, order: tuple[int, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``model(images, attrs, branch=branch)`` in ``passes`` equal forward passes, concatenated.
 
     With 3 passes over a random-sampler batch (anchors | positives | negatives), BatchNorm normalises each third
     with its own statistics, as the authors' code does with its three calls of the network (an in-batch batch is
-    cut into equal consecutive parts the same way).
+    cut into equal consecutive parts the same way). ``order``: the order the parts go through the network (default
+    in turn, :func:`pass_order`); the result is in the batch's order either way.
     """
     if passes == 1:
         return model(images, attrs, branch=branch)
-    outs, unmasked = [], []
-    for x, a in zip(images.chunk(passes), attrs.chunk(passes)):
-        outs.append(model(x, a, branch=branch))
-        unmasked.append(getattr(model, "csn_unmasked", None))
+    parts = list(zip(images.chunk(passes), attrs.chunk(passes)))
+    order = tuple(range(len(parts))) if order is None else order
+    if sorted(order) != list(range(len(parts))):
+        raise ValueError(f"pass order {order} is not an order of {len(parts)} passes")
+    done: dict[int, tuple] = {}
+    for k in order:
+        x, a = parts[k]
+        done[k] = (model(x, a, branch=branch), getattr(model, "csn_unmasked", None))
+    outs = [done[k][0] for k in range(len(parts))]
+    unmasked = [done[k][1] for k in range(len(parts))]
     if all(u is not None for u in unmasked):  # the CSN head keeps its unmasked embeddings for Veit's L2 term
         model.csn_unmasked = torch.cat(unmasked)
     maps = None if outs[0][1] is None else torch.cat([m for _, m in outs])
@@ -194,8 +215,8 @@ def compute_loss(model: ASEN, batch: dict, meta: dict, cfg: Config, device: torc
     in_batch = "values" in meta
     if not in_batch:
         attrs = attrs.repeat(3)  # anchors | positives | negatives
-    passes = t.forward_passes
-    g, maps = embed_in_passes(model, images, attrs, "global", passes)  # (N, D), (N, h, w)
+    passes, order = t.forward_passes, pass_order(cfg, in_batch)
+    g, maps = embed_in_passes(model, images, attrs, "global", passes, order)  # (N, D), (N, h, w)
 
     def ranking(emb: torch.Tensor) -> torch.Tensor:
         if in_batch:

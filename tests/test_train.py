@@ -360,6 +360,33 @@ def test_three_forward_passes_normalise_each_third_with_its_own_statistics(toy_r
         assert cfg.train.forward_passes == 3 and cfg.eval.ties == "reference"
 
 
+def test_the_aaai_heads_embed_anchor_negative_positive_in_that_order(toy_root):
+    """The AAAI code's Tripletnet calls the network on anchors, negatives, positives; the ASEN++ code on anchors,
+    positives, negatives. The order only moves BatchNorm's running statistics; the embeddings come back in the
+    batch's order (anchors | positives | negatives)."""
+    from asen.model import build_model
+    from asen.train import AAAI_PASS_ORDER, embed_in_passes, pass_order
+
+    assert pass_order(load_config(["fashionai_s1", "method_asen_aaai"]), in_batch=False) == AAAI_PASS_ORDER == (0, 2, 1)
+    assert pass_order(load_config(["fashionai_s1", "method_csn"]), in_batch=False) == AAAI_PASS_ORDER
+    assert pass_order(load_config(["fashionai_s1"]), in_batch=False) is None  # ASEN++: in turn
+    assert pass_order(load_config(["synthfashion_cpu", "method_asen_aaai"]), in_batch=True) is None  # one pass
+
+    cfg = tiny_cfg(toy_root)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, 2, "cpu").train()
+    x, attrs = torch.randn(12, 3, 32, 32), torch.tensor([0, 1] * 6)
+    seen = []
+    hook = model.register_forward_pre_hook(lambda mod, args, kwargs: seen.append(args[0][0, 0, 0, 0].item()),
+                                           with_kwargs=True)
+    emb, _ = embed_in_passes(model, x, attrs, "global", 3, order=(0, 2, 1))
+    hook.remove()
+    assert seen == [x[0, 0, 0, 0].item(), x[8, 0, 0, 0].item(), x[4, 0, 0, 0].item()]
+    torch.testing.assert_close(emb, embed_in_passes(model, x, attrs, "global", 3)[0])  # same batch statistics
+    with pytest.raises(ValueError, match="not an order of 3 passes"):
+        embed_in_passes(model, x, attrs, "global", 3, order=(0, 0, 1))
+
+
 def test_the_store_loader_trains_exactly_as_the_pil_loader(toy_root, tmp_path):
     logs, weights = {}, {}
     for loader in ("pil", "store"):
