@@ -183,14 +183,17 @@ class ImageSet(Dataset):
         if view is not None and not self.keep_original:
             return {"image": view, "index": index}
         img = self.load(index)
+        flip = False
         if self.augment:
             img = jitter(img)
-        elif self.hflip and torch.rand(()) < 0.5:  # the AAAI code's RandomHorizontalFlip (jitter flips too)
-            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        else:  # the AAAI code's RandomHorizontalFlip, after its Resize and CenterCrop (jitter flips on its own)
+            flip = self.hflip and bool(torch.rand(()) < 0.5)
         if view is None:
             view = normalize(to_tensor(global_view(img, self.global_size)))
             if reuse and self.cache.images.get(path) is not None:  # decoded fine and within the cache's budget
                 self.cache.views.put((path, self.global_size), view)
+        if flip:  # the view flipped as cut, and the original with it (a local branch crops the same picture)
+            view, img = view.flip(-1), img.transpose(Image.FLIP_LEFT_RIGHT)
         item = {"image": view, "index": index}
         if self.keep_original:
             item["original"] = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)

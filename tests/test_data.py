@@ -223,6 +223,34 @@ def test_hflip_flips_only_and_about_half_the_time(tmp_path):
     assert 70 < flipped < 130
 
 
+def test_hflip_comes_after_resize_and_centre_crop_as_in_the_aaai_code(tmp_path):
+    """The AAAI code's transforms: Resize(224), CenterCrop(224), RandomHorizontalFlip. On an image whose resized
+    long side minus the crop is odd, flipping first would shift the crop by a pixel."""
+    from PIL import Image
+    from torchvision.transforms import functional as TF
+
+    from asen.data import ImageSet, normalize
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (20, 34, 3), dtype=np.uint8)).save(tmp_path / "odd.png")  # 34 -> 27 px
+    torch.manual_seed(1)
+    ds = ImageSet(tmp_path, ["odd.png"] * 12, 16, keep_original=True, hflip=True)
+    with Image.open(tmp_path / "odd.png") as img:
+        img = img.convert("RGB")
+        expected = normalize(TF.to_tensor(TF.hflip(TF.center_crop(TF.resize(img, 16), 16))))
+        first_then_cut = normalize(TF.to_tensor(TF.center_crop(TF.resize(TF.hflip(img), 16), 16)))
+        original = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
+    assert not torch.allclose(expected, first_then_cut)  # the order matters on this image
+    seen = 0
+    for i in range(12):
+        item = ds[i]
+        if not torch.equal(item["original"], original):
+            torch.testing.assert_close(item["image"], expected)
+            assert torch.equal(item["original"], original.flip(-1))
+            seen += 1
+    assert 0 < seen < 12
+
+
 def test_in_batch_sampler_refuses_too_few_images_per_attribute(toy_root):
     files = load_split_files(toy_root, ("train",))
     with pytest.raises(ValueError, match=r"data.images_per_batch=6 gives 3 images to each of 2 attributes.*to 8 or more"):
