@@ -339,7 +339,7 @@ def read_split_source(
         for name in LAYOUT_FILES:
             if (base / name).is_file():
                 texts[name] = (base / name).read_bytes()
-        for cand in (base / "meta.json", src / "meta.json"):
+        for cand in (src / member for member in _meta_members(chosen)):
             if cand.is_file():
                 meta_raw["meta"] = _load_json_bytes(cand.read_bytes())
                 break
@@ -353,7 +353,7 @@ def read_split_source(
                 member = f"{chosen}/{name}" if chosen else name
                 if member in names:
                     texts[name] = zf.read(member)
-            for member in (f"{chosen}/meta.json" if chosen else "meta.json", "meta.json"):
+            for member in _meta_members(chosen):
                 if member in names:
                     meta_raw["meta"] = _load_json_bytes(zf.read(member))
                     break
@@ -368,7 +368,7 @@ def read_split_source(
                 if member in members:
                     fh = tf.extractfile(members[member])
                     texts[name] = fh.read() if fh else b""
-            for member in (f"{chosen}/meta.json" if chosen else "meta.json", "meta.json"):
+            for member in _meta_members(chosen):
                 if member in members:
                     fh = tf.extractfile(members[member])
                     meta_raw["meta"] = _load_json_bytes(fh.read() if fh else b"")
@@ -388,6 +388,13 @@ def read_split_source(
         except UnicodeDecodeError as exc:
             raise PrepareError(f"{origin}/{name}: not UTF-8 text ({exc})") from exc
     return decoded, origin
+
+
+def _meta_members(chosen: str) -> list[str]:
+    """Where an authors' ``meta.json`` may lie for split files in folder ``chosen`` of a release: in that folder
+    or any folder above it, nearest first (their ``data.zip`` holds ``data/meta.json`` beside ``data/<D>/``)."""
+    parts = PurePosixPath(chosen).parts if chosen else ()
+    return [PurePosixPath(*parts[:k], "meta.json").as_posix() for k in range(len(parts), -1, -1)]
 
 
 def _load_json_bytes(raw: bytes) -> object:

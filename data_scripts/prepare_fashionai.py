@@ -32,7 +32,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,13 +151,22 @@ def read_label_csv(source: Path, problems: Problems, progress: bool = True) -> l
         )
     records: list[Record] = []
     seen: dict[str, int] = {}
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        for fields in tqdm(reader, desc=f"reading {path.name}", disable=not progress, unit=" lines"):
-            lineno = reader.line_num
-            if not fields or all(not f.strip() for f in fields):
+    # Read line by line, not with the csv module: the file has no quoting, and a stray quote would make csv swallow
+    # the lines after it (or stop at its field-size limit with a traceback); a line that is not UTF-8 is named.
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(tqdm(fh, desc=f"reading {path.name}", disable=not progress, unit=" lines"), 1):
+            try:
+                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                problems.bad("malformed line", f"{path}, line {lineno}: not UTF-8 text: {raw[:80]!r}")
                 continue
-            text = ",".join(fields)
+            if not text.strip():
+                continue
+            if '"' in text:
+                problems.bad("malformed line", f"{path}, line {lineno}: a quote character; label.csv lines are "
+                                               f"'image_path,attribute_key,label_string' without quoting: {text!r}")
+                continue
+            fields = text.split(",")
             try:
                 rel, attr, value = parse_label_line(fields)
                 rel = safe_relpath(rel, f"{path}, line {lineno}")

@@ -59,7 +59,7 @@ results: dict = {"profile": ctx.profile, "dataset": ctx.files.meta.name}
 # The paper evaluates on FashionAI {cite}`zou2019fashionai` (8 attributes of women's clothing, one attribute
 # labelled per image), DARN {cite}`huang2015darn` (9 attributes, several per image) and DeepFashion
 # {cite}`liu2016deepfashion` (5 attribute *types* with hundreds of values each).
-# The split statistics below are those of the authors' split files (from `shared/reference`).
+# The split statistics below are those of the authors' split files (`asen.published`).
 
 # %% tags=["hide-input"]
 fashionai = pd.DataFrame(
@@ -132,8 +132,8 @@ glue(
 
 # %% [markdown]
 # For orientation, the published figures on the real datasets that this project could verify at their source
-# (later work that builds on ASEN, RPF {cite}`dong2023rpf` and AG-MAN {cite}`xiao2023agman`; `asen.published`
-# keeps them, with their sources). The ASEN++ paper's own
+# (later work that builds on ASEN, RPF {cite}`dong2023rpf` and AG-MAN {cite}`xiao2023agman`, and the AAAI code's
+# own ASENet_V2 on FashionAI; `asen.published` keeps them, with their sources). The ASEN++ paper's own
 # tables could not be read where this book was built, so its numbers are not printed anywhere in the book.
 
 # %% tags=["hide-input"]
@@ -215,8 +215,8 @@ plt.show()
 # SynthFashion uses the split-file layout of the real datasets (`filenames_*.txt`, `label_train.txt`,
 # `query_*.txt`, `candidate_*.txt`, `meta.json`), so every line of code in this book runs unchanged on
 # FashionAI. Its attributes get the same *shares* of queries as FashionAI's test split, with four candidates
-# per query. The size depends on the profile this page was built with (`tiny` for `smoke`, `small` for `cpu`,
-# FashionAI's own sizes for `gpu`).
+# per query. The size depends on the profile this page was built with (`tiny` for `smoke`, `small` for `cpu`
+# and `gpu`; `asen synth --size fashionai` writes FashionAI's own counts).
 
 # %% tags=["hide-input"]
 files, meta = ctx.files, ctx.files.meta

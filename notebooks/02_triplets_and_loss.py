@@ -86,7 +86,7 @@ plt.show()
 #
 # With one random triplet at a time, a step of 16 triplets uses 48 images for 16 comparisons. The book's
 # CPU protocol (`data.sampler: in_batch`, a documented departure from the paper) instead fills a batch with
-# many images of a few attributes, several per value, and the loss (`asen.losses.in_batch_triplet_loss`) uses
+# many images of one attribute (`data.attributes_per_batch`, 1 in the protocol), several per value, and the loss (`asen.losses.in_batch_triplet_loss`) uses
 # *every* valid triplet in it: $(i, j, k)$ with all three labelled with the same attribute, $i \neq j$ of the
 # same value and $k$ of another value. One batch of this page's configuration:
 
@@ -161,9 +161,10 @@ ax.set_title("Which pairs the in-batch loss compares")
 plt.show()
 
 # %% [markdown]
-# Each blue block on the diagonal is one value (anchor-positive pairs); the red band around it, inside the
-# attribute's larger block, holds its negatives. Images of different attributes are never compared: under
-# different attributes the question "is $x$ more like $y$ than $z$?" has no answer.
+# Each blue block on the diagonal is one value (anchor-positive pairs); the red band around it holds its
+# negatives, the attribute's other values. With several attributes a batch (`data.attributes_per_batch` above 1)
+# each attribute would get its own larger block, and images of different attributes would never be compared:
+# under different attributes the question "is $x$ more like $y$ than $z$?" has no answer.
 #
 # ## The margin ranking loss, in two dimensions
 #
@@ -353,8 +354,10 @@ plt.show()
 # is worse: its outputs for different images are almost parallel, so every cosine is close to 1, the loss sits
 # at the margin, and the gradients that would separate the images are tiny. The book's small CPU backbone has
 # no ImageNet weights (it starts from a label-free pre-training, see chapter 8) and the layers above it start
-# random, so the CPU protocol adds a `BatchNorm1d` after the last linear layer (`model.embed_norm: batchnorm`,
-# a documented departure; the paper starts from ImageNet weights and does not need it). Pairwise cosines of the
+# random, so the CPU protocol adds a `BatchNorm1d` per attribute after the last linear layer
+# (`model.embed_norm: attribute_batchnorm`, a documented departure; the paper starts from ImageNet weights and
+# does not need it). The protocol's batches hold one attribute each, so on such a batch the per-attribute
+# layer is one `BatchNorm1d` (`embed_norm: batchnorm`), which the code below uses. Pairwise cosines of the
 # embeddings of one training batch, for the same untrained network (random backbone) with and without the
 # normalisation:
 
@@ -421,7 +424,8 @@ assert abs(u["batchnorm"]["mean"]) < u["none"]["mean"] - margin
 # ASEN++ embeds an image twice under attribute $a$: from the whole image (global branch) and from a zoomed crop
 # (local branch, [chapter 6](06_local_branch.ipynb)). Both embeddings live in spaces that are later fused, so
 # stage 2 adds an alignment term (Eq. 11) that pulls the two embeddings of the same image together:
-# $\mathcal{L}_{align} = \operatorname{mean}_i\,(1 - \cos(g_i, l_i))$. With the two embeddings at an angle
+# $\mathcal{L}_{align} = \operatorname{mean}_i\,(1 - \cos(g_i, l_i))$ over the images of a batch (with the paper's
+# random triplets, the mean over each of anchors, positives and negatives, summed). With the two embeddings at an angle
 # $\varphi$ it is $1 - \cos\varphi$: zero when they agree, 1 when they are orthogonal.
 
 # %%

@@ -3,7 +3,8 @@
 #
 # Where a garment shows its collar is not where it shows its skirt length. ASEN's {cite}`ma2020asen` first
 # module, the
-# attribute-aware spatial attention (ASA), turns the attribute into a *where to look* map over the image's
+# attribute-aware spatial attention (ASA), in the form ASEN++ gives it (the global branch of this book's
+# "ASEN"; the AAAI paper's own module differs in small ways, see below), turns the attribute into a *where to look* map over the image's
 # feature grid and pools the features with it. This chapter writes the module down, recomputes it by hand
 # against the library, and then looks at its maps: for the same images under all eight attributes, before
 # training and after the book's ASEN model has been trained, overlaid on the images, and summarised by how
@@ -59,8 +60,12 @@ results: dict = {"profile": ctx.profile}
 # one-hot map picks a single position. The attribute enters only through $\tanh(W_a e_a + b_a)$, a direction in
 # the common space: each attribute "asks" for image regions whose features point the same way.
 #
-# The book's trained ASEN (stage 1, global branch) comes from `ctx.trained("asen")`: trained on first use and
-# loaded from `runs_root` by every later chapter.
+# The AAAI code computes the same idea a little differently: a one-hot attribute through a linear layer without
+# bias, a $\tanh$ of the product and a $1\times 1$ convolution before the softmax, no $1/\sqrt{C'}$
+# (`asen.aaai.ASENet`, trained beside this one in [chapter 8](08_main_table.ipynb)).
+#
+# The book's trained ASEN (ASEN++'s global branch, stage 1) comes from `ctx.trained("asen")`: trained on first
+# use and loaded from `runs_root` by every later chapter.
 
 # %%
 ckpt = ctx.trained("asen")

@@ -2,7 +2,7 @@
 # # 4. Attribute-aware channel attention
 #
 # Spatial attention decides *where* to look; ASEN's {cite}`ma2020asen` second module, the attribute-aware
-# channel attention (ACA),
+# channel attention (ACA, here in ASEN++'s form, the global branch of this book's "ASEN"),
 # decides *which features* matter for an attribute. It multiplies the pooled feature vector by a mask of
 # per-channel weights in $(0, 1)$ computed from the feature and the attribute. This chapter recomputes the mask
 # by hand against the library, shows the masks of the trained ASEN per attribute and channel, measures how much

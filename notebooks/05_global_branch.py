@@ -308,6 +308,7 @@ write_json(ctx.results_dir / "05_global_branch.json", results)
 # :::{dropdown} Hint for exercise 5
 # CSN keeps one embedding and learns a fixed mask per attribute over its dimensions: it can separate
 # attributes (unlike the Triplet network) but cannot look at a different part of each image (unlike ASEN's
-# spatial attention). Expect it between the two; its gap to ASEN is largest on the design attributes, whose
-# garment part is small.
+# spatial attention). Expect it between the two. Where its gap to ASEN is largest is an empirical question:
+# on SynthFashion's reference table it is on pant and skirt length (README, "Results on
+# SynthFashion").
 # :::

@@ -441,8 +441,8 @@ if ctx.trains_fully:
 # (with a visible value) whose box is smaller than the image, so the figure shows the zoom where it happens;
 # the table says how often that is. SynthFashion draws each design attribute's piece (collar, lapel facing,
 # neck piece) in a colour that stands out from the garment, so the region can be found at the global input,
-# while its values differ in shapes too small to tell apart there. Every part of a map above a tenth of its
-# range widens the box, so a map with a second, weaker blob gives a wide crop that magnifies the piece only
+# while its values differ in shapes too small to tell apart there. Every part of a map above the crop
+# threshold (a share of its range) widens the box, so a map with a second, weaker blob gives a wide crop that magnifies the piece only
 # a little; the table above says how often the boxes stay whole in this build.
 
 # %% tags=["hide-input"]
@@ -492,8 +492,8 @@ write_json(ctx.results_dir / "06_local_branch.json", results)
 #    the crop box change, and by how much?
 # 3. The box is always square. Design an attribute for which a non-square box would be clearly better, and
 #    describe what else in the pipeline would have to change.
-# 4. Evaluate the stage-2 checkpoint with test crop thresholds 0.0, 0.3 and 0.5
-#    (`evaluate_checkpoint(..., overrides=["eval.crop_threshold=0.3"])`). Which attributes are most sensitive?
+# 4. Evaluate the stage-2 checkpoint with test crop thresholds 0.0, 0.1 (the paper's) and 0.5
+#    (`evaluate_checkpoint(..., overrides=["eval.crop_threshold=0.1"])`). Which attributes are most sensitive?
 # 5. The local branch starts as a copy of the stage-1 global branch in this book (`train.local_init: global`)
 #    but from ImageNet weights in the paper. Predict how the stage-2 validation curves above would change
 #    with a local backbone that has never seen a zoomed crop.

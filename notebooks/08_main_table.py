@@ -383,8 +383,8 @@ glue(
 #   all see the same pooled image features. Where the backbone starts matters here: trained from scratch, CSN
 #   learns more slowly than the Triplet network and is still behind it on the length attributes when the
 #   budget ends (`asen reproduce --no-pretrain`; the README's results section has the figures). From the
-#   pre-trained backbone used here it is ahead on the length attributes, sleeve length included (checked
-#   below).
+#   pre-trained backbone used here it is ahead on the length attributes on average, and on sleeve length by
+#   itself (both checked below).
 # - **ASEN ({glue:text}`map_asen_aaai:.2f`; {glue:text}`step2:+.2f`)**, the AAAI model, lets the attribute
 #   steer the features themselves: spatial attention chooses *where* to look (the hem for lengths, the neck
 #   for designs) and channel attention *which* patterns count. Its gain over the Triplet network is largest
@@ -466,7 +466,8 @@ print(f"updated {json_path} with the gaps")
 # :::{dropdown} Hint for exercise 1
 # The standard error of a paired gap shrinks like $1/\sqrt{n}$: with the per-seed spread $s$ of a gap, a
 # gap $g$ is clear (beyond two standard errors) once $n > (2s/g)^2$. With $s \approx 1$ point, a 1-point gap
-# needs about 4-5 seeds, a 3-point gap two.
+# needs about 4-5 seeds, a 3-point gap two; ASEN++'s gap to ASEN varies far more from seed to seed (the README
+# lists its per-seed values), so it needs more.
 # :::
 #
 # :::{dropdown} Hint for exercise 2

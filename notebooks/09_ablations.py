@@ -41,7 +41,7 @@ print(ctx)
 # ## Where the numbers come from
 #
 # The ablations need five more trained runs per seed (ASEN++ without ASA and without ACA, each with two
-# stages, and the no-zoom control's stage 2). `make ablations` (`asen reproduce --ablations`) trains them for all three seeds of the `cpu`
+# stages, and the no-zoom control's stage 2). `make ablations` (`asen reproduce --profile cpu --ablations-only`) trains them for all three seeds of the `cpu`
 # profile and writes `results/synthfashion/ablations.json`. When that file exists, was made with this
 # profile and data, and covers three seeds, this chapter **loads and shows it**. Otherwise the chapter
 # runs the ablations itself, and in the `cpu` profile it does so **for the first seed only**, so that the
@@ -227,7 +227,7 @@ protocol_s2 = ctx.protocol.stage2_config(
 paper_beta, train_thr = (
     protocol_s2.eval.beta,
     protocol_s2.train.crop_threshold,
-)  # the paper's values
+)  # the paper's beta; the protocol's training threshold (0.3 in the cpu profile, the paper's is 0.1)
 delta = {
     k: res[k]["overall"]["mean"] - full for k in res if k not in ("asenpp", "asen")
 }
@@ -419,6 +419,7 @@ print(f"wrote {json_path}, {md_path} and {png}")
 # :::
 #
 # :::{dropdown} Hint for exercise 5
-# The main table's per-seed standard deviation of a row is about 1 point; a difference between two single-seed
-# runs has a spread of about $\sqrt{2}$ times that, so treat differences below 2-3 points as unproven.
+# The main table's per-seed standard deviation of a row is 1-4 points (about 1 for the stage-1 models, 3.5 for
+# ASEN++); a difference between two single-seed runs has a spread of about $\sqrt{2}$ times that, so treat
+# differences below a few points as unproven.
 # :::

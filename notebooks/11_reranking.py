@@ -482,7 +482,8 @@ print(f"wrote {ctx.results_dir / '11_reranking.json'}")
 # :::
 #
 # :::{dropdown} Hint for exercise 5
-# `asen index` builds the index and `asen rerank --help` lists its arguments. The general engine ignores the
+# `asen index build --checkpoint ... --images ... --out ...` builds the index and `asen rerank --help` lists its
+# arguments. The general engine ignores the
 # attribute, so its top 50 mixes attributes; after reranking, count the top 10 whose labelled attribute is the
 # asked one (SynthFashion labels one attribute per image).
 # :::

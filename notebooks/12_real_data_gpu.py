@@ -1,8 +1,8 @@
 # %% [markdown]
 # # 12. Real data on a GPU
 #
-# Everything so far ran on SynthFashion with small from-scratch backbones, so that the book builds on a
-# laptop. This chapter is the way to the paper's own setting. It covers preparing FashionAI, DARN and
+# Everything so far ran on SynthFashion with a small backbone, pre-trained without labels on SynthFashion
+# itself instead of ImageNet, so that the book builds on a laptop. This chapter is the way to the paper's own setting. It covers preparing FashionAI, DARN and
 # DeepFashion in the split-file layout, getting the ImageNet weights, and training with the paper's configs
 # (`fashionai_s1`, then `fashionai_s2`). It also covers loading the authors' released ASEN++ checkpoints,
 # and what all of this costs in time. The commands are shown, not run, unless the book is built on real
@@ -223,11 +223,8 @@ results["imagenet_weights_cached"] = {
 # file and load it the way a real one is loaded.
 
 # %%
-TSV_CANDIDATES = [
-    Path("tests/data/asenpp_checkpoint_keys_fashionai_s2.tsv"),
-    Path("../shared/reference/asenpp_checkpoint_keys_fashionai_s2.tsv"),
-]
-tsv = next((p for p in TSV_CANDIDATES if p.exists()), None)
+TSV = Path("tests/data/asenpp_checkpoint_keys_fashionai_s2.tsv")
+tsv = TSV if TSV.exists() else None
 
 
 def official_layout(

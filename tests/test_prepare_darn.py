@@ -244,6 +244,25 @@ def write_darn_splits(folder: Path) -> None:
     (folder / "meta.json").write_text(json.dumps(authors_meta))
 
 
+def test_the_authors_meta_json_is_found_above_the_dataset_folder(server, tmp_path, capsys):
+    """Their data.zip holds data/meta.json beside data/DARN/: the value names come from it."""
+    import zipfile
+
+    base, _ = server
+    urls = write_url_list(tmp_path / "darn_url.txt", base)
+    write_darn_splits(tmp_path / "splits" / "data" / "DARN")
+    (tmp_path / "splits" / "data" / "DARN" / "meta.json").rename(tmp_path / "splits" / "data" / "meta.json")
+    archive = tmp_path / "data.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted((tmp_path / "splits").rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(tmp_path / "splits").as_posix())
+    out = tmp_path / "DARN"
+    rc, _, err = run(net_args(urls, out, retries=1) + ["--splits", archive], capsys)
+    assert rc == 0, err
+    assert load_split_files(out).meta.value_names[2][54] == "color-54"
+
+
 def test_splits_exclude_undownloaded_images(server, tmp_path, capsys):
     base, _ = server
     urls = write_url_list(tmp_path / "darn_url.txt", base)

@@ -156,6 +156,7 @@ BAD_LINES = [
     ("Images/skirt_length_labels/x.jpg,skirt_length_labels,nynynn", "bad label string", "has 2 'y'"),
     ("Images/skirt_length_labels/x.jpg,skirt_length_labels,nnxynn", "bad label string", "may only hold"),
     ("Images/hat_labels/x.jpg,hat_length_labels,nnynnn", "unknown attribute", "unknown attribute key 'hat_length_labels'"),
+    ('Images/skirt_length_labels/"x.jpg,skirt_length_labels,nnynnn', "malformed line", "a quote character"),
 ]
 
 
@@ -176,6 +177,24 @@ def test_bad_line_is_an_error_naming_file_and_line(release, tmp_path, capsys, li
     assert f"line {lineno}" in stdout
     counts = json.loads((tmp_path / "out" / "counts.json").read_text())
     assert counts["problems"]["skipped"] == {reason: 1}
+
+
+def test_a_stray_quote_or_bytes_that_are_not_utf8_name_their_line(release, tmp_path, capsys):
+    """A quote would have made a CSV reader swallow every later line into one field (past 128 KB: a traceback);
+    label.csv has no quoting, so the line with it is the bad one, and the lines after it are read. A line that is
+    not UTF-8 is named too."""
+    root, _ = release
+    csv_path = root / "Annotations" / "label.csv"
+    assert run([root, "--out", tmp_path / "clean"], capsys)[0] == 0
+    lineno = append_lines(csv_path, 'Images/skirt_length_labels/"x.jpg,skirt_length_labels,nnynnn')
+    with open(csv_path, "ab") as fh:
+        fh.write(b"Images/skirt_length_labels/\xe9.jpg,skirt_length_labels,nnynnn\n" + b"x" * 140_000 + b"\n")
+    rc, _, err = run([root, "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and "Traceback" not in err and f"{csv_path}, line {lineno}: a quote character" in err
+    rc, stdout, _ = run([root, "--out", tmp_path / "out", "--skip-bad"], capsys)
+    assert rc == 0 and f"line {lineno + 1}: not UTF-8 text" in stdout
+    assert "malformed line: 3" in stdout  # the quote, the non-UTF-8 line, the 140 KB line without commas
+    assert load_split_files(tmp_path / "out").filenames == load_split_files(tmp_path / "clean").filenames
 
 
 def test_duplicate_image_line(release, tmp_path, capsys):
