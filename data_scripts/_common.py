@@ -211,6 +211,15 @@ def stratified_cycle(
 
 
 # --------------------------------------------------------------------------------------------- images
+def decode_line(raw: bytes, lineno: int) -> str | None:
+    """One line of a release's text file as text (UTF-8; a byte-order mark allowed on line 1), without its line
+    end; ``None`` when it is not UTF-8, for the caller to report with the file and line (never replaced)."""
+    try:
+        return raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        return None
+
+
 def safe_relpath(rel: str, where: str) -> str:
     """Check that ``rel`` is a relative path that stays inside its folder (no ``..``, not absolute)."""
     p = PurePosixPath(rel.replace("\\", "/"))

@@ -59,8 +59,8 @@ from tqdm import tqdm
 
 from asen.layout import image_problem, image_problems, meta_dict
 from data_scripts._common import (
-    PrepareError, Problems, add_common_arguments, authors_value_names, format_counts, format_excluded, image_finder,
-    install_authors_splits, read_split_source, run_main, safe_relpath, script_parser, write_result,
+    PrepareError, Problems, add_common_arguments, authors_value_names, decode_line, format_counts, format_excluded,
+    image_finder, install_authors_splits, read_split_source, run_main, safe_relpath, script_parser, write_result,
 )
 
 DATASET = "DARN"
@@ -113,8 +113,12 @@ def read_url_list(path: str | Path, problems: Problems) -> list[UrlEntry]:
         raise PrepareError(f"URL list not found: {path} (the authors distribute it as darn_url.txt; see data_scripts/README.md)")
     entries: dict[str, UrlEntry] = {}
     repeats = 0
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            line = decode_line(raw, lineno)
+            if line is None:
+                problems.bad("malformed line", f"{path}, line {lineno}: not UTF-8 text: {raw[:80]!r}")
+                continue
             text = line.strip()
             if not text or text.startswith("#"):
                 continue

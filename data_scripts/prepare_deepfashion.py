@@ -49,7 +49,7 @@ from tqdm import tqdm
 
 from asen.layout import SPLITS, Layout, meta_dict, split_mode
 from data_scripts._common import (
-    PrepareError, Problems, add_common_arguments, authors_value_names, defer_undecodable, image_finder,
+    PrepareError, Problems, add_common_arguments, authors_value_names, decode_line, defer_undecodable, image_finder,
     install_authors_splits, pattern_from_ratio, place_image, prepare_options, print_summary, read_split_source,
     run_main, safe_relpath, script_parser, stratified_cycle, write_layout, write_result,
 )
@@ -78,7 +78,12 @@ def read_attr_cloth(path: str | Path) -> list[tuple[str, int]]:
     path = Path(path)
     if not path.is_file():
         raise PrepareError(f"missing file: {path} (expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder)")
-    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    lines = []
+    for lineno, raw in enumerate(path.read_bytes().splitlines(), 1):
+        text = decode_line(raw, lineno)
+        if text is None:
+            raise PrepareError(f"{path}, line {lineno}: not UTF-8 text: {raw[:80]!r}")
+        lines.append(text)
     if not lines:
         raise PrepareError(f"{path}: empty file")
     n = _read_count(path, lines[0])
@@ -120,12 +125,18 @@ def read_attr_img(
         raise PrepareError(f"missing file: {path} (expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder)")
     rows: list[tuple[str, list[int], int]] = []
     n_lines = 0
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        first = fh.readline()
+    with open(path, "rb") as fh:
+        first = decode_line(fh.readline(), 1)
+        if first is None:
+            raise PrepareError(f"{path}, line 1: not UTF-8 text (expected the number of images)")
         m = _read_count(path, first)
         lineno = 1
-        for line in tqdm(fh, total=m + 1, desc=f"reading {path.name}", unit=" lines", disable=not progress):
+        for raw in tqdm(fh, total=m + 1, desc=f"reading {path.name}", unit=" lines", disable=not progress):
             lineno += 1
+            line = decode_line(raw, lineno)
+            if line is None:
+                problems.bad("bad line", f"{path}, line {lineno}: not UTF-8 text: {raw[:80]!r}")
+                continue
             toks = line.split()
             if not toks:
                 continue

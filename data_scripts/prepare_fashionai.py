@@ -45,9 +45,9 @@ from tqdm import tqdm
 
 from asen.layout import EVAL_SPLITS, SPLITS, Layout, meta_dict, split_mode
 from data_scripts._common import (
-    PrepareError, Problems, add_common_arguments, defer_undecodable, image_finder, install_authors_splits,
-    pattern_from_ratio, place_image, prepare_options, print_summary, read_split_source, run_main, safe_relpath,
-    script_parser, stratified_cycle, write_layout, write_result,
+    PrepareError, Problems, add_common_arguments, decode_line, defer_undecodable, image_finder,
+    install_authors_splits, pattern_from_ratio, place_image, prepare_options, print_summary, read_split_source,
+    run_main, safe_relpath, script_parser, stratified_cycle, write_layout, write_result,
 )
 
 DATASET = "FashionAI"
@@ -155,9 +155,8 @@ def read_label_csv(source: Path, problems: Problems, progress: bool = True) -> l
     # the lines after it (or stop at its field-size limit with a traceback); a line that is not UTF-8 is named.
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(tqdm(fh, desc=f"reading {path.name}", disable=not progress, unit=" lines"), 1):
-            try:
-                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
-            except UnicodeDecodeError:
+            text = decode_line(raw, lineno)
+            if text is None:
                 problems.bad("malformed line", f"{path}, line {lineno}: not UTF-8 text: {raw[:80]!r}")
                 continue
             if not text.strip():

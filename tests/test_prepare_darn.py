@@ -210,6 +210,9 @@ def test_url_list_errors(tmp_path, capsys):
     assert rc == 2 and "line 2: path a.jpg already listed on line 1 with another url" in err
     rc, _, err = run([tmp_path / "none.txt", "--out", tmp_path / "o"], capsys)
     assert rc == 2 and "URL list not found" in err
+    urls.write_bytes(b"a.jpg http://x/1.jpg\n\xe9.jpg http://x/2.jpg\n")  # not UTF-8: named, not replaced
+    rc, _, err = run([urls, "--out", tmp_path / "o"], capsys)
+    assert rc == 2 and f"{urls}, line 2: not UTF-8 text" in err
 
 
 def test_quote_url():

@@ -171,6 +171,25 @@ def test_bad_attribute_list_is_always_an_error(bench, tmp_path, capsys, line, me
     assert rc == 2 and f"{path}, {message}" in err
 
 
+def test_lines_that_are_not_utf8_are_named_never_replaced(bench, tmp_path, capsys):
+    """A byte that is not UTF-8 is reported with its file and line (it was silently replaced before): an error in
+    list_attr_cloth.txt, whose every line sets a column; a bad line of list_attr_img.txt, skipped with --skip-bad."""
+    root, _, _ = bench
+    img = root / "Anno" / "list_attr_img.txt"
+    raw = img.read_bytes().split(b"\n")
+    raw[9] = raw[9].replace(b"img/", b"img/\xe9", 1)
+    img.write_bytes(b"\n".join(raw))
+    rc, _, err = run([root, "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and f"{img}, line 10: not UTF-8 text" in err and "Traceback" not in err
+    rc, stdout, _ = run([root, "--out", tmp_path / "out", "--skip-bad"], capsys)
+    assert rc == 0 and "bad line: 1" in stdout
+    assert sum(len(v) for v in load_split_files(tmp_path / "out").filenames.values()) == N_IMAGES - 1
+    cloth = root / "Anno" / "list_attr_cloth.txt"
+    cloth.write_bytes(cloth.read_bytes().replace(b"texture", b"t\xe9xture", 1))
+    rc, _, err = run([root, "--out", tmp_path / "out", "--skip-bad"], capsys)
+    assert rc == 2 and f"{cloth}, line " in err and "not UTF-8 text" in err
+
+
 def test_attribute_count_mismatch(bench, tmp_path, capsys):
     root, _, _ = bench
     path = root / "Anno" / "list_attr_cloth.txt"
