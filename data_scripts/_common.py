@@ -276,6 +276,7 @@ class ImageIndex:
     def __init__(self, roots: Sequence[Path], depth: int = 2, suffixes: Sequence[str] = (".jpg", ".jpeg", ".png")) -> None:
         self.roots, self.depth, self.suffixes = list(roots), depth, tuple(s.lower() for s in suffixes)
         self._index: dict[str, Path | None] | None = None
+        self._ambiguous: dict[str, set[Path]] = {}
 
     def _build(self) -> dict[str, Path | None]:
         index: dict[str, Path | None] = {}
@@ -286,6 +287,9 @@ class ImageIndex:
                         p = Path(dirpath) / f
                         key = "/".join(p.parts[-self.depth :])
                         if key in index and (index[key] is None or os.path.realpath(index[key]) != os.path.realpath(p)):
+                            if index[key] is not None:
+                                self._ambiguous[key] = {index[key]}
+                            self._ambiguous[key].add(p)
                             index[key] = None  # two different files: ambiguous, not guessed
                         elif key not in index:
                             index[key] = p
@@ -294,8 +298,20 @@ class ImageIndex:
     def find(self, rel: str) -> Path | None:
         if self._index is None:
             self._index = self._build()
-        key = "/".join(PurePosixPath(rel).parts[-self.depth :])
-        return self._index.get(key)
+        return self._index.get(self._key(rel))
+
+    def _key(self, rel: str) -> str:
+        return "/".join(PurePosixPath(rel).parts[-self.depth :])
+
+    def why_missing(self, rel: str) -> str:
+        """Why :meth:`find` gave nothing for ``rel``: not found, or several different files end in its key."""
+        if self._index is None:
+            self._index = self._build()
+        found = sorted(map(str, self._ambiguous.get(self._key(rel), ())))
+        if found:
+            return (f"image ambiguous: {len(found)} different files end in {self._key(rel)} ({', '.join(found[:3])}); "
+                    "give only the release folder that holds it")
+        return "image not found"
 
 
 # ------------------------------------------------------------------------------ authors' split files
@@ -470,20 +486,26 @@ def install_authors_splits(
     """The authors' split files (:func:`read_split_source`) into ``out`` (:func:`install_split_files`), their images
     found with ``resolve``, placed, or excluded (:func:`resolve_split_images`). Returns the split files written and
     the lines excluded per file."""
-    sf = install_split_files(texts, out, meta, origin)
-    return resolve_split_images(sf, resolve, out, meta, problems, link, verify, workers, progress)
+    sf = parse_split_files(texts, out, meta, origin)
+    return resolve_split_images(sf, resolve, out, meta, problems, link, verify, workers, progress, origin)
 
 
-def install_split_files(texts: dict[str, str], out: Path, meta: dict, origin: str) -> SplitFiles:
-    """Write the authors' split files (as they are, ending in a newline) and our ``meta.json`` into ``out``
-    (:func:`asen.layout.write_files`) and parse them (validated)."""
-    out.mkdir(parents=True, exist_ok=True)
-    ended = {name: texts[name] + ("" if texts[name].endswith("\n") or not texts[name] else "\n") for name in LAYOUT_FILES}
-    write_files(out, {META_FILE: meta_json(meta), **ended})
+def parse_split_files(texts: dict[str, str], out: Path, meta: dict, origin: str) -> SplitFiles:
+    """Parse the authors' split files (validated, with our ``meta.json``) in a scratch folder beside ``out``, which
+    is removed again: nothing reaches ``out`` before every image is found (:func:`resolve_split_images`), so a
+    run that stops leaves ``out`` as it was. An error names the authors' file (under ``origin``)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.splits-", dir=out.parent))
     try:
-        return load_split_files(out)
-    except DataError as exc:
-        raise PrepareError(f"{exc} (split file copied from {origin})") from exc
+        ended = {name: texts[name] + ("" if texts[name].endswith("\n") or not texts[name] else "\n")
+                 for name in LAYOUT_FILES}
+        write_files(scratch, {META_FILE: meta_json(meta), **ended})
+        try:
+            return load_split_files(scratch)
+        except DataError as exc:
+            raise PrepareError(str(exc).replace(str(scratch), origin)) from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def resolve_split_images(
@@ -496,28 +518,31 @@ def resolve_split_images(
     verify: bool = False,
     workers: int = 4,
     progress: bool = True,
+    origin: str | None = None,
 ) -> tuple[SplitFiles, dict[str, int]]:
     """Check every image named by parsed split files, place the found ones (see :func:`place_image`),
-    drop the missing or unreadable ones (``--skip-bad``; ids renumbered) and rewrite the layout.
+    drop the missing or unreadable ones (``--skip-bad``; ids renumbered) and write the layout into ``out``.
+    Problems name the line of the split file under ``origin`` (default ``out``).
 
     Returns the re-read split files and the number of excluded lines per split file.
     """
     layout = layout_from_split_files(sf)
     sources: dict[str, list[Path | None]] = {}
+    why_missing = getattr(resolve, "why_missing", lambda name: "image not found")
     for split in SPLITS:
-        listing = out / filenames_file(split)
+        listing = f"{origin}/{filenames_file(split)}" if origin else out / filenames_file(split)
         found: list[Path | None] = []
         for lineno, name in enumerate(tqdm(layout.filenames[split], desc=f"locating {split} images", disable=not progress), 1):
             if link != "none":
                 safe_relpath(name, f"{listing}, line {lineno}")
             path = resolve(name)
             if path is None:
-                problems.defer("missing image", f"{listing}, line {lineno}: image not found: {name}")
+                problems.defer("missing image", f"{listing}, line {lineno}: {why_missing(name)}: {name}")
             found.append(path)
         sources[split] = found
     if verify:
         for split in SPLITS:
-            listing = out / filenames_file(split)
+            listing = f"{origin}/{filenames_file(split)}" if origin else out / filenames_file(split)
             idx = [i for i, p in enumerate(sources[split]) if p is not None]
             entries = [(f"{listing}, line {i + 1}", sources[split][i]) for i in idx]
             usable = defer_undecodable(entries, problems, workers, progress, f"verifying {split} images")
@@ -546,6 +571,7 @@ def image_finder(out: Path, sources: Sequence[Path], depth: int = 2) -> Callable
                 return root / name
         return index.find(name)
 
+    resolve.why_missing = index.why_missing  # type: ignore[attr-defined]  # read by resolve_split_images
     return resolve
 
 

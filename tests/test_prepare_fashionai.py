@@ -317,7 +317,9 @@ def test_splits_with_missing_images(release, tmp_path, capsys):
     out = tmp_path / "FashionAI"
     rc, _, err = run([root, "--out", out, "--splits", folder], capsys)
     assert rc == 2
-    assert f"{out / 'filenames_test.txt'}, line 4: image not found: train/{gone}" in err
+    # the line of the authors' file is named, and nothing was written: a stopped run leaves no half dataset
+    assert f"{folder}" in err and f"filenames_test.txt, line 4: image not found: train/{gone}" in err
+    assert not (out / "filenames_test.txt").exists() and not (out / "meta.json").exists()
     rc, stdout, _ = run([root, "--out", out, "--splits", folder, "--skip-bad"], capsys)
     assert rc == 0
     assert "missing image: 1" in stdout and "filenames_test.txt: 1 line(s) excluded" in stdout
@@ -354,3 +356,20 @@ def test_runs_as_a_module_and_fails_cleanly(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 1 and proc.stderr.strip() == (
         "error: run it from the repository root as a module: python -m data_scripts.prepare_fashionai [...]")
+
+
+def test_an_image_found_twice_under_the_release_folders_is_named_ambiguous(tmp_path):
+    """The authors' paths are matched by their last two components; two different files that end the same are
+    not guessed between, and the message says so instead of "not found"."""
+    from data_scripts._common import image_finder
+
+    for release, content in (("train", b"one"), ("web", b"two")):
+        (tmp_path / release / "Images" / "collar_design_labels").mkdir(parents=True)
+        (tmp_path / release / "Images" / "collar_design_labels" / "a.jpg").write_bytes(content)
+    (tmp_path / "train" / "Images" / "collar_design_labels" / "b.jpg").write_bytes(b"three")
+    resolve = image_finder(tmp_path / "out", [tmp_path / "train", tmp_path / "web"])
+    assert resolve("x/collar_design_labels/b.jpg") == tmp_path / "train" / "Images" / "collar_design_labels" / "b.jpg"
+    assert resolve("x/collar_design_labels/a.jpg") is None
+    assert resolve.why_missing("x/collar_design_labels/a.jpg").startswith(
+        "image ambiguous: 2 different files end in collar_design_labels/a.jpg")
+    assert resolve.why_missing("x/collar_design_labels/c.jpg") == "image not found"
