@@ -10,6 +10,9 @@ Input: the benchmark folder, holding
   the attribute is present;
 * the images under ``img/``.
 
+The current release names the annotation folder ``Anno_coarse/`` (read the same way; its ``Anno_fine/`` holds a
+different, 26-attribute set).
+
 The N attributes are grouped into ASEN's five attributes, the types: the values of a type are the
 attribute names of that type in file order (156, 218, 180, 216, 230 in the published release). Every image
 is labelled with every (type, value) it has; images without any attribute are left out (counted).
@@ -72,12 +75,26 @@ def _read_count(path: Path, first: str) -> int:
         raise PrepareError(f"{path}, line 1: expected the number of entries, got {_short(first)!r}") from None
 
 
+ANNOTATION_FOLDERS = ("Anno", "Anno_coarse")
+"""Where the benchmark keeps its 1,000-attribute files: ``Anno/`` in the first release, ``Anno_coarse/`` in the
+current one (whose ``Anno_fine/`` holds a 26-attribute subset, not the paper's attributes)."""
+
+
+def annotation_folder(root: Path) -> Path:
+    """The folder of ``root`` holding ``list_attr_cloth.txt`` (:data:`ANNOTATION_FOLDERS`, first found; ``Anno``
+    when none does, for the missing-file message)."""
+    for name in ANNOTATION_FOLDERS:
+        if (root / name / "list_attr_cloth.txt").is_file():
+            return root / name
+    return root / ANNOTATION_FOLDERS[0]
+
+
 def read_attr_cloth(path: str | Path) -> list[tuple[str, int]]:
     """``list_attr_cloth.txt`` -> ``[(attribute name, type 1..5)]`` in column order. Every problem is an
     error (file + line): the column positions of ``list_attr_img.txt`` depend on every line."""
     path = Path(path)
     if not path.is_file():
-        raise PrepareError(f"missing file: {path} (expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder)")
+        raise PrepareError(f"missing file: {path} (expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder, Anno_coarse/ in its current release; Anno_fine/ holds another, 26-attribute set)")
     lines = []
     for lineno, raw in enumerate(path.read_bytes().splitlines(), 1):
         text = decode_line(raw, lineno)
@@ -122,7 +139,7 @@ def read_attr_img(
     of values, a value not in {-1, 0, 1}, a bad path) and a header count mismatch raise or are counted."""
     path = Path(path)
     if not path.is_file():
-        raise PrepareError(f"missing file: {path} (expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder)")
+        raise PrepareError(f"missing file: {path} (expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder, Anno_coarse/ in its current release; Anno_fine/ holds another, 26-attribute set)")
     rows: list[tuple[str, list[int], int]] = []
     n_lines = 0
     with open(path, "rb") as fh:
@@ -227,7 +244,8 @@ def prepare(
         raise PrepareError(f"DeepFashion folder not found: {root}")
     out.mkdir(parents=True, exist_ok=True)
     problems = Problems(skip_bad)
-    cloth = root / "Anno" / "list_attr_cloth.txt"
+    anno = annotation_folder(root)
+    cloth = anno / "list_attr_cloth.txt"
     excluded: dict[str, int] = {}
     if splits is not None:
         extra: dict = {}
@@ -256,7 +274,7 @@ def prepare(
                 f"values per type {[len(v) for v in value_names]} differ from the published "
                 f"{list(PUBLISHED_NUM_VALUES)} (texture, fabric, shape, part, style)"
             )
-        rows = read_attr_img(root / "Anno" / "list_attr_img.txt", len(attrs), problems, progress)
+        rows = read_attr_img(anno / "list_attr_img.txt", len(attrs), problems, progress)
         no_attr = sum(1 for _, cols, _ in rows if not cols)
         if no_attr:
             problems.note(f"{no_attr} image(s) without any attribute left out")
@@ -266,9 +284,9 @@ def prepare(
             if (root / rel).is_file():
                 found.append((rel, cols, lineno))
             else:
-                problems.defer("missing image", f"{root / 'Anno' / 'list_attr_img.txt'}, line {lineno}: image not found: {root / rel}")
+                problems.defer("missing image", f"{anno / 'list_attr_img.txt'}, line {lineno}: image not found: {root / rel}")
         if verify_images:
-            where = root / "Anno" / "list_attr_img.txt"
+            where = anno / "list_attr_img.txt"
             entries = [(f"{where}, line {n}", root / rel) for rel, _, n in found]
             usable = defer_undecodable(entries, problems, workers, progress)
             found = [f for f, good in zip(found, usable) if good]
@@ -288,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         "prepare_deepfashion.py",
         "Write DeepFashion (Category and Attribute Prediction) in the split-file layout of asen.layout.",
     )
-    parser.add_argument("root", type=Path, help="benchmark folder holding Anno/list_attr_cloth.txt, Anno/list_attr_img.txt and img/")
+    parser.add_argument("root", type=Path, help="benchmark folder holding Anno/ (or Anno_coarse/) list_attr_cloth.txt and list_attr_img.txt, and img/")
     parser.add_argument("--out", type=Path, default=Path("data/DeepFashion"), help="output dataset folder")
     parser.add_argument("--splits", type=Path, default=None, help="the authors' split files (folder, .zip or .tar.gz)")
     parser.add_argument("--print-values", action="store_true", help="print the count table per value too (1000 rows)")

@@ -190,6 +190,19 @@ def test_lines_that_are_not_utf8_are_named_never_replaced(bench, tmp_path, capsy
     assert rc == 2 and f"{cloth}, line " in err and "not UTF-8 text" in err
 
 
+def test_the_current_release_folder_anno_coarse_reads_the_same(bench, tmp_path, capsys):
+    """The current release ships the 1,000-attribute files in Anno_coarse/ (Anno/ in the first): same result."""
+    root, _, _ = bench
+    assert run([root, "--out", tmp_path / "a", "--seed", 3], capsys)[0] == 0
+    (root / "Anno").rename(root / "Anno_coarse")
+    assert run([root, "--out", tmp_path / "b", "--seed", 3], capsys)[0] == 0
+    a, b = load_split_files(tmp_path / "a"), load_split_files(tmp_path / "b")
+    assert a.filenames == b.filenames and (a.train_labels == b.train_labels).all()
+    (root / "Anno_coarse").rename(root / "Anno_fine")
+    rc, _, err = run([root, "--out", tmp_path / "c"], capsys)
+    assert rc == 2 and "Anno_coarse/ in its current release" in err
+
+
 def test_attribute_count_mismatch(bench, tmp_path, capsys):
     root, _, _ = bench
     path = root / "Anno" / "list_attr_cloth.txt"
