@@ -89,3 +89,42 @@ def test_train_all_jobs_1_on_cuda_trains_in_this_process(toy_root, tmp_path, mon
     cfgs = [protocol.stage1_config("triplet", 0), protocol.stage1_config("csn", 0)]
     schedule.train_all(protocol, cfgs)
     assert trained == [("triplet_s1_seed0", torch.device("cuda")), ("csn_s1_seed0", torch.device("cuda"))]
+
+
+def test_stop_workers_ends_the_runs_in_progress():
+    """A worker process busy with a run is terminated (exit by SIGTERM), not waited for, and jobs not started are
+    cancelled: a failed run or an interruption ends train_all at once."""
+    import multiprocessing as mp
+    import signal
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn"))
+    busy = [pool.submit(time.sleep, 300) for _ in range(2)]
+    queued = [pool.submit(time.sleep, 300) for _ in range(3)]
+    while not all(f.running() for f in busy):
+        time.sleep(0.05)
+    processes = list(pool._processes.values())
+    schedule.stop_workers(pool)
+    pool.shutdown(wait=True)
+    assert [p.exitcode for p in processes] == [-signal.SIGTERM] * 2
+    assert sum(f.cancelled() for f in queued) >= 1  # one may already be in the call queue
+
+
+def test_train_all_stops_its_workers_on_an_interruption(toy_root, tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM (asen.cli turns it into SystemExit) while runs train: the workers are stopped, and the
+    interruption goes on up."""
+    stopped = []
+    monkeypatch.setattr(schedule, "_train_job", lambda *a: None)
+    monkeypatch.setattr(schedule, "ProcessPoolExecutor", lambda **kw: _InlinePool(**kw))
+    monkeypatch.setattr(schedule, "stop_workers", stopped.append)
+
+    def interrupted(*args, **kwargs):
+        raise SystemExit(143)
+
+    monkeypatch.setattr(schedule, "wait", interrupted)
+    protocol = Protocol(toy_root, tmp_path / "runs", device=torch.device("cpu"), profile="smoke", progress=False,
+                        pretrain_configs=(), jobs=2)
+    with pytest.raises(SystemExit):
+        schedule.train_all(protocol, [protocol.stage1_config("asen", 0), protocol.stage1_config("triplet", 0)])
+    assert len(stopped) == 1

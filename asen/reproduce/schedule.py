@@ -131,8 +131,9 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
     done: set[int] = set()
     waiting = list(order)
     sizes = (protocol.image_cache.images.max_bytes, protocol.image_cache.views.max_bytes)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_start_worker,
-                             initargs=sizes) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_start_worker,
+                               initargs=sizes)
+    try:
         bar = tqdm(total=len(todo), desc=f"{desc}: {len(todo)} runs, {jobs} processes x {threads} thread(s)",
                    disable=not protocol.progress)
         running: dict = {}
@@ -159,6 +160,23 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
                 bar.update()
             submit_ready()
         bar.close()
+    except BaseException:  # a failed run, Ctrl-C, SIGTERM (asen.cli): stop now, not after the runs in progress
+        stop_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the runs that have not started and end the ones in progress (their run folders keep the last
+    finished epoch's checkpoint, from which the next ``asen reproduce`` resumes them), so that a failure or an
+    interruption ends ``train_all`` at once instead of after minutes of training nobody waits for."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=30)
 
 
 def machine_info() -> dict[str, Any]:
