@@ -286,6 +286,13 @@ def test_cli_index_search_rerank(toy_root, gallery, tmp_path, capsys):
             cli("index", "build", *common, "--images", listing, "--root", toy_root, "--out", tmp_path / "photos",
                 *extra)
     assert [p.name for p in (tmp_path / "photos").iterdir()] == ["holiday.jpg"]
+    # an index beside other files: refused, and the index is not deleted first
+    (tmp_path / "idx" / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match=r"besides an index it holds other files \(notes\.txt\)"):
+        cli("index", "build", *common, "--images", listing, "--root", toy_root, "--out", tmp_path / "idx",
+            "--overwrite")
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == [
+        "attr_1.faiss", "gallery.txt", "index.json", "notes.txt"]
 
 
 def test_an_index_refuses_other_weights_and_changed_files(built, tmp_path):

@@ -42,7 +42,7 @@ def _check_index_out(path: str, overwrite: bool) -> None:
 
     Raises:
         UserError: an empty path or a file in the way; a folder holding an index without ``--overwrite``; a folder
-            holding other files (the index would be mixed into them).
+            holding other files (the index would be mixed into them), which is refused before anything is deleted.
     """
     out = check_output_folder(path, "--out")
     if not out.is_dir() or not any(out.iterdir()):
@@ -50,15 +50,15 @@ def _check_index_out(path: str, overwrite: bool) -> None:
     found = sorted({f for pattern in INDEX_FILES for f in out.glob(pattern)})
     if not found:
         raise UserError(f"--out {out}: a folder that holds other files, not an index; give a new or empty folder")
+    others = sorted(p.name for p in out.iterdir() if p not in found)
+    if others:
+        raise UserError(f"--out {out}: besides an index it holds other files ({', '.join(others[:3])}); move them "
+                        f"away or give another folder")
     if not overwrite:
         raise UserError(f"--out {out} holds an index already ({len(found)} files); give --overwrite to replace it, "
                         f"or another folder")
     for f in found:
         f.unlink()
-    if any(out.iterdir()):
-        others = ", ".join(sorted(p.name for p in out.iterdir())[:3])
-        raise UserError(f"--out {out}: besides the earlier index (deleted) it holds other files ({others}); "
-                        f"move them away or give another folder")
 
 
 def cmd_index(args: argparse.Namespace) -> int:
