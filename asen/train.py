@@ -37,7 +37,7 @@ from .engine import EpochLoop, checkpoint_state, epoch_record, make_scheduler
 from .errors import UserError
 from .evaluate import evaluate
 from .losses import alignment_loss, embedding_l2, in_batch_triplet_loss, triplet_loss
-from .model import ASEN, build_model
+from .model import AAAI_HEADS, ASEN, build_model
 from .roi import local_inputs
 from .runs import seed_everything
 
@@ -175,7 +175,7 @@ the difference."""
 def pass_order(cfg: Config, in_batch: bool) -> tuple[int, ...] | None:
     """The order of the forward passes of a random-sampler batch: the AAAI code's for its heads (``asen_aaai``,
     ``asen_v2``, ``csn``) with three passes, else ``None`` (in turn)."""
-    if not in_batch and cfg.train.forward_passes == 3 and cfg.model.head in ("asen_aaai", "asen_v2", "csn"):
+    if not in_batch and cfg.train.forward_passes == 3 and cfg.model.head in (*AAAI_HEADS, "csn"):
         return AAAI_PASS_ORDER
     return None
 

@@ -295,18 +295,20 @@ class ImageIndex:
                             index[key] = p
         return index
 
-    def find(self, rel: str) -> Path | None:
+    def _entries(self) -> dict[str, Path | None]:
         if self._index is None:
             self._index = self._build()
-        return self._index.get(self._key(rel))
+        return self._index
+
+    def find(self, rel: str) -> Path | None:
+        return self._entries().get(self._key(rel))
 
     def _key(self, rel: str) -> str:
         return "/".join(PurePosixPath(rel).parts[-self.depth :])
 
     def why_missing(self, rel: str) -> str:
         """Why :meth:`find` gave nothing for ``rel``: not found, or several different files end in its key."""
-        if self._index is None:
-            self._index = self._build()
+        self._entries()  # builds the index, and the ambiguous keys with it
         found = sorted(map(str, self._ambiguous.get(self._key(rel), ())))
         if found:
             return (f"image ambiguous: {len(found)} different files end in {self._key(rel)} ({', '.join(found[:3])}); "
@@ -529,8 +531,10 @@ def resolve_split_images(
     layout = layout_from_split_files(sf)
     sources: dict[str, list[Path | None]] = {}
     why_missing = getattr(resolve, "why_missing", lambda name: "image not found")
+    listings = {split: f"{origin}/{filenames_file(split)}" if origin else out / filenames_file(split)
+                for split in SPLITS}
     for split in SPLITS:
-        listing = f"{origin}/{filenames_file(split)}" if origin else out / filenames_file(split)
+        listing = listings[split]
         found: list[Path | None] = []
         for lineno, name in enumerate(tqdm(layout.filenames[split], desc=f"locating {split} images", disable=not progress), 1):
             if link != "none":
@@ -542,7 +546,7 @@ def resolve_split_images(
         sources[split] = found
     if verify:
         for split in SPLITS:
-            listing = f"{origin}/{filenames_file(split)}" if origin else out / filenames_file(split)
+            listing = listings[split]
             idx = [i for i, p in enumerate(sources[split]) if p is not None]
             entries = [(f"{listing}, line {i + 1}", sources[split][i]) for i in idx]
             usable = defer_undecodable(entries, problems, workers, progress, f"verifying {split} images")

@@ -80,6 +80,11 @@ ANNOTATION_FOLDERS = ("Anno", "Anno_coarse")
 current one (whose ``Anno_fine/`` holds a 26-attribute subset, not the paper's attributes)."""
 
 
+ANNOTATION_HELP = ("(expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder, Anno_coarse/ "
+                   "in its current release; Anno_fine/ holds another, 26-attribute set)")
+"""What a missing annotation file's message adds."""
+
+
 def annotation_folder(root: Path) -> Path:
     """The folder of ``root`` holding ``list_attr_cloth.txt`` (:data:`ANNOTATION_FOLDERS`, first found; ``Anno``
     when none does, for the missing-file message)."""
@@ -94,7 +99,7 @@ def read_attr_cloth(path: str | Path) -> list[tuple[str, int]]:
     error (file + line): the column positions of ``list_attr_img.txt`` depend on every line."""
     path = Path(path)
     if not path.is_file():
-        raise PrepareError(f"missing file: {path} (expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder, Anno_coarse/ in its current release; Anno_fine/ holds another, 26-attribute set)")
+        raise PrepareError(f"missing file: {path} {ANNOTATION_HELP}")
     lines = []
     for lineno, raw in enumerate(path.read_bytes().splitlines(), 1):
         text = decode_line(raw, lineno)
@@ -139,7 +144,7 @@ def read_attr_img(
     of values, a value not in {-1, 0, 1}, a bad path) and a header count mismatch raise or are counted."""
     path = Path(path)
     if not path.is_file():
-        raise PrepareError(f"missing file: {path} (expected the DeepFashion Category and Attribute Prediction benchmark's Anno/ folder, Anno_coarse/ in its current release; Anno_fine/ holds another, 26-attribute set)")
+        raise PrepareError(f"missing file: {path} {ANNOTATION_HELP}")
     rows: list[tuple[str, list[int], int]] = []
     n_lines = 0
     with open(path, "rb") as fh:
