@@ -170,13 +170,12 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
 def stop_workers(pool: ProcessPoolExecutor) -> None:
     """Cancel the runs that have not started and end the ones in progress (their run folders keep the last
     finished epoch's checkpoint, from which the next ``asen reproduce`` resumes them), so that a failure or an
-    interruption ends ``train_all`` at once instead of after minutes of training nobody waits for."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
+    interruption ends ``train_all`` at once instead of after minutes of training nobody waits for. The workers are
+    ended first; the pool then finds itself broken and its shutdown reaps them (one thread joins them, so their exit
+    status is kept)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.terminate()
-    for process in processes:
-        process.join(timeout=30)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def machine_info() -> dict[str, Any]:
