@@ -6,6 +6,8 @@
 #     bash benchmarks/gpu_session.sh            # on a machine with a CUDA GPU, from the repository root
 #     PACK=/some/dir/gpu_session.tgz bash benchmarks/gpu_session.sh   # also pack the results after each step
 #     STEPS="synth book" bash benchmarks/gpu_session.sh               # the gpu-profile book alone (a second slot)
+#     (for the book on a machine without papermill/jupytext/ipykernel: bash benchmarks/gpu_wheels.sh first, here,
+#     and carry .whl)
 #
 # Steps, each under its own time limit (seconds, override with the variables):
 #   1. the GPU and versions                                                -> gpu.txt
@@ -29,6 +31,9 @@
 #   7. book (not in the default STEPS): every chapter in the gpu profile, as `make book` would run them on a
 #      GPU (tools/execute_notebooks.py --profile gpu; runs shared JOBS at a time), into runs/gpu-book and
 #      results/gpu-book; its log times the training and each chapter (the 10-minute target)  (BOOK_S 560)
+#      Where the Python lacks papermill, jupytext or ipykernel (the lent H200's image does), the wheels that
+#      benchmarks/gpu_wheels.sh put in .whl are installed into SITE (default /tmp/asen-site) first: run that script
+#      here and carry .whl along.
 # STEPS picks the steps (default "tests synth cpuplan reproduce pipeline pipeline48"; gpu.txt is always written).
 # The whole stays under TOTAL_S (580 s, for a 10-minute device slot): a step gets what is left of it, and a
 # step with less than 20 s left is skipped (rc "skipped" in session.json).
@@ -50,6 +55,7 @@ JOBS=${JOBS:-0}
 STEPS=${STEPS:-tests synth cpuplan reproduce pipeline pipeline48}
 TOTAL_S=${TOTAL_S:-580}
 DATA=${DATA:-data/SynthFashion}
+SITE=${SITE:-/tmp/asen-site}
 export PYTHONUNBUFFERED=1
 mkdir -p "$RES" results/gpu
 steps=()
@@ -105,6 +111,19 @@ run_step pipeline "$PIPELINE_S" "$PY" -m benchmarks.gpu_check --skip-run-py --co
   --results "$RES/check"
 run_step pipeline48 "$PIPELINE48_S" "$PY" -m benchmarks.gpu_check --skip-run-py --compile \
   --compile-mode reduce-overhead --batch-triplets 16 --data "$DATA" --results "$RES/check48"
+case " $STEPS " in *" book "*)  # the chapters need papermill, jupytext and ipykernel, which a GPU image may lack
+  if ! "$PY" -c "import papermill, jupytext, ipykernel" 2> /dev/null; then
+    echo "== jupyter: installing the carried wheels (.whl, benchmarks/gpu_wheels.sh) into $SITE" \
+      | tee -a "$RES/session.log"
+    if [ -z "${DRY_RUN:-}" ]; then
+      ls .whl/*.whl > /dev/null 2>&1 || echo "error: $PY cannot import papermill, jupytext and ipykernel and" \
+        "there is no .whl folder: run bash benchmarks/gpu_wheels.sh here and carry .whl" | tee -a "$RES/session.log"
+      "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
+        .whl/*.whl 2>&1 | tail -n 3
+    fi
+    export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+  fi ;;
+esac
 run_step book "$BOOK_S" "$PY" tools/execute_notebooks.py --profile gpu --device cuda --data-root "$DATA" \
   --runs-root runs/gpu-book --results-dir results/gpu-book --jobs "$JOBS" --force --keep-going
 write_session

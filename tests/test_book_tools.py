@@ -265,3 +265,21 @@ def test_cli_export_writes_unexecuted_notebooks(tmp_path):
 def test_only_the_colab_export_installs_the_library(tmp_path):
     nb = execute_notebooks.convert(write_notebook(tmp_path, "01_x"), "https://example.org/repo")
     assert not any("pip install" in c.source for c in nb.cells)
+
+
+def test_kernels_import_this_checkout_and_the_environment_is_restored(monkeypatch):
+    """The kernels get the repository first on PYTHONPATH (a GPU machine's Python runs the checkout without
+    installing it) and the known warnings silenced; both variables are as before afterwards, set or unset."""
+    import os
+
+    root = str(execute_notebooks.REPO_ROOT)
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
+    with execute_notebooks.kernel_environment():
+        assert os.environ["PYTHONPATH"].split(os.pathsep) == [root, "/elsewhere"]
+        assert os.environ["PYTHONWARNINGS"].startswith("ignore:")
+    assert os.environ["PYTHONPATH"] == "/elsewhere" and "PYTHONWARNINGS" not in os.environ
+    monkeypatch.delenv("PYTHONPATH")
+    with execute_notebooks.kernel_environment():
+        assert os.environ["PYTHONPATH"] == root
+    assert "PYTHONPATH" not in os.environ

@@ -118,3 +118,25 @@ def test_the_session_script_runs_the_gpu_book_on_request(tmp_path):
     for flag in ("--profile", "--device", "--data-root", "--runs-root", "--results-dir", "--jobs", "--force",
                  "--keep-going"):
         assert f'add_argument("{flag}"' in source
+
+
+def test_the_session_script_installs_the_carried_jupyter_wheels_only_where_needed(tmp_path):
+    """The book step needs papermill, jupytext and ipykernel: a Python that cannot import them (`false` stands
+    for one) gets the wheels of benchmarks/gpu_wheels.sh installed first; one that can (`true`) does not, and
+    other steps never trigger it."""
+    import os
+    import shutil
+    import subprocess
+
+    script = gpu_check.ROOT / "benchmarks" / "gpu_session.sh"
+
+    def dry(py, steps):
+        return subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True,
+                              env={**os.environ, "DRY_RUN": "1", "RES": str(tmp_path / "res"), "STEPS": steps,
+                                   "PY": shutil.which(py)}).stdout
+
+    assert "== jupyter: installing the carried wheels (.whl" in dry("false", "synth book")
+    assert "== jupyter" not in dry("true", "synth book")
+    assert "== jupyter" not in dry("false", "synth reproduce")
+    wheels = (gpu_check.ROOT / "benchmarks" / "gpu_wheels.sh").read_text()
+    assert "papermill==" in wheels and "jupytext==" in wheels and "ipykernel==" in wheels

@@ -185,16 +185,21 @@ def describe_failure(source: Path, executed, error) -> str:
 # --------------------------------------------------------------------------------------------- execution
 @contextlib.contextmanager
 def kernel_environment():
-    """Environment of the kernels papermill starts: the known library warnings silenced."""
-    saved = os.environ.get("PYTHONWARNINGS")
-    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [saved, *(f"ignore:{m}" for m in KNOWN_WARNINGS)]))
+    """Environment of the kernels papermill starts: the known library warnings silenced, and this checkout first
+    on ``PYTHONPATH``, so that the kernels import the ``asen`` the stamps hash, also where it is not installed
+    (a GPU machine's own Python running the checkout)."""
+    saved = {k: os.environ.get(k) for k in ("PYTHONWARNINGS", "PYTHONPATH")}
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [saved["PYTHONWARNINGS"],
+                                                          *(f"ignore:{m}" for m in KNOWN_WARNINGS)]))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), saved["PYTHONPATH"]]))
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop("PYTHONWARNINGS", None)
-        else:
-            os.environ["PYTHONWARNINGS"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def hide_injected_parameters(nb) -> int:
