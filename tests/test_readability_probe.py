@@ -110,7 +110,7 @@ def test_probe_refuses_a_folder_without_generator(
 def test_probe_checks_the_design(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert probe.main([str(tiny), "--design", "1", "--attributes", "neck_design", "--train", "5", "--test", "5"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.endswith("meta.json: the folder holds design 2 (generator 2.1.0), not design 1")
+    assert err.endswith("meta.json: the folder holds design 2 (generator 2.2.0), not design 1")
     assert len(err.splitlines()) == 1
     r = probe.probe(tiny, ["neck_design"], 10, 10, design=2)
     assert r["neck_design"]["design"] == 2

@@ -1,5 +1,5 @@
 """Tests for SynthFashion (asen.synth): layout, determinism, caching, preview, the two designs of the design
-attributes (design 2, the default, byte-identical to generator 2.1.0; design 1 byte-identical to 1.0.0, both
+attributes (design 2, the default, byte-identical to generator 2.2.0; design 1 byte-identical to 1.0.0, both
 recorded) and the
 local-detail premise in each (design 1: details blur away at 96 px but lengths survive; design 2: pieces contrast
 with the garment and the values differ only inside the region)."""
@@ -96,9 +96,10 @@ def test_layout_files_present_and_parseable(tiny: Path) -> None:
 
 
 # sha256 (first 16 hex digits) of the text files of SynthFashion tiny, seed 0, design 2, as generator 2.1.0 wrote
-# them before the writer moved to asen.layout (write_split_files); they must not change for a given version.
+# them before the writer moved to asen.layout (write_split_files), meta.json since as 2.2.0 writes it (the
+# version is its only change); they must not change for a given version.
 _TEXT_FINGERPRINTS = {
-    "meta.json": "5d2517be9322cb7f",
+    "meta.json": "be765c976150dc80",
     "filenames_train.txt": "615499067bd639f4",
     "filenames_valid.txt": "858eb7aac12f12bf",
     "filenames_test.txt": "f5437940d90af7cb",
@@ -330,8 +331,9 @@ def test_render_image_size_and_determinism() -> None:
 
 # ------------------------------------------------------------------------------------------ designs
 # sha256 (first 16 hex digits) of render_image(attr, value, default_rng(7), 96).tobytes(), recorded from generator
-# 1.0.0 (design 1) and 2.0.0 (design 2; its neck designs from 2.1.0) before the designs became selectable; Pillow's
-# drawing is deterministic
+# 1.0.0 (design 1; its coat lengths and necklines under 2.2.0, drawn as by 1.0.0) and 2.0.0 (design 2; its neck
+# designs from 2.1.0, its lapel coats, necklines and coat lengths from 2.2.0: neckline bindings and the coat's hem
+# band); Pillow's drawing is deterministic
 _FINGERPRINTS = {
     1: {
         ("collar_design", 1): "1333ed7d13ec12d8",
@@ -341,15 +343,23 @@ _FINGERPRINTS = {
         ("neck_design", 1): "16279527d8c0763f",
         ("neck_design", 3): "8569f14aa17b4096",
         ("neckline_design", 3): "c8a58e725c532dff",
+        ("neckline_design", 8): "6b76bb4265fedf9c",
         ("skirt_length", 1): "007f79a9a9dfcefd",
+        ("coat_length", 2): "3cc029b62d9e309f",
+        ("coat_length", 5): "bb86c866dfaa09c1",
     },
     2: {
         ("collar_design", 1): "6ee93a8df0433499",
         ("collar_design", 3): "bbb1e0fd24a06403",
-        ("lapel_design", 1): "491ab162c5631f38",
-        ("lapel_design", 3): "bb9fb543bf10b54e",
+        ("lapel_design", 1): "dc7f98d54146e21a",
+        ("lapel_design", 3): "d89ab6a9e7fa2be2",
         ("neck_design", 1): "044105b6daa0c882",
         ("neck_design", 3): "d5978aa76c08705a",
+        ("neckline_design", 3): "139975cc717b761b",
+        ("neckline_design", 8): "27cc241679055c66",
+        ("skirt_length", 1): "007f79a9a9dfcefd",
+        ("coat_length", 2): "d1404007aa8333cc",
+        ("coat_length", 5): "842b94f4523c12a3",
     },
 }
 
@@ -370,15 +380,18 @@ def test_designs_match_their_recorded_renders_and_design_2_is_the_default(design
 
 
 def test_designs_are_deterministic_and_differ_only_in_design_pieces() -> None:
-    for attr, value in (("collar_design", 2), ("lapel_design", 2), ("neck_design", 4), ("neckline_design", 5)):
+    cases = (("collar_design", 2), ("lapel_design", 2), ("neck_design", 4), ("neckline_design", 5),
+             ("coat_length", 3))
+    for attr, value in cases:
         renders = {}
         for d in DESIGNS:
             a, info = render_with_info(attr, value, np.random.default_rng(11), 96, design=d)
             b, _ = render_with_info(attr, value, np.random.default_rng(11), 96, design=d)
             assert a.tobytes() == b.tobytes() and info["design"] == d
             renders[d] = a.tobytes()
-        # same random draws; necklines are drawn the same in both designs, the other three are not
-        assert (renders[1] == renders[2]) == (attr == "neckline_design"), attr
+        # same random draws; the design pieces, neckline edges (a binding in design 2) and coat hems (a band in
+        # design 2) differ
+        assert renders[1] != renders[2], attr
 
 
 @pytest.mark.parametrize("design", [0, 3, "2", 2.0, True, None])
@@ -394,7 +407,7 @@ def test_bad_design(tmp_path: Path, design: object) -> None:
 def test_design_is_recorded_and_a_dataset_of_one_design_is_not_reused_for_the_other(
     tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert GENERATOR_VERSIONS == {1: "1.0.0", 2: "2.1.0"} and __version__ == "2.1.0"
+    assert GENERATOR_VERSIONS == {1: "1.0.0", 2: "2.2.0"} and __version__ == "2.2.0"
     assert dataset_design(json.loads((tiny / "meta.json").read_text())) == 2
     meta1 = build_meta(TINY, 0, TINY.image_size, design=1)
     assert meta1["generator"]["version"] == "1.0.0" and dataset_design(meta1) == 1
@@ -517,6 +530,41 @@ def test_design_2_values_share_the_region_and_differ_inside_it() -> None:
         x0, y0, x1, y1 = info["region"]
         inside = (xs >= x0 - 2) & (xs < x1 + 2) & (ys >= y0 - 2) & (ys < y1 + 2)
         assert inside.mean() >= 0.9, (attr, inside.mean())
+
+
+def test_design_2_binds_necklines_and_bands_coat_hems_inside_their_regions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generator 2.2.0's region cues, each against the same draws without it: design 2 draws a neckline's edge as
+    a contrasting binding (design 1: a 1 px line) and a band along the coat's hem (measured against design 2 with
+    design 1's bare hem); each is several pixels wide, not one line, and lies inside the attribute's region (the
+    neck region; the span of the coat hems, as a band a few rows tall)."""
+    import dataclasses
+
+    from asen.synth import render as R
+
+    def pixels(attr: str, value: int, seed: int, design: int) -> tuple[np.ndarray, dict]:
+        img, info = render_with_info(attr, value, np.random.default_rng(seed), design=design)
+        return np.asarray(img, np.float32), info
+
+    for seed in range(3):
+        for value in (1, 2, 5, 6, 9):
+            (img1, info), (img2, _) = pixels("neckline_design", value, seed, 1), pixels("neckline_design", value, seed, 2)
+            ys, xs = np.nonzero(np.abs(img1 - img2).max(-1) > 30)
+            assert len(xs) > 40, (value, seed, len(xs))
+            x0, y0, x1, y1 = info["region"]
+            inside = (xs >= x0 - 2) & (xs < x1 + 2) & (ys >= y0 - 2) & (ys < y1 + 2)
+            assert inside.mean() >= 0.95, (value, seed, inside.mean())
+    banded = {value: [pixels("coat_length", value, seed, 2) for seed in range(3)] for value in (1, 3, 5, 7)}
+    bare = dataclasses.replace(R.DETAIL_DRAWERS[2], coat_hem=R.DETAIL_DRAWERS[1].coat_hem)
+    monkeypatch.setattr(R, "DETAIL_DRAWERS", {**R.DETAIL_DRAWERS, 2: bare})
+    for value, renders in banded.items():
+        for seed, (img2, info) in enumerate(renders):
+            img1, _ = pixels("coat_length", value, seed, 2)
+            ys, xs = np.nonzero(np.abs(img1 - img2).max(-1) > 30)
+            assert len(xs) > 40, (value, seed, len(xs))
+            x0, y0, x1, y1 = info["region"]
+            inside = (xs >= x0 - 2) & (xs < x1 + 2) & (ys >= y0 - 2) & (ys < y1 + 2)
+            assert inside.mean() >= 0.95, (value, seed, inside.mean())
+            assert np.ptp(ys) <= 0.016 * info["scale"] + 3, (value, seed, np.ptp(ys))  # one band of rows
 
 
 def test_invisible_is_varied() -> None:

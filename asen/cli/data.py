@@ -54,8 +54,8 @@ def _synth_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preview", metavar="PNG",
                    help="only write a sample grid (one row per attribute, one column per value)")
     p.add_argument("--design", type=int, default=None,
-                   help="how collars, lapels and neck designs are drawn: 2 (default, generator 2.1.0: contrasting "
-                        "pieces, values differ in 2 px shapes) or 1 (generator 1.0.0, the first design: fine details "
+                   help="how collars, lapels, neck designs, neckline edges and coat hems are drawn: 2 (default, "
+                        "generator 2.2.0: contrasting pieces, bindings and hem bands, values differ in 2 px shapes) or 1 (generator 1.0.0, the first design: fine details "
                         "in the garment's fabric)")
     add_quiet(p)
 

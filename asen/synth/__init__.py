@@ -5,8 +5,8 @@ is written in the split-file layout the library reads for FashionAI/DARN/DeepFas
 :mod:`asen.synth.layout`). Length attributes are coarse shape; design attributes are details in a
 small region around the neck, legible in a crop of the 224 px original but not at the global branch's input --
 the premise of ASEN++'s local branch. They come in two designs (:data:`DESIGNS`): design 2 (the default,
-generator 2.1.0) marks the region with a piece contrasting with the garment, findable at 64 px, whose values
-differ in shapes ambiguous at that size; design 1 (generator 1.0.0, the first design) draws fine details that
+generator 2.2.0) marks the region with a piece (or, for necklines, a binding) contrasting with the garment,
+findable at 64 px, whose values differ in shapes ambiguous at that size, and bands the coat's hem; design 1 (generator 1.0.0, the first design) draws fine details that
 blur away at ~96 px, mostly in the garment's own fabric, with little at 64 px to show where to look. The design is recorded as the generator version in ``meta.json``.
 
 Example::

@@ -20,7 +20,7 @@ Designs: the design attributes' details are drawn in one of :data:`~asen.synth.r
 or 1; see :mod:`asen.synth.render`). The design is recorded as the major number of ``meta.json``'s generator
 version (:data:`GENERATOR_VERSIONS`), so a dataset of one design is never reused for the other, and runs (whose
 data fingerprint hashes ``meta.json``) trained on one are not reused on the other. Design 1 writes exactly the
-bytes generator 1.0.0 always wrote, design 2 those of 2.1.0.
+bytes generator 1.0.0 always wrote, design 2 those of 2.2.0.
 
 Determinism: the split plan depends only on ``seed``; each image is rendered from its own
 ``numpy.random.SeedSequence(seed, spawn_key=(split, index))``, so the bytes written do not depend on
@@ -61,7 +61,7 @@ from ..layout import (
 from .attributes import ATTRIBUTE_NAMES, ATTRIBUTES, CANDIDATE_COUNTS, NUM_VALUES, QUERY_COUNTS, VALUE_WEIGHTS
 from .render import DEFAULT_DESIGN, check_design, check_image_size, render_image
 
-GENERATOR_VERSIONS: Mapping[int, str] = MappingProxyType({1: "1.0.0", 2: "2.1.0"})
+GENERATOR_VERSIONS: Mapping[int, str] = MappingProxyType({1: "1.0.0", 2: "2.2.0"})
 """Per design, the generator version recorded in ``meta.json``; its major number is the design. Bump the minor or
 patch number of a design whenever the bytes written for a given (seed, size, design) change."""
 
@@ -520,7 +520,7 @@ def generate_dataset(
         image_size: ``None`` (the size's default, 224x224 for small/fashionai), one int or ``(W, H)``.
         progress: show a tqdm progress bar (on stderr).
         design: how the design attributes' details are drawn, one of :data:`~asen.synth.render.DESIGNS`: 2 (the
-            default, generator 2.1.0) or 1 (generator 1.0.0, see :mod:`asen.synth.render`).
+            default, generator 2.2.0) or 1 (generator 1.0.0, see :mod:`asen.synth.render`).
 
     Returns:
         The dataset folder as a ``Path``.

@@ -10,17 +10,21 @@ How the labels show up:
 * **Length attributes** (skirt/sleeve/coat/pant length) set where a hem ends relative to the body
   (mid-thigh, knee, calf, ...). They are coarse shape and survive a downsample to ~96 px.
 * **Design attributes** (collar/lapel/neckline/neck design) live in a small region around the neck,
-  drawn in one of two designs (``design=2``, the default, or ``design=1``; necklines are the same in both):
+  drawn in one of two designs (``design=2``, the default, or ``design=1``; the neckline shapes are the same
+  in both, their edges are not):
 
   - *design 1* (generator 1.0.0): within an attribute the values share one coarse silhouette (same neck
     opening, mostly the garment's own fabric) and differ in thin (1 px at 224) outlines, notches, ribbing,
     fold lines and small shapes, so they blur away at 96 px but are legible in a ~112 px crop of the 224 px
     original; there is little at 64 px to show where the region is;
-  - *design 2* (generator 2.1.0): collar and neck pieces and lapel facings contrast with the garment for
+  - *design 2* (generator 2.2.0): collar and neck pieces and lapel facings contrast with the garment for
     every value (a region findable at the 64 px global input), and within an attribute the values share
     that piece's footprint and differ in its shape, outlined 2 px at 224 (pointed / rounded / square flaps,
     ribs, a notch, rolls of two widths, a fold band, frills, cowl folds): ambiguous at 64 px, legible in a
-    crop of the region.
+    crop of the region. Since 2.2.0 a neckline's edge is a contrasting binding 3 px at 224 (the cue every
+    neckline shares; its shape is the value) and a coat's hem carries a contrasting band in the lapels'
+    facing colour, so where a coat ends stands out from what is worn under it (design 1 draws both as
+    before).
 
   ``tools/readability_probe.py`` measures both designs.
 * **Invisible** (value 0) hides the region in several ways (cropped out, counter/board/bag in front,

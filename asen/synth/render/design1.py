@@ -190,3 +190,12 @@ def _draw_lapels(cv: Canvas, body: Body, coat: Coat) -> None:
                 cv.solid(p, fill)
     for ln in lines:
         cv.line(ln, oc)
+
+
+def _draw_neckline_edge(cv: Canvas, top: Top, edge: list[Point], plain: Color) -> None:
+    """A neckline's visible edge: a 1 px line in ``plain`` (the top's trim colour, or its outline colour)."""
+    cv.line(edge, plain)
+
+
+def _draw_coat_hem(cv: Canvas, hems: list[tuple[Point, Point]], coat: Coat) -> None:
+    """Design 1 marks no coat hem: the coat's outline is its only edge."""

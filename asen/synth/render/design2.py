@@ -1,4 +1,5 @@
-"""Design 2 of the design attributes' details (generator 2.1.0, the default): collars, neck designs and lapels.
+"""Design 2 of the design attributes' details (generator 2.2.0, the default): collars, neck designs, lapels,
+neckline bindings and the coat's hem band.
 
 ASEN++'s attention must find the region around the neck and its local branch zoom into it (Sec. III-B/C). In
 design 2 each design attribute's region is marked by a piece that contrasts with the garment for every value
@@ -133,6 +134,29 @@ def _draw_neck_design(cv: Canvas, body: Body, top: Top, look: Look, jit: float) 
             cv.line(_bezier((-w, y0), (0.0, y0 + sag * 1.8), (w, y0), 12), ink, width=w3)
 
 
+def _coat_trim(base: Color) -> Color:
+    """The coat's contrasting trim (lapel facings and the hem band): its own fabric much lighter or darker."""
+    return _contrast(base, _scale(base, 1.6) if _lum(base) < 128 else _scale(base, 0.55), 60.0)
+
+
+def _draw_neckline_edge(cv: Canvas, top: Top, edge: list[Point], plain: Color) -> None:
+    """A neckline's visible edge (an opening's outline, or a bare-shoulder top's upper edge) as a binding 3 px
+    at 224 that contrasts with the garment for every value: the region cue shared by all necklines (generator
+    2.2.0), findable at the global input, while the cut's shape (the value) needs the zoomed crop. ``plain``
+    (design 1's edge colour) is not used."""
+    cv.line(edge, _detail_fill(top), width=3 * cv.lw)
+
+
+def _draw_coat_hem(cv: Canvas, hems: list[tuple[Point, Point]], coat: Coat) -> None:
+    """A contrasting band along the coat's hem (generator 2.2.0), in the lapels' facing colour: the coat's lower
+    edge stands out from whatever is worn under it, so where it ends (the coat length) can be found and read at
+    the global input. ``hems``: the hem segments (outer end, inner end) of the panels in body units."""
+    fill = _coat_trim(coat.fabric.base)
+    h = 0.016
+    for (x0, y0), (x1, y1) in hems:
+        cv.solid([(x0, y0 - h), (x1, y1 - h), (x1, y1), (x0, y0)], fill)
+
+
 def _draw_lapels(cv: Canvas, body: Body, coat: Coat) -> None:
     """Lapel designs: the lapels' facing always contrasts with the coat (the region cue shared by every value,
     a collarless coat has a contrasting piping band along the same V); the values differ in the facing's
@@ -144,7 +168,7 @@ def _draw_lapels(cv: Canvas, body: Body, coat: Coat) -> None:
     neck = (nw * 0.5, nb + 0.004)
     c0 = (nw + 0.004, nb - 0.016)
     base = coat.fabric.base
-    fill = _contrast(base, _scale(base, 1.6) if _lum(base) < 128 else _scale(base, 0.55), 60.0)
+    fill = _coat_trim(base)
     ink = _ink(fill)
     w2 = 2 * cv.lw
     kind = coat.lapel

@@ -17,33 +17,40 @@ from . import design1, design2
 from .body import Body
 from .canvas import Canvas
 from .geometry import Point, _arc, _bezier, _mirror
+from .palette import Color
 from .scene import Coat, Look, Top
 
 @dataclass(frozen=True)
 class DetailDrawers:
-    """How one design draws the three design attributes' pieces (the neckline is shared by every design).
+    """How one design draws the region cues and pieces of the design attributes, and the coat's hem (the neckline
+    shapes themselves are shared by every design).
 
     Attributes:
         collar: draws ``top.collar`` (``cv, body, top, look``).
         neck: draws ``top.neck`` (``cv, body, top, look, jitter``).
         lapels: draws ``coat.lapel`` (``cv, body, coat``).
+        neckline_edge: draws a neckline's visible edge (``cv, top, edge, plain``; ``plain`` is the 1 px edge
+            colour design 1 uses).
+        coat_hem: marks the coat's hem (``cv, hems, coat``; ``hems`` the panels' hem segments).
     """
 
     collar: Callable[[Canvas, Body, Top, Look], None]
     neck: Callable[[Canvas, Body, Top, Look, float], None]
     lapels: Callable[[Canvas, Body, Coat], None]
+    neckline_edge: Callable[[Canvas, Top, list[Point], Color], None]
+    coat_hem: Callable[[Canvas, list[tuple[Point, Point]], Coat], None]
 
 
-DETAIL_DRAWERS: Mapping[int, DetailDrawers] = MappingProxyType(
-    {
-        1: DetailDrawers(design1._draw_collar, design1._draw_neck_design, design1._draw_lapels),
-        2: DetailDrawers(design2._draw_collar, design2._draw_neck_design, design2._draw_lapels),
-    }
-)
+def _drawers(module) -> DetailDrawers:  # noqa: ANN001 - design1 or design2
+    return DetailDrawers(module._draw_collar, module._draw_neck_design, module._draw_lapels,
+                         module._draw_neckline_edge, module._draw_coat_hem)
+
+
+DETAIL_DRAWERS: Mapping[int, DetailDrawers] = MappingProxyType({1: _drawers(design1), 2: _drawers(design2)})
 """Per design: its drawing functions (the one place a design is chosen)."""
 
 DESIGNS: tuple[int, ...] = tuple(DETAIL_DRAWERS)
-"""The designs of the design attributes' details: 2 is the default (generator 2.1.0); 1 (1.0.0), the first design, stays available."""
+"""The designs of the design attributes' details: 2 is the default (generator 2.2.0); 1 (1.0.0), the first design, stays available."""
 
 DEFAULT_DESIGN = 2
 

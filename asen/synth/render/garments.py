@@ -120,7 +120,7 @@ def _draw_top_body(
     if opening is not None:
         poly, edge = opening
         cv.solid(poly, look.skin)
-        cv.line(edge, trim)
+        details.neckline_edge(cv, top, edge, trim)
     elif top.neckline in _BARE_SHOULDER_EDGES:
         nb, sh, ws = body.nb, body.sh_y, body.ws
         if top.neckline == "strapless":
@@ -129,7 +129,7 @@ def _draw_top_body(
             edge = [(-0.09 * ws, sh + 0.03), (0.0, sh + 0.036), (0.09 * ws, sh + 0.03)]
         else:
             edge = [(-(body.nw + 0.012), nb - 0.008), (-0.02, nb), (0.04, sh + 0.025), (0.079 * ws, sh + 0.068)]
-        cv.line(edge, trim)
+        details.neckline_edge(cv, top, edge, trim)
     elif top.collar is None and top.neck is None:
         cv.line(_neck_edge(body), oc)
     if (opening is not None or top.neckline in _BARE_SHOULDER_EDGES) and top.neckline not in ("v", "deep_v"):
@@ -182,6 +182,10 @@ def _draw_coat(cv: Canvas, body: Body, coat: Coat, look: Look, ex: Extras, detai
         right = _coat_panel(body, coat, 1)[:-3]
         panels = [_sym([(0.0, body.nb - 0.014)] + right + [(0.0, coat.hem)])]
     cv.fabric(panels, coat.fabric)
+    if ex.back_view:  # the back panel's hem runs from side to side
+        details.coat_hem(cv, [(_flip([right[-1]], -1)[0], right[-1])], coat)
+    else:  # each front panel's hem runs from its side to the opening (the 4th and 3rd points from the end)
+        details.coat_hem(cv, [(p[-4], p[-3]) for p in panels], coat)
     oc = _line_color(coat.fabric.base, 0.85)
     if ex.back_view:
         cv.line(panels[0], oc, closed=True)
