@@ -22,6 +22,7 @@ def test_main_table_and_ablations_smoke(toy_root, tmp_path, capsys):
     assert main(args) == 0
     res = json.loads((tmp_path / "results" / "main_table.json").read_text())
     assert list(res["methods"]) == ["random", "triplet", "csn", "asen_aaai", "asen_v2", "asen", "asenpp"]
+    assert res["data_version"] is None  # the toy set records no generator (SynthFashion's: see below)
     for m in res["methods"].values():
         assert 0 <= m["overall"]["mean"] <= 100 and len(m["overall"]["values"]) == 1
         assert set(m["per_attribute"]) == {"colour", "position"}
@@ -402,3 +403,33 @@ def test_cpu_profile_runs_keep_their_config_hashes(toy_root, tmp_path):
     import hashlib
 
     assert cfg.hash() == hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def test_tables_carry_the_data_version_and_a_reference_of_another_is_not_compared(tmp_path, monkeypatch):
+    """A table records the SynthFashion generator version its data came from (meta.json, in the folder or one
+    level up; None without one), the caption names it, and load_reference refuses a reference measured on
+    another version, as it does another profile."""
+    from types import SimpleNamespace
+
+    from asen.reproduce import experiments, tables
+
+    folder = tmp_path / "SynthFashion"
+    folder.mkdir()
+    (folder / "meta.json").write_text(json.dumps({"name": "SynthFashion", "generator": {"version": "2.2.0"}}))
+    assert experiments.data_version(SimpleNamespace(root=folder)) == "2.2.0"
+    inner = folder / "images"
+    inner.mkdir()
+    assert experiments.data_version(SimpleNamespace(root=inner)) == "2.2.0"  # meta.json one level up
+    (folder / "meta.json").write_text(json.dumps({"name": "FashionAI"}))
+    assert experiments.data_version(SimpleNamespace(root=folder)) is None
+    assert experiments.data_version(SimpleNamespace(root=tmp_path / "elsewhere")) is None
+
+    ref = {"dataset": "SynthFashion", "data_version": "2.2.0", "profile": "cpu", "protocol": "p", "methods": {}}
+    monkeypatch.setattr(tables, "REFERENCE_DIR", tmp_path)
+    (tmp_path / "synthfashion_main_table.json").write_text(json.dumps(ref))
+    assert tables.load_reference("main_table", dict(ref)) == ref
+    assert tables.load_reference("main_table", {**ref, "data_version": "2.1.0"}) is None
+    assert tables.load_reference("main_table", {**ref, "profile": "gpu"}) is None
+    table = {**ref, "split": "test", "seeds": [0], "attributes": [], "methods": {}}
+    assert "test split of SynthFashion (generator 2.2.0), mean" in markdown_table(table, "t")
+    assert "test split of SynthFashion, mean" in markdown_table({**table, "data_version": None}, "t")

@@ -2,6 +2,7 @@
 (:func:`run_ablations`), as the results dicts :mod:`~asen.reproduce.tables` formats."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,6 +17,22 @@ from .methods import ABLATION_ROWS, MAIN_METHODS, METHOD_LABELS, stage1_of
 from .protocol import Protocol, ablation_runs, main_table_runs, protocol_caption
 from .schedule import train_all
 from .tables import _stats, aggregate, zoom_gains
+
+
+def data_version(files: SplitFiles) -> str | None:
+    """The generator version a SynthFashion folder records in its ``meta.json`` (``generator.version``; None for
+    a dataset without one, such as FashionAI): the tables carry it, so a table says which SynthFashion it was
+    measured on and a reference measured on another version is not compared with it."""
+    root = Path(files.root)
+    for path in (root / "meta.json", root.parent / "meta.json"):
+        if path.is_file():
+            try:
+                generator = json.loads(path.read_text(encoding="utf-8")).get("generator")
+            except (OSError, ValueError, AttributeError):
+                return None
+            version = generator.get("version") if isinstance(generator, dict) else None
+            return version if isinstance(version, str) else None
+    return None
 
 
 def evaluate_checkpoint(ckpt: Path, files: SplitFiles, device: torch.device, split: str = "test",
@@ -86,8 +103,8 @@ def run_main_table(protocol: Protocol, seeds: Sequence[int], methods: Sequence[s
                                                           image_cache=protocol.image_cache)["main"])
             timings[method] = timings.get(method, 0.0) + time.time() - t0
     out = {
-        "dataset": files.meta.name, "split": "test", "seeds": list(seeds), "profile": protocol.profile,
-        "attributes": list(files.meta.attributes),
+        "dataset": files.meta.name, "data_version": data_version(files), "split": "test", "seeds": list(seeds),
+        "profile": protocol.profile, "attributes": list(files.meta.attributes),
         "methods": {m: {"label": METHOD_LABELS[m], "seeds": own[m], **aggregate(per_method[m])} for m in methods},
         "seconds": timings,
         "protocol": protocol_caption(protocol),
@@ -140,8 +157,8 @@ def run_ablations(protocol: Protocol, seeds: Sequence[int], betas: Sequence[floa
             thr_curve[thr].append(r["main"].overall)
     methods = {k: {"label": METHOD_LABELS[k], **aggregate(v)} for k, v in tables.items()}
     return {
-        "dataset": files.meta.name, "split": "test", "seeds": list(seeds), "profile": protocol.profile,
-        "attributes": list(files.meta.attributes),
+        "dataset": files.meta.name, "data_version": data_version(files), "split": "test", "seeds": list(seeds),
+        "profile": protocol.profile, "attributes": list(files.meta.attributes),
         "methods": methods,
         "beta_sweep": {str(b): _stats(v) for b, v in beta_curve.items()},
         "threshold_sweep": {str(t): _stats(v) for t, v in thr_curve.items()},

@@ -64,12 +64,14 @@ REFERENCE_DIR = Path(__file__).resolve().parents[2] / "reference_results"
 def load_reference(stem: str, results: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The tracked reference table ``reference_results/synthfashion_<stem>.json`` (``main_table``,
     ``ablations``), or None when this is not a source checkout or, given ``results``, when the reference was
-    measured on another dataset, profile or protocol (so the two are not comparable)."""
+    measured on another dataset or version of it (``data_version``, SynthFashion's generator), profile or
+    protocol (so the two are not comparable)."""
     path = REFERENCE_DIR / f"synthfashion_{stem}.json"
     if not path.is_file():
         return None
     ref = json.loads(path.read_text())
-    if results is not None and any(ref.get(k) != results.get(k) for k in ("dataset", "profile", "protocol")):
+    keys = ("dataset", "data_version", "profile", "protocol")
+    if results is not None and any(ref.get(k) != results.get(k) for k in keys):
         return None
     return ref
 
@@ -107,7 +109,8 @@ def markdown_table(results: dict[str, Any], title: str) -> str:
     seeds = results["seeds"]
     fewer = "".join(f" {results['methods'][m]['label']}: seed(s) {s} only (no spread when one)."
                     for m, s in (results.get("method_seeds") or {}).items() if m in results["methods"])
-    lines += ["", f"MAP (%) on the {results['split']} split of {results['dataset']}, mean ± std over "
+    version = f" (generator {results['data_version']})" if results.get("data_version") else ""
+    lines += ["", f"MAP (%) on the {results['split']} split of {results['dataset']}{version}, mean ± std over "
               f"{len(seeds)} seed(s) {seeds}.{fewer} {results['protocol']}"]
     return "\n".join(lines)
 
