@@ -47,6 +47,18 @@ Design 2's table is generator 2.0.0's. Generator 2.1.0 draws the neck-design pie
 reaching over the chest, 3 px ink) and changes nothing else; its neck design, measured alone (``--attributes
 neck_design``, same machine): global 35.7, crop 99.4, shuffled 28.9.
 
+Generator 2.2.0 (design 2 since 2026-12-01) binds every neckline's edge in a contrasting colour (3 px at 224) and
+bands the coat's hem in the lapels' facing colour; the whole probe on its ``small`` (same machine, 120 s while a
+training run shared the cores), global / crop / shuffled::
+
+    skirt_length  66.3 / 85.2 / 21.5    sleeve_length  16.1 / 37.1 / 15.4    coat_length  42.2 / 69.0 / 14.2
+    pant_length   52.7 / 79.1 / 17.9    collar_design  47.9 / 100.0 / 30.0   lapel_design 62.8 / 89.7 / 24.2
+    neckline_design  50.2 / 97.8 / 7.9  neck_design  35.7 / 99.4 / 24.9
+
+Against 2.1.0 the neckline is read better in both views (global 40.2 -> 50.2, crop 94.1 -> 97.8) and the coat
+length too (37.7 -> 42.2, 64.9 -> 69.0); the other attributes move by at most 2.0 points from the 2.0.0 / 2.1.0
+figures above (bindings and hem bands also appear on the other attributes' garments).
+
 The lapel region runs down to the top button (``nb + 0.25``, the same in both designs); with the earlier, shorter
 region (``nb + 0.20``, which cut off the lapels' lower ends) design 1's lapel crop measured 84.6.
 
@@ -57,8 +69,8 @@ garment for every value) and the values differ in 2 px shapes: the crop reads th
 neck design 94.7), while the global view reads collar and lapel values better than before (47.9 and 61.7
 against chance 25: a contrasting piece's outline survives the downsampling better than 1 px lines on the same
 fabric) -- still 52 and 27 points below the crop. The length attributes are read better in the crop because the
-region fixes the garment's position; lengths and necklines are drawn the same in both designs (the small changes
-come from the random collars and coats drawn on length images).
+region fixes the garment's position; lengths and necklines were drawn the same in both designs until 2.2.0 (the
+small changes in the table come from the random collars and coats drawn on length images).
 
 The probe is a lower bound on what a network could read; it is meant for comparing views and generator versions
 with the same probe.
