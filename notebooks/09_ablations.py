@@ -43,7 +43,7 @@ print(ctx)
 # The ablations need five more trained runs per seed (ASEN++ without ASA and without ACA, each with two
 # stages, and the no-zoom control's stage 2). `make ablations` (`asen reproduce --profile cpu --ablations-only`) trains them for all three seeds of the `cpu`
 # profile and writes `results/synthfashion/ablations.json`. When that file exists, was made with this
-# profile and data, and covers three seeds, this chapter **loads and shows it**. Otherwise the chapter
+# profile and data (the same SynthFashion version), and covers three seeds, this chapter **loads and shows it**. Otherwise the chapter
 # runs the ablations itself, and in the `cpu` profile it does so **for the first seed only**, so that the
 # book stays within its time budget. Other profiles use all their seeds. The line under the next cell says
 # which happened.
@@ -53,8 +53,8 @@ MAKE_ABLATIONS = Path("results/synthfashion/ablations.json")
 
 
 def usable(path: Path) -> dict | None:
-    """The ablations of `make ablations`, if they match this profile and data and
-    have three seeds."""
+    """The ablations of `make ablations`, if they match this profile and data (the
+    same SynthFashion generator version) and have three seeds."""
     if not path.exists():
         return None
     found = json.loads(path.read_text())
@@ -62,6 +62,7 @@ def usable(path: Path) -> dict | None:
     ok = (
         found.get("profile") == ctx.profile
         and found.get("dataset") == ctx.files.meta.name
+        and found.get("data_version") == asen.reproduce.data_version(ctx.files)
         and len(found.get("seeds", [])) >= 3
         and found.get("protocol", "").startswith(caption)
         and set(asen.reproduce.ABLATION_ROWS) <= set(found.get("methods", {}))

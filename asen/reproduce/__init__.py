@@ -37,7 +37,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "protocol": ("Protocol", "ablation_runs", "imagenet_fallback_note", "main_table_runs", "protocol_caption"),
     "cache": ("best_checkpoint", "ensure_trained", "is_finished", "run_dir_of", "trained_seeds"),
     "schedule": ("default_jobs", "machine_info", "train_all", "usable_cores"),
-    "experiments": ("evaluate_checkpoint", "main_table_seeds_of", "random_table", "run_ablations",
+    "experiments": ("data_version", "evaluate_checkpoint", "main_table_seeds_of", "random_table", "run_ablations",
                     "run_main_table"),
     "tables": ("REFERENCE_DIR", "aggregate", "attribute_groups", "format_stat", "load_reference", "markdown_table",
                "paired_gap", "reference_comparison", "write_results", "zoom_gains"),
