@@ -183,17 +183,21 @@ def _count(path: Path, key: str, value: object) -> int:
     raise DataError(f"{path}: '{key}' must be a whole number >= 0 (the attribute's value count); got {value!r}")
 
 
+def find_meta(root: str | Path) -> Path | None:
+    """The ``meta.json`` a dataset folder uses: its own, else the one a level up (None when neither exists)."""
+    root = Path(root)
+    return next((p for p in (root / META_FILE, root.parent / META_FILE) if p.exists()), None)
+
+
 def load_meta(root: str | Path) -> Meta:
-    """Read ``meta.json`` from the dataset folder (or one level up).
+    """Read ``meta.json`` from the dataset folder (or one level up, :func:`find_meta`).
 
     Accepted schema: ``{"name", "attributes": [names], "num_values": [ints], "value_names": [[names]]}``;
     ``attributes`` may also be a list of ``{"name": ..., "values": [...]}`` objects.
     """
     root = Path(root)
-    for path in (root / META_FILE, root.parent / META_FILE):
-        if path.exists():
-            break
-    else:
+    path = find_meta(root)
+    if path is None:
         raise _missing(root / META_FILE, root.name)
     try:
         raw = json.loads(read_text(path))

@@ -2,7 +2,6 @@
 (:func:`run_ablations`), as the results dicts :mod:`~asen.reproduce.tables` formats."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -12,6 +11,7 @@ import torch
 from ..checkpoint import check_attribute_count, load_model
 from ..data import ImageCache, SplitFiles, load_split_files
 from ..evaluate import MapTable, evaluate, map_table, random_features
+from ..synth.layout import dataset_version
 from .cache import ensure_trained
 from .methods import ABLATION_ROWS, MAIN_METHODS, METHOD_LABELS, stage1_of
 from .protocol import Protocol, ablation_runs, main_table_runs, protocol_caption
@@ -20,19 +20,10 @@ from .tables import _stats, aggregate, zoom_gains
 
 
 def data_version(files: SplitFiles) -> str | None:
-    """The generator version a SynthFashion folder records in its ``meta.json`` (``generator.version``; None for
-    a dataset without one, such as FashionAI): the tables carry it, so a table says which SynthFashion it was
-    measured on and a reference measured on another version is not compared with it."""
-    root = Path(files.root)
-    for path in (root / "meta.json", root.parent / "meta.json"):
-        if path.is_file():
-            try:
-                generator = json.loads(path.read_text(encoding="utf-8")).get("generator")
-            except (OSError, ValueError, AttributeError):
-                return None
-            version = generator.get("version") if isinstance(generator, dict) else None
-            return version if isinstance(version, str) else None
-    return None
+    """The generator version a SynthFashion folder records in its ``meta.json`` (None for a dataset without one,
+    such as FashionAI; :func:`asen.synth.layout.dataset_version`): the tables carry it, so a table says which
+    SynthFashion it was measured on and a reference measured on another version is not compared with it."""
+    return dataset_version(files.root)
 
 
 def evaluate_checkpoint(ckpt: Path, files: SplitFiles, device: torch.device, split: str = "test",

@@ -54,6 +54,7 @@ from ..layout import (
     SPLIT_FILES,
     SPLITS,
     Layout,
+    find_meta,
     meta_dict,
     write_manifest,
     write_split_files,
@@ -415,9 +416,23 @@ def build_meta(spec: SizeSpec, seed: int, image_size: tuple[int, int], design: i
     }
 
 
-def _identity(meta: Mapping) -> tuple:
+def _generator(meta: Mapping) -> Mapping:
+    """The ``generator`` record of a ``meta.json`` content (empty when there is none)."""
     g = meta.get("generator", {}) if isinstance(meta, Mapping) else {}
+    return g if isinstance(g, Mapping) else {}
+
+
+def _identity(meta: Mapping) -> tuple:
+    g = _generator(meta)
     return (meta.get("name"), g.get("version"), g.get("seed"), g.get("size"), list(g.get("image_size", [])))
+
+
+def dataset_version(root: str | os.PathLike) -> str | None:
+    """The generator version a dataset folder's ``meta.json`` (:func:`asen.layout.find_meta`) records, None for a
+    dataset that records none (FashionAI, DARN, DeepFashion) or an unreadable file."""
+    path = find_meta(root)
+    version = _generator(_read_json(path) or {}).get("version") if path is not None else None
+    return version if isinstance(version, str) else None
 
 
 def dataset_design(meta: Mapping) -> int | None:
@@ -430,8 +445,7 @@ def dataset_design(meta: Mapping) -> int | None:
         The design (the generator version's major number) or ``None`` when the version is not one of
         :data:`GENERATOR_VERSIONS`.
     """
-    g = meta.get("generator", {}) if isinstance(meta, Mapping) else {}
-    version = g.get("version") if isinstance(g, Mapping) else None
+    version = _generator(meta).get("version")
     for design, known in GENERATOR_VERSIONS.items():
         if version == known:
             return design

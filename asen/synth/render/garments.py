@@ -183,7 +183,7 @@ def _draw_coat(cv: Canvas, body: Body, coat: Coat, look: Look, ex: Extras, detai
         panels = [_sym([(0.0, body.nb - 0.014)] + right + [(0.0, coat.hem)])]
     cv.fabric(panels, coat.fabric)
     if ex.back_view:  # the back panel's hem runs from side to side
-        details.coat_hem(cv, [(_flip([right[-1]], -1)[0], right[-1])], coat)
+        details.coat_hem(cv, [(_mirror(right[-1:])[0], right[-1])], coat)
     else:  # each front panel's hem runs from its side to the opening (the 4th and 3rd points from the end)
         details.coat_hem(cv, [(p[-4], p[-3]) for p in panels], coat)
     oc = _line_color(coat.fabric.base, 0.85)
