@@ -9,9 +9,11 @@ used by ``asen reproduce --plan``.
   forward, 2 FLOPs a multiply-add, as ``benchmarks/common.count_flops`` counts them. The paper's configuration
   gives 20.1 GFLOP per image for a stage-1 step (ResNet-50 at 224 px), 24.6 for stage 2 (+ ResNet-34 at
   112 px), 6.8 / 8.3 for extraction: the figures ``benchmarks/results_gpu.md`` measured on real batches.
-* The current device's rate (:func:`measure_rate`) is timed on one training step of a plan's stage-1 config
+* The current device's rate (:func:`measure_rate`) is timed on training steps of a plan's stage-1 config
   (random inputs, random weights, the config's precision and memory format; on a CPU the batch is capped at a
-  few images), after one untimed step: achieved FLOP/s, which the estimate applies to every run.
+  few images; the median of five steps after one untimed step): achieved FLOP/s, which the estimate applies
+  to every run. On a CPU ``asen reproduce --plan`` times it in one process of as many threads as each training
+  process gets and multiplies by the processes (:func:`asen.reproduce.plan.device_rate`).
 * A T4 (:data:`T4`) is estimated from its datasheet peaks (65 TFLOP/s fp16 tensor, 8.1 TFLOP/s fp32) and an
   assumed share of them (:data:`T4_SHARE`). The assumption comes from this project's H200 measurement
   (``benchmarks/results_gpu.md``): the stage-1 step at 384 images reached 67 TFLOP/s in bf16 (6.8 % of the
@@ -162,9 +164,10 @@ def run_flops(cfg: Config, valid_images: int, num_attributes: int = 8) -> float:
 
 
 def measure_rate(cfg: Config, device: torch.device | str, max_images: int | None = None,
-                 num_attributes: int = 8) -> float:
-    """Achieved FLOP/s of one training step of a stage-1 or stage-2 ``cfg`` on ``device`` (after one untimed
-    step; random weights and inputs; one timed step, the config's precision, memory format and forward passes).
+                 num_attributes: int = 8, repeats: int = 5) -> float:
+    """Achieved FLOP/s of a training step of a stage-1 or stage-2 ``cfg`` on ``device`` (after one untimed
+    step; random weights and inputs; the median of ``repeats`` timed steps, the config's precision, memory format
+    and forward passes).
 
     Args:
         cfg: the config to time (its batch, capped at ``max_images`` rounded down to whole triplets).
@@ -208,9 +211,12 @@ def measure_rate(cfg: Config, device: torch.device | str, max_images: int | None
             torch.cuda.synchronize(device)
 
     step()
-    t0 = time.perf_counter()
-    step()
-    return n * flops_per_image(cfg, num_attributes)["train"] / (time.perf_counter() - t0)
+    seconds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - t0)
+    return n * flops_per_image(cfg, num_attributes)["train"] / sorted(seconds)[len(seconds) // 2]
 
 
 def table_evaluations(seeds: Sequence[int], main: bool, ablations: bool) -> dict[int, int]:

@@ -134,11 +134,13 @@ display(Markdown(md_path.read_text()))
 # The repository tracks the table as it was measured (`reference_results/synthfashion_main_table.json`,
 # with the machine it came from), so a rerun can be checked against it. A rerun on the same kind of CPU with
 # the pinned versions (`constraints.txt`) gives the same numbers to the last digit. Another CPU kind sums
-# floating-point numbers in another order inside the convolutions, so each training run drifts a little: on
-# the first SynthFashion design, the same commit rerun on an Intel Xeon (AVX-512) landed within 0.51 points of
-# every row's overall mean measured on an AMD EPYC (Triplet −0.36, CSN +0.14, ASEN++'s global branch +0.51,
-# ASEN++ +0.22), well inside the seed spread. Expect differences of that order on another machine, and
-# larger ones for a row trained here for fewer seeds than the reference.
+# floating-point numbers in another order inside the convolutions, so each training run drifts a little. The
+# reference comes from a first-generation AMD EPYC (CPU family 23); the same commit rerun on a Zen 4 EPYC
+# (family 25, AVX-512) landed within 1.26 points of every row's overall mean (ASEN++ −1.26, ASEN (AAAI) −1.08,
+# ASEN++'s global branch −0.63, CSN +0.28, Triplet and ASEN_v2 within 0.05), single seeds by up to 4.3 points,
+# with the same ordering in every seed; on the first SynthFashion design, an Intel Xeon (AVX-512) landed within
+# 0.51 points. Expect differences of that order on another machine, and larger ones for a row trained here for
+# fewer seeds than the reference.
 
 # %%
 reference = asen.reproduce.load_reference("main_table", results)
@@ -163,7 +165,7 @@ else:
     machine = reference.get("machine", {})
     print(
         f"Overall test MAP (%). Reference: {len(reference['seeds'])} seeds on "
-        f"{machine.get('cores', '?')}-core {machine.get('cpu', 'unknown CPU')}, torch "
+        f"{asen.reproduce.machine_label(machine)}, torch "
         f"{machine.get('torch', '?')} ({machine.get('date', '?')}); largest difference "
         f"{max(abs(r['diff']) for r in cmp_rows):.2f} points."
     )

@@ -44,6 +44,11 @@ def test_cpu_flags_and_model_read_cpuinfo(tmp_path):
     assert cpu.cpu_flags(info) == {"fpu", "sse", "avx2", "avx512f", "amx_tile"}
     assert cpu.cpu_model(info) == "Intel(R) Xeon(R) Platinum 8480+"
     assert cpu.cpu_flags(tmp_path / "missing") == set()
+    assert cpu.cpu_id(info) is None  # no family or model lines
+    info.write_text("processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n\n"
+                    "processor\t: 1\ncpu family\t: 23\nmodel\t\t: 1\n")
+    assert cpu.cpu_id(info) == "family 25, model 17" and cpu.cpu_model(info) == "AMD EPYC"
+    assert cpu.cpu_id(tmp_path / "missing") is None
 
 
 def test_importing_asen_caps_this_machine_exactly_when_it_has_avx512():

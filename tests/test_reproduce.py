@@ -249,6 +249,47 @@ def test_plan_lists_every_run_without_training(toy_root, tmp_path, capsys):
     assert not runs.exists()  # nothing was trained or created
 
 
+def test_cpu_plan_times_a_step_as_one_of_the_training_processes(toy_root, tmp_path, monkeypatch):
+    """The estimate's step runs with the threads each training process gets, and counts every process."""
+    import torch
+
+    import asen.estimate
+    from asen.reproduce import device_description, device_rate
+
+    seen = []
+
+    def fake_rate(cfg, device, max_images=None, num_attributes=8, repeats=5):
+        seen.append(torch.get_num_threads())
+        return 1e9
+
+    monkeypatch.setattr(asen.estimate, "measure_rate", fake_rate)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        protocol = Protocol(toy_root, tmp_path / "runs", device=torch.device("cpu"), profile="smoke", jobs=2,
+                            progress=False)
+        assert device_rate(protocol, (0,)) == 2e9 and seen == [1] and torch.get_num_threads() == 2
+        assert device_description(protocol).endswith(", 2 processes x 1 thread")
+        one = Protocol(toy_root, tmp_path / "runs", device=torch.device("cpu"), profile="smoke", jobs=1,
+                       progress=False)
+        assert device_rate(one, (0,)) == 1e9 and seen == [1, 2]
+        assert device_description(one).endswith(", 1 process x 2 threads")
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_machine_label_names_the_cpu_generation_and_a_gpu():
+    from asen.reproduce import machine_info, machine_label
+
+    assert machine_label({"cpu": "AMD EPYC", "cpu_id": "family 23, model 1", "cores": 2}) == \
+        "2-core AMD EPYC (family 23, model 1)"
+    assert machine_label({"cpu": "AMD EPYC", "cores": 2}) == "2-core AMD EPYC"  # a record from before cpu_id
+    assert machine_label({"cpu": "Intel Xeon", "cpu_id": None, "cores": 16, "gpu": "NVIDIA H200"}) == \
+        "16-core Intel Xeon, GPU NVIDIA H200"
+    here = machine_info()
+    assert here["cpu"] in machine_label(here) and "cpu_id" in here
+
+
 def test_main_table_with_fewer_seeds_for_some_rows(toy_root, tmp_path):
     """method_seeds trains a row for its own seeds only, records them, and the caption names them."""
     from asen.reproduce import run_main_table

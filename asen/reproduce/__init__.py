@@ -36,7 +36,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
                 "stage1_methods", "stage1_of"),
     "protocol": ("Protocol", "ablation_runs", "imagenet_fallback_note", "main_table_runs", "protocol_caption"),
     "cache": ("best_checkpoint", "ensure_trained", "is_finished", "run_dir_of", "trained_seeds"),
-    "schedule": ("default_jobs", "machine_info", "train_all", "usable_cores"),
+    "schedule": ("default_jobs", "machine_info", "machine_label", "train_all", "usable_cores"),
     "experiments": ("data_version", "evaluate_checkpoint", "main_table_seeds_of", "random_table", "run_ablations",
                     "run_main_table"),
     "tables": ("REFERENCE_DIR", "aggregate", "attribute_groups", "format_stat", "load_reference", "markdown_table",

@@ -12,7 +12,7 @@ from .cache import is_finished
 from .methods import MAIN_METHODS
 from .profiles import PROFILES
 from .protocol import Protocol, ablation_runs, main_table_runs
-from .schedule import machine_info
+from .schedule import machine_info, machine_label
 
 
 def split_items(protocol: Protocol, split: str) -> int:
@@ -118,8 +118,8 @@ def format_plan(runs: list[dict], device: str | None = None, rate: float | None 
     lines.append(f"{sum(not r['trained'] for r in runs)} of {len(runs)} runs to train, "
                  f"{todo:,} training images in all, {left['flops'] / 1e15:.2f} PFLOP (steps and validation passes)")
     if rate:
-        lines.append(f"estimated training time on this device ({device}, {rate / 1e12:.3g} TFLOP/s measured on one "
-                     f"training step): {left['here'] / 60:.1f} min")
+        lines.append(f"estimated training time on this device ({device}, {rate / 1e12:.3g} TFLOP/s measured on "
+                     f"training steps): {left['here'] / 60:.1f} min")
     if t4:
         from ..estimate import T4, T4_SHARE
 
@@ -137,21 +137,42 @@ CPU_RATE_STEP_FLOP = 20e9
 paper's networks a few images (a small batch runs below a full one's rate, so that estimate errs long)."""
 
 
+def cpu_layout(protocol: Protocol) -> tuple[int, int]:
+    """How ``asen reproduce`` trains on a CPU: (processes, torch threads each), as :func:`train_all` does it."""
+    from .schedule import default_jobs
+
+    jobs = protocol.jobs or default_jobs(protocol.device)
+    return jobs, max(1, torch.get_num_threads() // jobs)
+
+
 def device_rate(protocol: Protocol, seeds: Sequence[int]) -> float:
-    """Achieved FLOP/s of the current device on one training step of the plan's first stage-1 run (a CPU times a
+    """Achieved FLOP/s of the current device on training steps of the plan's first stage-1 run (a CPU times a
     step of at most :data:`CPU_RATE_STEP_FLOP`: the whole batch of the cpu profile, a few images of the paper's
-    networks)."""
+    networks).
+
+    On a CPU the step is timed as :func:`train_all` runs it, in one of its processes (:func:`cpu_layout`: e.g. one
+    thread of two on 2 cores), and the rate is that process's times the number of processes: several one-thread
+    processes train faster than one process with all the threads, so timing the latter would double the estimate.
+    """
     from ..estimate import flops_per_image, measure_rate
 
     cfg = protocol.stage1_config("asen", seeds[0])
-    cap = None
-    if protocol.device.type == "cpu":
-        cap = max(9, int(CPU_RATE_STEP_FLOP // flops_per_image(cfg)["train"]))
-    return measure_rate(cfg, protocol.device, max_images=cap)
+    if protocol.device.type != "cpu":
+        return measure_rate(cfg, protocol.device)
+    cap = max(9, int(CPU_RATE_STEP_FLOP // flops_per_image(cfg)["train"]))
+    jobs, threads = cpu_layout(protocol)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return jobs * measure_rate(cfg, protocol.device, max_images=cap)
+    finally:
+        torch.set_num_threads(saved)
 
 
 def device_description(protocol: Protocol) -> str:
     """The device of a plan's time estimate: the GPU's name, or the CPU's and its torch threads."""
     if protocol.device.type == "cuda":
         return torch.cuda.get_device_name(protocol.device)
-    return f"{machine_info()['cpu']}, {torch.get_num_threads()} threads"
+    jobs, threads = cpu_layout(protocol)
+    cpu = machine_label({**machine_info(), "cores": None, "gpu": None})
+    return f"{cpu}, {jobs} process{'es' if jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}"

@@ -185,3 +185,13 @@ def machine_info() -> dict[str, Any]:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {**cpu.describe(), "cores": usable_cores(), "torch": torch.__version__, "gpu": gpu,
             "date": time.strftime("%Y-%m-%d")}
+
+
+def machine_label(machine: dict[str, Any]) -> str:
+    """A table's machine (:func:`machine_info`) in words: ``"2-core AMD EPYC (family 25, model 17)"``, with
+    ``", GPU <name>"`` when it had one. Records made before ``cpu_id`` was noted give the CPU's name alone."""
+    cpu = str(machine.get("cpu") or "unknown CPU")
+    if machine.get("cpu_id"):
+        cpu += f" ({machine['cpu_id']})"
+    label = f"{machine['cores']}-core {cpu}" if machine.get("cores") else cpu
+    return label + (f", GPU {machine['gpu']}" if machine.get("gpu") else "")
