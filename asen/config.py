@@ -846,10 +846,15 @@ def load_config(
         tree = _merge(tree, raw)
         origins.update(raw_origins)
 
+    no_dataset: list[str] = []  # authors' blocks that name no dataset (their s1.yaml or s2.yaml alone)
+
     def flush_authors() -> None:
         if authors:
             raw, raw_origins = translate_authors_configs(authors)
-            add(raw, raw_origins, ", ".join(name for name, _ in authors))
+            names = ", ".join(name for name, _ in authors)
+            if "data.root" not in raw_origins:
+                no_dataset.append(names)
+            add(raw, raw_origins, names)
             authors.clear()
 
     for name in paths:
@@ -868,6 +873,10 @@ def load_config(
     for key, value, source in items:
         _set_dotted(tree, key, value, source=source)
         origins[key] = source
+    if no_dataset and "data.root" not in origins:  # else data/FashionAI, the default, would be used unasked
+        raise ConfigError(f"{no_dataset[0]}: the authors' files name no dataset (DATA.DATASET is in their "
+                          f"config/<D>/<D>.yaml, not in s1.yaml or s2.yaml): give that file first, e.g. "
+                          f"config/FashionAI/FashionAI.yaml then config/FashionAI/s2.yaml, or set data.root")
     return from_dict(tree, source="merged config", origins=origins)
 
 

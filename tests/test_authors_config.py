@@ -109,16 +109,22 @@ def test_the_meaning_of_base_lr_comes_from_another_file(tmp_path):
     assert (cfg.train.local_lr, cfg.train.lr) == (pytest.approx(3e-4), pytest.approx(2e-5))
 
 
-def test_stage_file_alone_takes_the_authors_defaults(tmp_path):
+def test_stage_file_alone_is_refused_without_a_dataset_and_takes_the_authors_defaults(tmp_path):
     _, s1, s2 = authors_files(tmp_path, "FashionAI")
-    cfg = load_config([s1])
+    # a stage file names no dataset: alone it would train on the default folder unasked, so it is refused
+    with pytest.raises(ConfigError, match=r"s1\.yaml: the authors' files name no dataset .* or set data\.root"):
+        load_config([s1])
+    with pytest.raises(ConfigError, match=r"s2\.yaml: the authors' files name no dataset"):
+        load_config([s1, s2])
+    cfg = load_config([s1], ["data.root=data/FashionAI"])
+    assert cfg.data.root == "data/FashionAI"
     assert (cfg.train.epochs, cfg.train.lr_step, cfg.train.lr_decay, cfg.train.lr) == (50, 3, 0.9, 1e-4)
     assert cfg.model.backbone == "resnet50" and cfg.train.crop_threshold == 0.4 and cfg.eval.crop_threshold == 0.4
     # the authors' block is a whole configuration: it replaces an earlier file of ours key by key
     assert load_config(["synthfashion_cpu", s1]).model.backbone == "resnet50"
     # ... and a later file of ours, or --set, still overrides it (left to right)
     ours = tmp_path / "ours.yaml"
-    ours.write_text("train:\n  epochs: 2\n")
+    ours.write_text("train:\n  epochs: 2\ndata:\n  root: data/FashionAI\n")
     cfg = load_config([s1, s2, ours], ["data.num_workers=0"])  # s1 and s2 merge flat, then ours
     assert (cfg.train.epochs, cfg.data.num_workers, cfg.train.stage, cfg.name) == (2, 0, 2, "FashionAI_s2")
 
