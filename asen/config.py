@@ -61,6 +61,8 @@ class DataConfig:
     loader: str = "pil"  # training images: "pil" (decoded every step, DataLoader workers) or "store" (decoded once
     #   into a memory-mapped uint8 store, batches assembled on the device: asen.device_images; same tensors)
     store_dir: str = ""  # where "store" keeps its files (default: <data.root>/.asen_store)
+    attribute_values: str = ""  # values per attribute the dataset must have, comma-separated ("6,9,8,6,5,5,10,5":
+    #   the authors' DATA.ATTRIBUTES.NUM, checked against meta.json when training or evaluating); "": any
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,8 @@ class Config:
 
 
 HASH_OMITS_DEFAULT: dict[str, Any] = {"train.compile": False, "data.cache_bytes": DataConfig.cache_bytes,
-                                      "data.view_cache_bytes": DataConfig.view_cache_bytes}
+                                      "data.view_cache_bytes": DataConfig.view_cache_bytes,
+                                      "data.attribute_values": DataConfig.attribute_values}
 """Keys added after runs were cached, whose default reproduces what those runs did: left out of
 :meth:`Config.hash` (and of a resume's config comparison, :func:`asen.runs.read_resume_checkpoint`) while at
 their default."""
@@ -295,6 +298,19 @@ CHOICES: dict[str, Any] = {
     "train.forward_passes": FORWARD_PASSES,
 }
 
+def value_counts(text: Any) -> tuple[int, ...] | None:
+    """``data.attribute_values`` as numbers: ``"6,9,8"`` -> ``(6, 9, 8)``, ``""`` -> ``()``; ``None`` when it is not
+    a comma-separated list of whole numbers >= 1."""
+    if not isinstance(text, str):
+        return None
+    if not text.strip():
+        return ()
+    parts = [t.strip() for t in text.split(",")]
+    if not all(t.isdigit() and int(t) >= 1 for t in parts):
+        return None
+    return tuple(int(t) for t in parts)
+
+
 _GE0 = (">= 0", lambda v: v >= 0)
 _GE1 = (">= 1", lambda v: v >= 1)
 _GT0 = ("> 0", lambda v: v > 0)
@@ -316,6 +332,8 @@ RANGES: dict[str, tuple[str, Any]] = {
     "data.view_cache_bytes": _GE0,
     "data.max_eval_queries": (">= 0 (0: all)", lambda v: v >= 0),
     "data.crop_sampling_ratio": ("-1 (adaptive) or >= 1", lambda v: v == -1 or v >= 1),
+    "data.attribute_values": ("whole numbers >= 1, comma-separated (values per attribute), or empty",
+                              lambda v: value_counts(v) is not None),
     "model.attr_embed_size": _GE1,
     "model.spatial_dim": _GE1,
     "model.local_spatial_dim": _GE1,
@@ -796,6 +814,11 @@ def translate_authors_configs(files: Iterable[tuple[str, Mapping]]) -> tuple[dic
             last = max((key, "DATA.NUM_ATTRIBUTES"), key=rank.__getitem__)
             raise ConfigError(f"{where[last]}: '{key}' lists {len(listed)} entries ({where[key]}) but "
                               f"'DATA.NUM_ATTRIBUTES' is {n} ({where['DATA.NUM_ATTRIBUTES']}); one entry per attribute")
+    if attr_values:  # checked against the dataset's meta.json when it is opened (asen.layout.check_value_counts);
+        # the names are the authors' display labels ("clothes category"), not meta.json's, and are not compared
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in attr_values):
+            fail("DATA.ATTRIBUTES.NUM", "must list whole numbers >= 1, the values of each attribute")
+        put("data.attribute_values", ",".join(str(v) for v in attr_values), "DATA.ATTRIBUTES.NUM")
     return out, origins
 
 

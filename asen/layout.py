@@ -189,6 +189,27 @@ def find_meta(root: str | Path) -> Path | None:
     return next((p for p in (root / META_FILE, root.parent / META_FILE) if p.exists()), None)
 
 
+def check_value_counts(expected: str, meta: Meta, root: str | Path) -> None:
+    """Refuse a dataset whose attributes do not have the values a config expects, before any work.
+
+    Args:
+        expected: ``data.attribute_values`` (``"6,9,8,6,5,5,10,5"``, e.g. from the authors' DATA.ATTRIBUTES.NUM;
+            ``""``: nothing to check).
+        meta: the dataset's ``meta.json``.
+        root: the dataset folder (for the message).
+    Raises:
+        DataError: another number of attributes or of values; the message names both lists and what to do.
+    """
+    if not expected.strip():
+        return
+    want = [int(t) for t in expected.split(",")]
+    if want != list(meta.num_values):
+        raise DataError(f"{root}: its meta.json has {len(meta.num_values)} attributes with {list(meta.num_values)} "
+                        f"values, but the config expects {len(want)} with {want} (data.attribute_values, the "
+                        f"authors' DATA.ATTRIBUTES.NUM): the config is for another dataset; set data.root to that "
+                        f"dataset's folder, or give the config of this one")
+
+
 def load_meta(root: str | Path) -> Meta:
     """Read ``meta.json`` from the dataset folder (or one level up, :func:`find_meta`).
 

@@ -30,6 +30,7 @@ from .checkpoint import check_attribute_count, is_official, official_to_ours, re
 from .config import Config, ConfigError
 from .data import (ImageCache, ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images,
                    load_split_files)
+from .layout import check_value_counts
 from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
 from .device_images import StoreLoader, open_store
 from .engine import TrainingDiverged  # noqa: F401 (asen.train.TrainingDiverged, as before)
@@ -298,6 +299,7 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
     progress = progress and rank == 0
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     files = files or load_split_files(cfg.data.root)
+    check_value_counts(cfg.data.attribute_values, files.meta, files.root)
     if cfg.model.local_branch and cfg.train.stage != 2:
         raise ConfigError("model.local_branch is on but train.stage is 1 (the local branch is trained in stage 2)")
     if cfg.train.stage == 2 and not cfg.model.local_branch:

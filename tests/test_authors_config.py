@@ -68,6 +68,8 @@ def _common(cfg, dataset):
             cfg.model.reduction) == (1024, 512, 512, 256, 2)
     assert cfg.model.spatial_attention and cfg.model.channel_attention
     assert (cfg.train.margin, cfg.eval.beta, cfg.train.eval_every) == (0.2, 0.6, 1)
+    # DATA.ATTRIBUTES.NUM, checked against the dataset's meta.json when it is opened
+    assert cfg.data.attribute_values == ",".join(map(str, NUM_VALUES[dataset]))
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -252,6 +254,21 @@ def test_attribute_count_mismatch_names_both_files(tmp_path):
                               f"is 7 ({extra}); one entry per attribute")
 
 
+def test_value_counts_must_be_whole_numbers(tmp_path):
+    data, _, s2 = authors_files(tmp_path, "FashionAI")
+    text = data.read_text().replace("NUM: [6, 9, 8, 6, 5, 5, 10, 5]", "NUM: [6, 9, 8, 6, 5, 5, 10, five]")
+    data.write_text(text)
+    with pytest.raises(ConfigError, match=r"FashionAI\.yaml: 'DATA\.ATTRIBUTES\.NUM' must list whole numbers >= 1"):
+        load_config([data, s2])
+    with pytest.raises(ConfigError, match=r"--set data\.attribute_values=6,x: 'data\.attribute_values' must be whole "
+                                          r"numbers >= 1, comma-separated"):
+        load_config(["synthfashion_cpu"], ["data.attribute_values=6,x"])
+    cfg = load_config(["synthfashion_cpu"])
+    assert cfg.data.attribute_values == "" and cfg.hash() == load_config(["synthfashion_cpu"],
+                                                                          ["data.attribute_values="]).hash()
+    assert cfg.hash() != cfg.replace(**{"data.attribute_values": "6,9"}).hash()
+
+
 def test_an_out_of_range_authors_value_names_their_file_and_key(tmp_path):
     data, _, s2 = authors_files(tmp_path, "FashionAI")
     s2.write_text(s2.read_text().replace("BASE_LR: 1e-4", "BASE_LR: -1e-4"))
@@ -281,10 +298,23 @@ def test_evaluate_an_official_checkpoint_with_the_authors_files(tmp_path, monkey
     from a folder holding data/FashionAI (the authors' DATA.BASE_PATH default) in the split-file format."""
     from asen.toydata import META, make_toy_dataset
 
-    make_toy_dataset(tmp_path / "data" / "FashionAI", n_train=16, n_query=6, n_cand=12)
+    root = make_toy_dataset(tmp_path / "data" / "FashionAI", n_train=16, n_query=6, n_cand=12)
     data, _, s2 = authors_files(tmp_path, "FashionAI")
     ckpt = _official_checkpoint(tmp_path / "model_best.pth.tar", len(META["attributes"]))
     monkeypatch.chdir(tmp_path)
+    # their FashionAI.yaml expects FashionAI's 8 attributes with 6, 9, 8, ... values (DATA.ATTRIBUTES.NUM): the toy
+    # data's 2 attributes of 3 values are refused, in one line naming both
+    code = main(["evaluate", "--checkpoint", str(ckpt), "--asenpp-config", str(data), "--asenpp-config", str(s2),
+                 "--device", "cpu", "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "data/FashionAI: its meta.json has 2 attributes with [3, 3] values, but the " \
+        "config expects 8 with [6, 9, 8, 6, 5, 5, 10, 5]" in err
+    # ... and evaluated when the data has FashionAI's structure (the toy images' labels fit in it)
+    meta = dict(META, attributes=list(ATTRIBUTES["FashionAI"]), num_values=NUM_VALUES["FashionAI"],
+                value_names=[[str(v) for v in range(n)] for n in NUM_VALUES["FashionAI"]])
+    (root / "meta.json").write_text(json.dumps(meta))
+    ckpt = _official_checkpoint(tmp_path / "model_best.pth.tar", len(ATTRIBUTES["FashionAI"]))
     out = tmp_path / "official.json"
     code = main(["evaluate", "--checkpoint", str(ckpt), "--asenpp-config", str(data), "--asenpp-config", str(s2),
                  "--device", "cpu", "--quiet", "--out", str(out),
@@ -294,7 +324,7 @@ def test_evaluate_an_official_checkpoint_with_the_authors_files(tmp_path, monkey
     assert "FashionAI test: global branch MAP" in printed and "ASEN++ (global + local, beta=0.6)" in printed
     result = json.loads(out.read_text())
     assert (result["dataset"], result["split"], result["beta"]) == ("FashionAI", "test", 0.6)
-    names = set(META["attributes"])
+    names = set(ATTRIBUTES["FashionAI"][:2])  # the toy queries' two attributes
     for part in ("global", "local", "fused"):
         assert set(result[part]["per_attribute"]) == names
         assert 0 <= result[part]["overall"] <= 100

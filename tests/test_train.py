@@ -174,6 +174,19 @@ def quick_cfg(root, **extra):
     return tiny_cfg(root, **{"train.epochs": 2, "data.steps_per_epoch": 1, "data.max_eval_queries": 4, **extra})
 
 
+def test_training_refuses_data_with_other_value_counts_before_any_work(toy_root, tmp_path):
+    """data.attribute_values (the authors' DATA.ATTRIBUTES.NUM) against meta.json: no run folder is made."""
+    from asen.layout import DataError
+
+    run = tmp_path / "r"
+    with pytest.raises(DataError, match=r"its meta\.json has 2 attributes with \[3, 3\] values, but the config "
+                                        r"expects 8 with \[6, 9, 8, 6, 5, 5, 10, 5\]"):
+        train(quick_cfg(toy_root, **{"data.attribute_values": "6,9,8,6,5,5,10,5"}), run, "cpu", progress=False)
+    assert not run.exists()
+    assert train(quick_cfg(toy_root, **{"data.attribute_values": "3,3", "train.epochs": 1}), run, "cpu",
+                 progress=False).last_epoch == 1  # the toy data's own counts pass
+
+
 def test_rerunning_a_run_folder_is_refused_unless_overwrite(toy_root, tmp_path):
     from asen.runs import RunExistsError
 

@@ -68,6 +68,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..checkpoint import check_attribute_count, load_asenpp, load_model
     from ..config import load_config
     from ..data import load_split_files, seeded_split
+    from ..layout import check_value_counts
     from ..evaluate import evaluate
     from ..runs import data_fingerprint, resolve_device, write_json
 
@@ -93,6 +94,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         cfg = cfg.with_overrides(args.overrides)
     split = args.split or cfg.eval.split
     files = load_split_files(cfg.data.root, (split,))
+    check_value_counts(cfg.data.attribute_values, files.meta, files.root)
     check_attribute_count(model.num_attributes, args.checkpoint, files.meta.num_attributes, files.root)
     seeded = seeded_split(files.root)
     if seeded:
