@@ -189,6 +189,15 @@ def find_meta(root: str | Path) -> Path | None:
     return next((p for p in (root / META_FILE, root.parent / META_FILE) if p.exists()), None)
 
 
+def dataset_entry(raw: object, root: str | Path) -> object:
+    """A ``meta.json``'s content for the dataset folder ``root``: the whole file, or, in one ``meta.json`` for
+    several datasets (``{"FashionAI": {...}, "DARN": {...}}``), the entry named after the folder."""
+    name = Path(root).name
+    if isinstance(raw, dict) and name in raw and isinstance(raw[name], dict):
+        return raw[name]
+    return raw
+
+
 def check_value_counts(expected: str, meta: Meta, root: str | Path) -> None:
     """Refuse a dataset whose attributes do not have the values a config expects, before any work.
 
@@ -224,8 +233,7 @@ def load_meta(root: str | Path) -> Meta:
         raw = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from exc
-    if isinstance(raw, dict) and root.name in raw and isinstance(raw[root.name], dict):
-        raw = raw[root.name]  # one meta.json for several datasets
+    raw = dataset_entry(raw, root)
     try:
         attrs = raw["attributes"]
         if attrs and isinstance(attrs[0], dict):

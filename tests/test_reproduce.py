@@ -464,6 +464,14 @@ def test_tables_carry_the_data_version_and_a_reference_of_another_is_not_compare
     (folder / "meta.json").write_text(json.dumps({"name": "FashionAI"}))
     assert experiments.data_version(SimpleNamespace(root=folder)) is None
     assert experiments.data_version(SimpleNamespace(root=tmp_path / "elsewhere")) is None
+    # one meta.json for several datasets, a level up: the folder's own entry, as load_meta reads it
+    shared = tmp_path / "data"
+    (shared / "SynthFashion").mkdir(parents=True)
+    (shared / "meta.json").write_text(json.dumps({"FashionAI": {"name": "FashionAI"},
+                                                  "SynthFashion": {"generator": {"version": "2.2.0"}}}))
+    assert experiments.data_version(SimpleNamespace(root=shared / "SynthFashion")) == "2.2.0"
+    (shared / "FashionAI").mkdir()
+    assert experiments.data_version(SimpleNamespace(root=shared / "FashionAI")) is None
 
     ref = {"dataset": "SynthFashion", "data_version": "2.2.0", "profile": "cpu", "protocol": "p", "methods": {}}
     monkeypatch.setattr(tables, "REFERENCE_DIR", tmp_path)

@@ -54,6 +54,7 @@ from ..layout import (
     SPLIT_FILES,
     SPLITS,
     Layout,
+    dataset_entry,
     find_meta,
     meta_dict,
     write_manifest,
@@ -431,7 +432,7 @@ def dataset_version(root: str | os.PathLike) -> str | None:
     """The generator version a dataset folder's ``meta.json`` (:func:`asen.layout.find_meta`) records, None for a
     dataset that records none (FashionAI, DARN, DeepFashion) or an unreadable file."""
     path = find_meta(root)
-    version = _generator(_read_json(path) or {}).get("version") if path is not None else None
+    version = _generator(dataset_entry(_read_json(path) or {}, root)).get("version") if path is not None else None
     return version if isinstance(version, str) else None
 
 
