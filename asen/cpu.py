@@ -4,8 +4,11 @@ On Intel Xeon CPUs with AVX-512 (and AMX), oneDNN's AVX-512 code path, multi-thr
 ``double free or corruption (!prev)`` / ``free(): invalid pointer`` inside ``loss.backward()`` of the narrow CPU
 protocol model (``resnet_tiny`` of width 8, channels-last, 32 images a step, 2 threads; torch 2.14.1). The same run
 completes with ``ONEDNN_MAX_CPU_ISA=AVX2``, with one thread, or with oneDNN switched off, and still aborts with
-``ATEN_CPU_CAPABILITY=avx2``: the fault is in oneDNN's AVX-512 kernels, not in ATen's. On AMD EPYC CPUs without
-AVX-512 oneDNN already runs its AVX2 kernels and nothing of this shows.
+``ATEN_CPU_CAPABILITY=avx2``: the fault is in oneDNN's AVX-512 kernels, not in ATen's. It is not Intel's alone: on
+an AMD EPYC Zen 4 (CPU family 25, model 17; AVX-512, no AMX) ``tools/onednn_crash_probe.py`` saw the same training
+step end in a segmentation fault in 3 runs of 3 with ``ONEDNN_MAX_CPU_ISA=DEFAULT`` and in none capped at AVX2, while
+each convolution and BatchNorm of it alone ran clean (2026-12-01). On AMD EPYC CPUs without AVX-512 (first-generation
+Zen, family 23) oneDNN already runs its AVX2 kernels and nothing of this shows.
 
 The least costly of the three ways out is the first: oneDNN keeps running (and keeps every thread), only its
 instruction set is capped at AVX2 on machines that have AVX-512. oneDNN reads ``ONEDNN_MAX_CPU_ISA`` once, when it
