@@ -423,8 +423,9 @@ def test_gpu_plan_prints_networks_sizes_and_estimates(toy_root, tmp_path, capsys
 
 
 def test_cpu_profile_runs_keep_their_config_hashes(toy_root, tmp_path):
-    """Adding train.compile (off) and data.cache_bytes / data.view_cache_bytes (4 / 2 GiB), and moving
-    train.csn_mask_l1's default from 5e-4 to 0, changed no cpu-profile config's hash: cached runs stay cached."""
+    """Adding train.compile (off), data.cache_bytes / data.view_cache_bytes (4 / 2 GiB) and data.attribute_values
+    (""), and moving train.csn_mask_l1's default from 5e-4 to 0, changed no cpu-profile config's hash: cached runs
+    stay cached."""
     import torch
 
     from asen.config import HASH_OMITS_DEFAULT
@@ -435,7 +436,7 @@ def test_cpu_profile_runs_keep_their_config_hashes(toy_root, tmp_path):
     assert cfg.hash() != cfg.replace(**{"train.compile": True}).hash()
     assert cfg.hash() != cfg.replace(**{"data.cache_bytes": 1 << 30}).hash()
     tree = cfg.to_dict()
-    for key in ("train.compile", "data.cache_bytes", "data.view_cache_bytes"):
+    for key in ("train.compile", "data.cache_bytes", "data.view_cache_bytes", "data.attribute_values"):
         assert key in HASH_OMITS_DEFAULT
         section, name = key.split(".")
         del tree[section][name]
