@@ -268,6 +268,7 @@ AMP_MODES = ("none", "bf16", "fp16", "auto")  # asen.train.resolve_amp
 LOCAL_INITS = ("pretrained", "global")  # asen.train.train
 STAGES = (0, 1, 2)  # 0: asen.pretrain; 1, 2: asen.train
 from .layout import EVAL_SPLITS as SPLITS  # noqa: E402 - asen.evaluate; the layout owns the split names
+from .layout import parse_value_counts  # noqa: E402 - data.attribute_values, as check_value_counts reads it
 TIES = ("stable", "reference")  # asen.metrics
 LOADERS = ("pil", "store")  # asen.train (asen.device_images)
 FORWARD_PASSES = (1, 3)  # asen.train.compute_loss
@@ -298,19 +299,6 @@ CHOICES: dict[str, Any] = {
     "train.forward_passes": FORWARD_PASSES,
 }
 
-def value_counts(text: Any) -> tuple[int, ...] | None:
-    """``data.attribute_values`` as numbers: ``"6,9,8"`` -> ``(6, 9, 8)``, ``""`` -> ``()``; ``None`` when it is not
-    a comma-separated list of whole numbers >= 1."""
-    if not isinstance(text, str):
-        return None
-    if not text.strip():
-        return ()
-    parts = [t.strip() for t in text.split(",")]
-    if not all(t.isdigit() and int(t) >= 1 for t in parts):
-        return None
-    return tuple(int(t) for t in parts)
-
-
 _GE0 = (">= 0", lambda v: v >= 0)
 _GE1 = (">= 1", lambda v: v >= 1)
 _GT0 = ("> 0", lambda v: v > 0)
@@ -333,7 +321,7 @@ RANGES: dict[str, tuple[str, Any]] = {
     "data.max_eval_queries": (">= 0 (0: all)", lambda v: v >= 0),
     "data.crop_sampling_ratio": ("-1 (adaptive) or >= 1", lambda v: v == -1 or v >= 1),
     "data.attribute_values": ("whole numbers >= 1, comma-separated (values per attribute), or empty",
-                              lambda v: value_counts(v) is not None),
+                              lambda v: parse_value_counts(v) is not None),
     "model.attr_embed_size": _GE1,
     "model.spatial_dim": _GE1,
     "model.local_spatial_dim": _GE1,

@@ -32,29 +32,27 @@ SAFE_ISA = "AVX2"  # the instruction set oneDNN is capped at on AVX-512 machines
 _SET_BY_ASEN = "ASEN_CAPPED_ONEDNN_ISA"  # marks that the value above came from this module, not from the user
 
 
-def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
-    """The instruction-set flags of the first CPU in ``/proc/cpuinfo`` (empty where there is no such file)."""
+def _cpuinfo(cpuinfo: str | Path) -> dict[str, str] | None:
+    """``/proc/cpuinfo``'s fields, each at its first occurrence (the first CPU's), or None where it cannot be read."""
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
-        return set()
+        return None
+    fields: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return set(value.split())
-    return set()
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
+    """The instruction-set flags of the first CPU in ``/proc/cpuinfo`` (empty where there is no such file)."""
+    return set((_cpuinfo(cpuinfo) or {}).get("flags", "").split())
 
 
 def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     """The CPU's model name (``/proc/cpuinfo``; else :func:`platform.processor`)."""
-    try:
-        for line in Path(cpuinfo).read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return (_cpuinfo(cpuinfo) or {}).get("model name") or platform.processor() or platform.machine()
 
 
 def cpu_id(cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
@@ -64,15 +62,7 @@ def cpu_id(cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
     Zen, family 23, as for a Zen 4, family 25, which runs this project's CPU protocol 2.5x faster and gives other
     last digits), so run records and tables note these numbers beside the model name.
     """
-    try:
-        fields = {}
-        for line in Path(cpuinfo).read_text().splitlines():
-            key, _, value = line.partition(":")
-            if not key.strip() and fields:
-                break  # the first CPU's block ends
-            fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return None
+    fields = _cpuinfo(cpuinfo) or {}
     family, model = fields.get("cpu family"), fields.get("model")
     return f"family {family}, model {model}" if family and model else None
 

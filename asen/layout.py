@@ -198,6 +198,19 @@ def dataset_entry(raw: object, root: str | Path) -> object:
     return raw
 
 
+def parse_value_counts(text: object) -> tuple[int, ...] | None:
+    """``data.attribute_values`` as numbers: ``"6,9,8"`` -> ``(6, 9, 8)``, ``""`` -> ``()``; ``None`` when it is not
+    a comma-separated list of whole numbers >= 1."""
+    if not isinstance(text, str):
+        return None
+    if not text.strip():
+        return ()
+    parts = [t.strip() for t in text.split(",")]
+    if not all(t.isdigit() and int(t) >= 1 for t in parts):
+        return None
+    return tuple(int(t) for t in parts)
+
+
 def check_value_counts(expected: str, meta: Meta, root: str | Path) -> None:
     """Refuse a dataset whose attributes do not have the values a config expects, before any work.
 
@@ -209,10 +222,8 @@ def check_value_counts(expected: str, meta: Meta, root: str | Path) -> None:
     Raises:
         DataError: another number of attributes or of values; the message names both lists and what to do.
     """
-    if not expected.strip():
-        return
-    want = [int(t) for t in expected.split(",")]
-    if want != list(meta.num_values):
+    want = list(parse_value_counts(expected) or ())
+    if want and want != list(meta.num_values):
         raise DataError(f"{root}: its meta.json has {len(meta.num_values)} attributes with {list(meta.num_values)} "
                         f"values, but the config expects {len(want)} with {want} (data.attribute_values, the "
                         f"authors' DATA.ATTRIBUTES.NUM): the config is for another dataset; set data.root to that "

@@ -30,13 +30,13 @@ from .checkpoint import check_attribute_count, is_official, official_to_ours, re
 from .config import Config, ConfigError
 from .data import (ImageCache, ImageSet, InBatchSampler, RandomTripletSampler, SplitFiles, collate_images,
                    load_split_files)
-from .layout import check_value_counts
 from .distributed import average_gradients, average_tensor, barrier, dist_info, shard_batch, sync_model
 from .device_images import StoreLoader, open_store
 from .engine import TrainingDiverged  # noqa: F401 (asen.train.TrainingDiverged, as before)
 from .engine import EpochLoop, checkpoint_state, epoch_record, make_scheduler
 from .errors import UserError
 from .evaluate import evaluate
+from .layout import check_value_counts
 from .losses import alignment_loss, embedding_l2, in_batch_triplet_loss, triplet_loss
 from .model import AAAI_HEADS, ASEN, build_model
 from .roi import local_inputs

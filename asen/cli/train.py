@@ -68,8 +68,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..checkpoint import check_attribute_count, load_asenpp, load_model
     from ..config import load_config
     from ..data import load_split_files, seeded_split
-    from ..layout import check_value_counts
     from ..evaluate import evaluate
+    from ..layout import check_value_counts
     from ..runs import data_fingerprint, resolve_device, write_json
 
     device = resolve_device(args.device)

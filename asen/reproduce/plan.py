@@ -12,7 +12,8 @@ from .cache import is_finished
 from .methods import MAIN_METHODS
 from .profiles import PROFILES
 from .protocol import Protocol, ablation_runs, main_table_runs
-from .schedule import machine_info, machine_label
+from ..cpu import describe as describe_cpu
+from .schedule import machine_label, process_layout
 
 
 def split_items(protocol: Protocol, split: str) -> int:
@@ -137,22 +138,15 @@ CPU_RATE_STEP_FLOP = 20e9
 paper's networks a few images (a small batch runs below a full one's rate, so that estimate errs long)."""
 
 
-def cpu_layout(protocol: Protocol) -> tuple[int, int]:
-    """How ``asen reproduce`` trains on a CPU: (processes, torch threads each), as :func:`train_all` does it."""
-    from .schedule import default_jobs
-
-    jobs = protocol.jobs or default_jobs(protocol.device)
-    return jobs, max(1, torch.get_num_threads() // jobs)
-
-
 def device_rate(protocol: Protocol, seeds: Sequence[int]) -> float:
     """Achieved FLOP/s of the current device on training steps of the plan's first stage-1 run (a CPU times a
     step of at most :data:`CPU_RATE_STEP_FLOP`: the whole batch of the cpu profile, a few images of the paper's
     networks).
 
-    On a CPU the step is timed as :func:`train_all` runs it, in one of its processes (:func:`cpu_layout`: e.g. one
-    thread of two on 2 cores), and the rate is that process's times the number of processes: several one-thread
-    processes train faster than one process with all the threads, so timing the latter would double the estimate.
+    On a CPU the step is timed as :func:`train_all` runs it, in one of its processes
+    (:func:`~asen.reproduce.schedule.process_layout`: e.g. one thread of two on 2 cores), and the rate is that
+    process's times the number of processes: several one-thread processes train faster than one process with all
+    the threads, so timing the latter would double the estimate.
     """
     from ..estimate import flops_per_image, measure_rate
 
@@ -160,7 +154,7 @@ def device_rate(protocol: Protocol, seeds: Sequence[int]) -> float:
     if protocol.device.type != "cpu":
         return measure_rate(cfg, protocol.device)
     cap = max(9, int(CPU_RATE_STEP_FLOP // flops_per_image(cfg)["train"]))
-    jobs, threads = cpu_layout(protocol)
+    jobs, threads = process_layout(protocol)
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -173,6 +167,6 @@ def device_description(protocol: Protocol) -> str:
     """The device of a plan's time estimate: the GPU's name, or the CPU's and its torch threads."""
     if protocol.device.type == "cuda":
         return torch.cuda.get_device_name(protocol.device)
-    jobs, threads = cpu_layout(protocol)
-    cpu = machine_label({**machine_info(), "cores": None, "gpu": None})
+    jobs, threads = process_layout(protocol)
+    cpu = machine_label(describe_cpu())
     return f"{cpu}, {jobs} process{'es' if jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}"

@@ -94,6 +94,16 @@ def _schedule(todo: Sequence[Config], runs_root: Path) -> tuple[list[int], dict[
     return sorted(order, key=lambda k: k not in chained), deps  # stable: dependencies stay first
 
 
+def process_layout(protocol: Protocol, runs: int | None = None) -> tuple[int, int]:
+    """How :func:`train_all` trains: (processes, torch threads each), for ``runs`` runs to train (None: as many as
+    the processes). ``protocol.jobs`` or :func:`default_jobs` processes, no more than the runs, sharing this
+    process's threads."""
+    jobs = protocol.jobs or default_jobs(protocol.device)
+    if runs is not None:
+        jobs = max(1, min(jobs, runs))
+    return jobs, max(1, torch.get_num_threads() // jobs)
+
+
 def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "training") -> None:
     """Make sure every config has a finished run, training the missing ones ``protocol.jobs`` at a time.
 
@@ -116,14 +126,12 @@ def train_all(protocol: Protocol, configs: Sequence[Config], desc: str = "traini
     if not todo:
         return
     order, deps = _schedule(todo, protocol.runs_root)
-    jobs = protocol.jobs or default_jobs(protocol.device)
-    if jobs <= 1 or len(todo) == 1:
+    jobs, threads = process_layout(protocol, len(todo))
+    if jobs <= 1:
         for k in order:
             ensure_trained(todo[k], protocol.runs_root, protocol.device, progress=protocol.progress,
                            image_cache=protocol.image_cache)
         return
-    jobs = min(jobs, len(todo))
-    threads = max(1, torch.get_num_threads() // jobs)
     import multiprocessing as mp
 
     from tqdm import tqdm
