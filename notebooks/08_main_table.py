@@ -366,8 +366,8 @@ glue(
 )
 
 # %% [markdown]
-# Sorted by overall MAP, our methods come out as: {glue:text}`order_now`. On the cpu and gpu profiles every
-# step of the paper's ordering goes the paper's way in our runs (checked below); the table above says which
+# Sorted by overall MAP, our methods come out as: {glue:text}`order_now`. In this build every step of the
+# paper's ordering goes the paper's way (checked below on the cpu and gpu profiles); the table above says which
 # steps are also clear beyond the seed noise. A step paired on a single seed (the AAAI rows, unless
 # `make reproduce` has trained their other seeds) has no spread and is never called clear. On the smoke
 # profile every model has trained for a handful of steps, so the numbers are noise around the random floor
@@ -383,7 +383,7 @@ glue(
 # - **CSN ({glue:text}`map_csn:.2f`; {glue:text}`step1:+.2f`)** keeps that one space but gives each
 #   attribute a learned mask over its dimensions. The attributes can then use different subspaces, but they
 #   all see the same pooled image features. Where the backbone starts matters here: trained from scratch, CSN
-#   learns more slowly than the Triplet network and is still behind it on the length attributes when the
+#   learns more slowly than the Triplet network and is still behind it on skirt and pant length when the
 #   budget ends (`asen reproduce --no-pretrain`; the README's results section has the figures). From the
 #   pre-trained backbone used here it is ahead on the length attributes on average, and on sleeve length by
 #   itself (both checked below).

@@ -420,7 +420,8 @@ print(f"wrote {json_path}, {md_path} and {png}")
 # :::
 #
 # :::{dropdown} Hint for exercise 5
-# The main table's per-seed standard deviation of a row is 1-4 points (about 1 for the stage-1 models, 3.5 for
-# ASEN++); a difference between two single-seed runs has a spread of about $\sqrt{2}$ times that, so treat
-# differences below a few points as unproven.
+# Read each row's per-seed standard deviation off the ± column of chapter 8's table: it is smallest for the
+# stage-1 models and largest for ASEN++, whose zoom varies most between seeds. A difference between two
+# single-seed runs has a spread of about $\sqrt{2}$ times a row's, so treat differences below two or three
+# times that as unproven.
 # :::
