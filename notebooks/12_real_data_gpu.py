@@ -655,7 +655,7 @@ glue(
 # margin throughout: from that weak start, the paper's head collapses within this budget, and neither other
 # learning rates nor the in-batch sampler changed that (the session's README has the probe). So the chapters
 # pick the gpu profile on a CUDA runtime only where the ImageNet weights load, and run the cpu protocol
-# otherwise (one line says so). The ImageNet start itself has not run on a GPU here: the lent machine had no
+# otherwise (one line says so). The ImageNet start itself has not run on a GPU here: the H200 machine had no
 # network. On Colab, where the weights download, the profile trains the paper's recipe from them.
 
 # %% tags=["hide-input"]
