@@ -420,8 +420,8 @@ print(f"wrote {json_path}, {md_path} and {png}")
 # :::
 #
 # :::{dropdown} Hint for exercise 5
-# Read each row's per-seed standard deviation off the ± column of chapter 8's table: it is smallest for the
-# stage-1 models and largest for ASEN++, whose zoom varies most between seeds. A difference between two
+# Read each row's per-seed standard deviation off the ± column of chapter 8's table: it is smaller for the
+# stage-1 models than for ASEN++, whose zoom varies most between seeds. A difference between two
 # single-seed runs has a spread of about $\sqrt{2}$ times a row's, so treat differences below two or three
 # times that as unproven.
 # :::
