@@ -20,6 +20,8 @@ runs_root = "runs/synthfashion"
 results_dir = "results/book"
 
 # %%
+import json
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -32,6 +34,7 @@ from asen.plots import image_grid, show_image
 from asen.reproduce import (
     METHOD_LABELS,
     evaluate_checkpoint,
+    machine_label,
     protocol_caption,
     random_table,
 )
@@ -80,6 +83,8 @@ plt.show()
 # %%
 log = logs["asen"]
 best_epoch = int(log["valid_map"].idxmax())
+# where the run was trained (its run.json): a run reused from the cache may come from another machine
+run_env = json.loads((runs["asen"].parent.parent / "run.json").read_text())
 results["training"] = {
     m: {
         "epochs": int(len(lg)),
@@ -93,7 +98,8 @@ glue(
     epochs=len(log),
     train_seconds=log["seconds"].sum(),
     train_rate=log["images_per_second"].mean(),
-    device=str(ctx.device),
+    device=run_env.get("device", str(ctx.device)),
+    train_cpu=machine_label(run_env.get("cpu", {})),
     first_loss=log["loss"].iloc[0],
     last_loss=log["loss"].iloc[-1],
     best_valid=log["valid_map"].max(),
@@ -102,7 +108,8 @@ glue(
 
 # %% [markdown]
 # ASEN trained for **{glue:text}`epochs`** epoch(s) in {glue:text}`train_seconds:.0f` s
-# ({glue:text}`train_rate:.0f` images/s on {glue:text}`device`); its mean loss was
+# ({glue:text}`train_rate:.0f` images/s on {glue:text}`device`, CPU {glue:text}`train_cpu`; another kind of
+# machine trains at another rate, the README times two); its mean loss was
 # {glue:text}`first_loss:.3f` in the first epoch and {glue:text}`last_loss:.3f` in the last, and the best
 # validation MAP, **{glue:text}`best_valid:.2f`**, came at epoch {glue:text}`best_epoch`. The loss is the
 # mean over the triplets that still violate the margin ([chapter 2](02_triplets_and_loss.ipynb)), so it does

@@ -78,6 +78,7 @@ else:
     # the smoke build only checks that the chapter runs: two crop thresholds, not five
     sweep = {"thresholds": (0.1, 0.5)} if ctx.profile == "smoke" else {}
     abl, origin = asen.reproduce.run_ablations(ctx.protocol, seeds, **sweep), "computed"
+    abl["machine"] = asen.reproduce.machine_info()  # make ablations records its own
 n_seeds = len(abl["seeds"])
 json_path, md_path = asen.reproduce.write_results(
     abl, ctx.results_dir, "09_ablations", f"Ablations on {abl['dataset']}"
@@ -89,13 +90,16 @@ glue(
     n_seeds=n_seeds,
     seed_list=", ".join(map(str, abl["seeds"])),
     make_ablations=str(MAKE_ABLATIONS),
+    abl_machine=asen.reproduce.machine_label(abl.get("machine", {})),
 )
 
 # %% [markdown]
 # The numbers below were **{glue:text}`origin`**, for {glue:text}`n_seeds` seed(s)
 # ({glue:text}`seed_list`): *loaded* from {glue:text}`make_ablations` (written by `make ablations`), or
-# *computed* here. With one seed there is no spread over seeds, so read differences of a point or two as
-# noise; `make ablations` gives all three seeds.
+# *computed* here; either way they were measured on {glue:text}`abl_machine`. Another CPU kind gives other
+# digits in every run and lands within the seed spread (chapter 8 and the README give how far). With one
+# seed there is no spread over seeds, so read differences of a point or two as noise; `make ablations` gives
+# all three seeds.
 
 # %% [markdown]
 # ## Taking ASEN++ apart

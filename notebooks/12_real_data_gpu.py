@@ -444,9 +444,9 @@ gpu = saved_gpu_benchmark(
         ]
     )
 )
+# the machine timed: device, CPU model and cores (and the GPU's name when there is one)
 here_device = ctx.device.type
-if here_device == "cuda":
-    here_device += ", " + torch.cuda.get_device_name(0)
+here_device += ", " + asen.reproduce.machine_label(asen.reproduce.machine_info())
 here_label = f"this machine ({here_device})"
 cost = pd.DataFrame(
     {
