@@ -287,7 +287,8 @@ glue(
 # With ACA the overall test MAP is **{glue:text}`map_aca:.2f`**, without it **{glue:text}`map_no_aca:.2f`**:
 # a difference of **{glue:text}`aca_gap:+.2f`** points. This is one seed on {glue:text}`n_queries` test
 # queries, and one seed does not tell a small gap from seed-to-seed noise: it needs several seeds before it
-# means anything ([chapter 9](09_ablations.ipynb) repeats the ablation over the profile's seeds).
+# means anything ([chapter 9](09_ablations.ipynb) shows the ablation over three seeds once `make ablations`
+# has run; in the cpu profile without it, for the first seed only).
 
 # %% [markdown]
 # ## Exercises
