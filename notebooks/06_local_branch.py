@@ -429,8 +429,9 @@ if ctx.trains_fully:
 # which the local branch really zooms in. A box keeps (about) the whole image when the map stays diffuse, so
 # that even a threshold of {glue:text}`s2_threshold:g` of its range keeps most of it; the local branch then reads
 # the whole picture again, at its own input size, and adds a second view rather than a zoom (at the paper's 0.1,
-# on this protocol's 8 x 8 maps, that was the case for the design attributes in two of three seeds, which is why
-# the protocol trains at 0.3). In this build the boxes are smaller
+# on this protocol's 8 x 8 maps, that was the case for the design attributes in two of three seeds when the
+# protocol was chosen, which is why it trains at 0.3: `reference_results/protocol_measurements.md` has that
+# measurement, with its data version and machine). In this build the boxes are smaller
 # than the image for {glue:text}`zoom_design:.0f` % of the design queries and {glue:text}`zoom_length:.0f` %
 # of the length queries (means over the four attributes of each kind); compare with each attribute's gain
 # in [chapter 8](08_main_table.ipynb).

@@ -196,7 +196,8 @@ plt.show()
 # Both sweeps use the *same* trained ASEN++ and change only how it is evaluated. β weights the two
 # branches' cosine similarities (the paper uses 0.6). The crop threshold decides which part of the
 # attention map the zoomed crop keeps (0.1 in training and at test in the paper; the CPU protocol trains at
-# 0.3, because its coarser 8 x 8 map kept the whole image at 0.1, see the protocol caption). A threshold of 0
+# 0.3, because its coarser 8 x 8 map kept the whole image at 0.1 in two of three seeds when the protocol was
+# chosen: `reference_results/protocol_measurements.md`). A threshold of 0
 # keeps everything, and a high threshold keeps only the peak. The figure is written by
 # `asen.reproduce.plot_ablations`.
 
