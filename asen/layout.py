@@ -282,7 +282,10 @@ def read_filenames(path: str | Path, dataset: str | None = None, problems: list[
     path = Path(path)
     if not path.exists():
         raise _missing(path, dataset)
-    names = read_text(path).splitlines()
+    # the lines as a text-mode file gives them (as read_items reads, and the authors' ``for l in f``): str.splitlines
+    # would also end a line at a form feed, U+001C..U+001E, U+0085 or U+2028/9 inside a path, shifting every later id
+    with io.StringIO(read_text(path), newline=None) as fh:
+        names = [line.rstrip("\n") for line in fh]
     for lineno, name in enumerate(names, 1):
         if not name.strip():
             message = f"{path}, line {lineno}: empty line (every line must name an image)"

@@ -184,3 +184,18 @@ def test_counts_manifest_and_texts_as_given(tmp_path):
     write_manifest(tmp_path, digests)
     assert read_manifest(tmp_path) == {rel: {"sha256": d, "bytes": n} for rel, (d, n) in digests.items()}
     assert json.loads((tmp_path / "manifest.json").read_text())["algorithm"] == "sha256"
+
+
+@pytest.mark.parametrize("sep", ["\x0c", "\x1c", "\x85", "\u2028"])
+def test_image_ids_are_text_mode_lines(tmp_path, sep):
+    """An image id is the 0-based line of filenames_<split>.txt, lines as a text-mode file gives them (the
+    authors' ``for l in f``, and read_items here): \\n, \\r\\n or \\r end a line, Unicode's other line
+    separators (form feed, U+001C, U+0085, U+2028, ...) are part of a path and must not shift every later id."""
+    root = write_tiny(tmp_path / "Tiny", images=False)
+    path = root / "filenames_test.txt"
+    names = path.read_text(encoding="utf-8").split("\n")[:-1]
+    names[1] = f"img/odd{sep}name.jpg"
+    path.write_bytes(("\n".join(names) + "\n").encode("utf-8"))
+    assert read_filenames(path) == names  # 6 names, the odd one whole
+    sf = load_split_files(root)
+    assert sf.filenames["test"][5] == "img/test_5.jpg"  # candidate id 5 still names its own image
