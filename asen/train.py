@@ -88,7 +88,7 @@ def load_stage1(model: ASEN, path: str | Path, data_root: str | Path | None = No
         ValueError: other weights that do not fit the model.
     """
     path = Path(path)
-    _, state = read_model_state(path, "a stage-1 checkpoint (train.init_from: a stage-1 run's checkpoints/best.pt)")
+    _, state = read_model_state(path, "a stage-1 checkpoint (train.init_from: a stage-1 run's checkpoints/last.pt or best.pt)")
     if is_official(state):
         state = official_to_ours(state)
     emb = state.get("attr_embedding.weight")
@@ -309,8 +309,9 @@ def _train(cfg: Config, run_dir: str | Path, device: torch.device | str, resume:
                           "data.hflip: set data.loader=pil, or turn the augmentation off")
     if cfg.train.stage == 2 and not cfg.train.init_from:
         raise ConfigError(f"train.init_from is empty, but stage 2 starts from a stage-1 checkpoint: set it, e.g. "
-                          f"--set train.init_from=runs/<stage-1 run>/checkpoints/best.pt (or "
-                          f"train.init_from={INIT_FROM_SCRATCH} to train stage 2 from untrained weights)")
+                          f"--set train.init_from=runs/<stage-1 run>/checkpoints/last.pt (the last stage-1 weights, "
+                          f"as the reference starts stage 2; checkpoints/best.pt for the best by validation MAP), or "
+                          f"train.init_from={INIT_FROM_SCRATCH} to train stage 2 from untrained weights")
     model = build_model(cfg.model, files.meta.num_attributes, device)
     if cfg.train.stage == 2 and cfg.train.init_from != INIT_FROM_SCRATCH:
         load_stage1(model, cfg.train.init_from, files.root)

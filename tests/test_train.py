@@ -297,7 +297,10 @@ def test_stage2_needs_a_stage1_checkpoint(toy_root, tmp_path):
 
     s2 = {"model.local_branch": True, "train.stage": 2, "train.epochs": 1, "data.steps_per_epoch": 1,
           "data.max_eval_queries": 4}
-    with pytest.raises(ConfigError, match=r"train\.init_from is empty.*--set train\.init_from=.*init_from=scratch"):
+    # the example is the reference's start, the *last* stage-1 checkpoint (its README's --resume .../checkpoint.pth.tar);
+    # the best one is named as the alternative
+    with pytest.raises(ConfigError, match=r"train\.init_from is empty.*--set train\.init_from=runs/<stage-1 run>/"
+                                          r"checkpoints/last\.pt .*best\.pt.*init_from=scratch"):
         train(tiny_cfg(toy_root, **s2), tmp_path / "s2", "cpu", progress=False)
     assert not (tmp_path / "s2").exists()  # refused before anything was written
     with pytest.warns(UserWarning, match="untrained weights"):
