@@ -15,19 +15,13 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from asen import cpu
+
 
 def machine_info(device: str = "cpu") -> dict[str, Any]:
     """CPU model, cores, load, library versions and the GPU name (if any), for the results header."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or "unknown"
     info: dict[str, Any] = {
-        "cpu": cpu,
+        **cpu.describe(),  # model name, family/model numbers, AVX-512, oneDNN cap
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": torch.get_num_threads(),

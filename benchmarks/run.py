@@ -418,8 +418,9 @@ def report(results: dict[str, Any]) -> str:
     """The whole markdown report."""
     m = results["machine"]
     gpu = m["gpu"] or "no GPU"
+    cpu_label = m["cpu"] + (f" ({m['cpu_id']})" if m.get("cpu_id") else "")  # older results lack cpu_id
     head = (f"## asen benchmarks ({results['mode']}, device {m['device']})\n\n"
-            f"Machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), {m['memory_gb']} GB, "
+            f"Machine: {cpu_label}, {m['cores']} cores ({m['torch_threads']} torch threads), {m['memory_gb']} GB, "
             f"{gpu}; torch {m['torch']}, numpy {m['numpy']}, faiss {m.get('faiss')}. Load average at start "
             f"{', '.join(f'{x:.2f}' for x in m['load_average_start'])}, at end "
             f"{', '.join(f'{x:.2f}' for x in results.get('load_average_end', []))}. "
