@@ -227,6 +227,22 @@ def test_search_index_that_is_a_file(tmp_path, capsys):
     assert f"--index {a_file} is a file, not a folder" in _one_error(capsys)
 
 
+def test_index_overwrite_deletes_nothing_when_the_arguments_are_wrong(tmp_path, toy_root, capsys):
+    """`--overwrite` replaces an earlier index, but a mistyped --images or --checkpoint is refused before its
+    files are deleted."""
+    pytest.importorskip("faiss")
+    index = tmp_path / "idx"
+    index.mkdir()
+    for name in ("index.json", "gallery.txt", "attr_0.faiss"):
+        (index / name).write_text("earlier index")
+    base = ["index", "build", "--out", str(index), "--overwrite", "--device", "cpu", "--quiet"]
+    assert main([*base, "--checkpoint", "c.pt", "--images", str(tmp_path / "no_such_gallery")]) == 2
+    assert "--images: no such folder or file" in _one_error(capsys)
+    assert main([*base, "--checkpoint", str(tmp_path / "no_such.pt"), "--images", str(toy_root / "images")]) == 2
+    assert "no_such.pt: no such file" in _one_error(capsys)
+    assert sorted(p.name for p in index.iterdir()) == ["attr_0.faiss", "gallery.txt", "index.json"]
+
+
 @pytest.mark.parametrize("command", [
     ["search", "--index", "idx", "--attribute", "0"],
     ["rerank", "--results", "r.txt", "--attribute", "0"],

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ..errors import UserError
 from .common import (Command, add_device, add_flag, add_quiet, check_output_file, check_output_folder,
@@ -36,17 +37,21 @@ INDEX_FILES = ("index.json", "gallery.txt", "attr_*.faiss", "features_*.npy")
 """What ``asen index build`` writes into its folder (:func:`asen.search.build_index`)."""
 
 
-def _check_index_out(path: str, overwrite: bool) -> None:
+def _check_index_out(path: str, overwrite: bool) -> list[Path]:
     """``--out`` of ``asen index build``, checked before the gallery is embedded: a new or empty folder, or (with
-    ``--overwrite``) an earlier index, whose files are then deleted so that none of them outlives the new index.
+    ``--overwrite``) an earlier index.
 
+    Returns:
+        The earlier index's files, which the caller deletes once the other arguments have been checked (so that
+        none of them outlives the new index, and a mistyped --images, --checkpoint or --attributes deletes
+        nothing); empty for a new or empty folder.
     Raises:
         UserError: an empty path or a file in the way; a folder holding an index without ``--overwrite``; a folder
             holding other files (the index would be mixed into them), which is refused before anything is deleted.
     """
     out = check_output_folder(path, "--out")
     if not out.is_dir() or not any(out.iterdir()):
-        return
+        return []
     found = sorted({f for pattern in INDEX_FILES for f in out.glob(pattern)})
     if not found:
         raise UserError(f"--out {out}: a folder that holds other files, not an index; give a new or empty folder")
@@ -57,8 +62,7 @@ def _check_index_out(path: str, overwrite: bool) -> None:
     if not overwrite:
         raise UserError(f"--out {out} holds an index already ({len(found)} files); give --overwrite to replace it, "
                         f"or another folder")
-    for f in found:
-        f.unlink()
+    return found
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -67,11 +71,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     from ..search import build_index, gallery_paths, load_attribute_names, resolve_attributes
 
     _require_faiss()
-    _check_index_out(args.out, args.overwrite)
+    earlier = _check_index_out(args.out, args.overwrite)
     paths = gallery_paths(args.images, args.root)
     model, cfg, device = _load(args)
     names = load_attribute_names(model.num_attributes, cfg, args.meta)
     attrs = resolve_attributes(args.attributes, names)
+    for f in earlier:  # --overwrite: only now that the arguments are known to be usable
+        f.unlink()
     print(f"indexing {len(paths)} images x {len(attrs)} attributes ({args.index_type}) on {device}")
     out = build_index(model, ImageList(paths, cfg.data.global_size, skip_bad_images=args.skip_bad_images), attrs,
                       args.out, device, args.batch_size, args.beta, attribute_names=names, config=cfg,
