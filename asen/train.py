@@ -85,21 +85,42 @@ def load_stage1(model: ASEN, path: str | Path, data_root: str | Path | None = No
     Raises:
         CheckpointError: the file cannot be read (missing, empty, truncated, unsafe), or its attribute count
             differs from the model's.
-        ValueError: other weights that do not fit the model.
+        ConfigError (a ValueError): other weights that do not fit the model (missing, unexpected, or of other
+            shapes: a stage-1 run with other model.* settings, e.g. model.tiny_width).
     """
     path = Path(path)
-    _, state = read_model_state(path, "a stage-1 checkpoint (train.init_from: a stage-1 run's checkpoints/last.pt or best.pt)")
+    ckpt, state = read_model_state(path, "a stage-1 checkpoint (train.init_from: a stage-1 run's checkpoints/last.pt or "
+                                              "best.pt)")
     if is_official(state):
         state = official_to_ours(state)
     emb = state.get("attr_embedding.weight")
     if isinstance(emb, torch.Tensor):
         check_attribute_count(emb.shape[0], path, model.num_attributes, data_root or "the data")
     state = {k: v for k, v in state.items() if not k.startswith("local_branch.")}
+    own = model.state_dict()
+    shapes = [f"{k} {tuple(v.shape)} (this model: {tuple(own[k].shape)})" for k, v in state.items()
+              if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape]
+    if shapes:
+        raise ConfigError(f"{path}: stage-1 weights do not fit this model: {', '.join(shapes[:2])}"
+                          f"{_model_settings_that_differ(ckpt, model)}; give train.init_from a stage-1 checkpoint "
+                          f"of the same model.* settings, or set them as the stage-1 run did")
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("local_branch.")]
     if missing or unexpected:
         raise ConfigError(f"{path}: stage-1 weights do not fit this model: missing {missing[:5]}, unexpected "
                           f"{unexpected[:5]}; give train.init_from a stage-1 checkpoint of the same model.* settings")
+
+
+def _model_settings_that_differ(ckpt: dict, model: ASEN) -> str:
+    """``"; the checkpoint's run had model.tiny_width=8 (here 16)"``: the global branch's ``model.*`` settings of
+    the stage-1 run (its checkpoint's config) that differ from the model's; ``""`` when it records none."""
+    theirs = ckpt.get("config", {}).get("model") if isinstance(ckpt.get("config"), dict) else None
+    if not isinstance(theirs, dict):
+        return ""
+    ours = model.cfg.__dict__
+    differ = [f"model.{k}={theirs[k]!r} (here {v!r})" for k, v in ours.items()
+              if k in theirs and theirs[k] != v and not k.startswith(("local", "pretrained"))]
+    return f"; the checkpoint's run had {', '.join(differ)}" if differ else ""
 
 
 def copy_global_to_local(model: ASEN) -> None:

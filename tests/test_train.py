@@ -307,6 +307,24 @@ def test_stage2_needs_a_stage1_checkpoint(toy_root, tmp_path):
         train(tiny_cfg(toy_root, **s2, **{"train.init_from": "scratch"}), tmp_path / "s2", "cpu", progress=False)
 
 
+def test_stage2_refuses_a_stage1_checkpoint_of_other_widths(toy_root, tmp_path):
+    """A stage-1 run of another model.tiny_width: one line naming a weight, both shapes and the setting (it was
+    a RuntimeError of load_state_dict, with a traceback)."""
+    from asen.config import ConfigError
+    from asen.model import build_model
+    from asen.train import load_stage1
+
+    narrow = tiny_cfg(toy_root, **{"model.tiny_width": 8})
+    path = tmp_path / "narrow.pt"
+    torch.save({"model": build_model(narrow.model, 2, "cpu").state_dict(), "config": narrow.to_dict(),
+                "num_attributes": 2}, path)
+    wide = tiny_cfg(toy_root, **{"model.tiny_width": 16, "model.local_branch": True, "train.stage": 2})
+    with pytest.raises(ConfigError, match=rf"^{path}: stage-1 weights do not fit this model: "
+                                          r"global_branch\.backbone\.conv1\.weight \(8, 3, 3, 3\) \(this model: "
+                                          r"\(16, 3, 3, 3\)\).*model\.tiny_width=8 \(here 16\)"):
+        load_stage1(build_model(wide.model, 2, "cpu"), path, toy_root)
+
+
 def _with_attributes(path, out, n):
     """A copy of a stage-1 checkpoint whose model has ``n`` attributes."""
     ckpt = torch.load(path, weights_only=True)
