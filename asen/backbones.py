@@ -185,7 +185,12 @@ def build_backbone(name: str, pretrained: str = "imagenet", tiny_width: int = 32
     elif pretrained not in ("none", ""):
         path = Path(pretrained)
         state = _load_state(path)
-        missing, unexpected = net.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = net.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # weights of other shapes, e.g. resnet18's for a resnet50
+            detail = [line.strip() for line in str(exc).splitlines() if line.strip()][-1]
+            raise PretrainedWeightsError(f"{path}: not a {name} state dict ({detail} ...); give model.pretrained "
+                                         f"(model.local_pretrained for the local branch) {name} weights") from exc
         missing = [k for k in missing if not k.startswith(("layer4", "fc"))]
         if missing:
             raise PretrainedWeightsError(f"{path}: not a {name} state dict (missing {missing[:5]} ...)")

@@ -38,6 +38,10 @@ def test_imagenet_weights_from_local_file(tmp_path):
     torch.testing.assert_close(net.conv1.weight, ref.conv1.weight)
     with pytest.raises(PretrainedWeightsError, match="not found"):
         build_backbone("resnet18", str(tmp_path / "missing.pth"))
+    # another ResNet's weights (resnet18's for a resnet50): one line, not load_state_dict's RuntimeError
+    with pytest.raises(PretrainedWeightsError,
+                       match=rf"^{path}: not a resnet50 state dict \(size mismatch for .*give model\.pretrained"):
+        build_backbone("resnet50", str(path))
 
 
 def test_resnet_tiny_loads_its_own_state_dict_and_names_a_mismatch(tmp_path):
