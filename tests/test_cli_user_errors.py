@@ -291,6 +291,8 @@ def test_in_batch_sampler_too_few_images_is_a_user_error(toy_root):
     (FileNotFoundError(errno.ENOENT, "No such file or directory", "/data/x.jpg"),
      "/data/x.jpg: no such file or folder: check the path"),
     (PermissionError(errno.EACCES, "Permission denied", "/root/x"), "/root/x: permission denied"),
+    (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/.ev.json.x1.tmp"), "/mnt/ro: a read-only file system"),
+    (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/run"), "/mnt/ro: a read-only file system"),
 ])
 def test_os_path_errors_name_the_users_path(exc, expected):
     message = error_message(exc)

@@ -83,19 +83,31 @@ def _path_message(exc: OSError) -> str | None:
     return None
 
 
+def _read_only_folder(exc: BaseException) -> str | None:
+    """The folder that could not be written for an ``EROFS`` error (a read-only mount: a dataset disk, a shared
+    or network drive): the one the file or folder was to be made in (not a temporary file's name); else ``None``."""
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS and exc.filename is not None:
+        return str(Path(exc.filename).parent)
+    return None
+
+
 def error_message(exc: BaseException) -> str | None:
     """The one-line message for an expected failure, or ``None`` for a bug (which keeps its traceback).
 
     Args:
         exc: the exception a command raised.
     Returns:
-        ``"no space left on device while writing <path>: ..."`` for a full disk, ``"<path>: <what to do>"`` for
+        ``"no space left on device while writing <path>: ..."`` for a full disk, ``"<folder>: a read-only file
+        system, ..."`` for a read-only mount, ``"<path>: <what to do>"`` for
         :data:`PATH_ERRORS`, the exception's message (on one line) for the other :data:`EXPECTED_ERRORS`, else
         ``None``.
     """
     if _is_disk_full(exc):
         path = _written_path(exc) or "a file"
         return f"no space left on device while writing {path}: free space or choose another --run-dir/--out"
+    if (folder := _read_only_folder(exc)) is not None:
+        return (f"{folder}: a read-only file system, nothing can be written there; choose an output path "
+                f"(--run-dir, --out, --json) on a writable disk")
     if isinstance(exc, OSError) and (message := _path_message(exc)) is not None:
         return message
     if isinstance(exc, EXPECTED_ERRORS):
