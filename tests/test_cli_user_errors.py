@@ -293,6 +293,8 @@ def test_in_batch_sampler_too_few_images_is_a_user_error(toy_root):
     (PermissionError(errno.EACCES, "Permission denied", "/root/x"), "/root/x: permission denied"),
     (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/.ev.json.x1.tmp"), "/mnt/ro: a read-only file system"),
     (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/run"), "/mnt/ro: a read-only file system"),
+    (OSError(errno.EDQUOT, "Disk quota exceeded", "/home/u/runs/a/log.jsonl"),
+     "disk quota exceeded while writing /home/u/runs/a/log.jsonl: free space"),
 ])
 def test_os_path_errors_name_the_users_path(exc, expected):
     message = error_message(exc)

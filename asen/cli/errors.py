@@ -31,12 +31,13 @@ _CLI = str(Path(__file__).parent)
 
 
 def _is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC, from ``open``/``write`` (an OSError) or from ``torch.save``, whose zip writer raises a RuntimeError
-    ("[enforce fail at inline_container.cc:...] PytorchStreamWriter failed writing file ...: file write failed")."""
+    """ENOSPC, or EDQUOT (a disk quota, as on a cluster's home folder), from ``open``/``write`` (an OSError) or
+    from ``torch.save``, whose zip writer raises a RuntimeError ("[enforce fail at inline_container.cc:...]
+    PytorchStreamWriter failed writing file ...: file write failed")."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if isinstance(exc, RuntimeError):
             text = str(exc)
@@ -104,7 +105,9 @@ def error_message(exc: BaseException) -> str | None:
     """
     if _is_disk_full(exc):
         path = _written_path(exc) or "a file"
-        return f"no space left on device while writing {path}: free space or choose another --run-dir/--out"
+        what = "disk quota exceeded" if isinstance(exc, OSError) and exc.errno == errno.EDQUOT else \
+            "no space left on device"
+        return f"{what} while writing {path}: free space or choose another --run-dir/--out"
     if (folder := _read_only_folder(exc)) is not None:
         return (f"{folder}: a read-only file system, nothing can be written there; choose an output path "
                 f"(--run-dir, --out, --json) on a writable disk")
