@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from .config import Config
 from .errors import UserError
-from .runs import RunDir, atomic_torch_save, read_resume_checkpoint, rng_state, set_rng_state
+from .runs import RunDir, atomic_torch_save, is_run_folder, read_resume_checkpoint, rng_state, set_rng_state
 
 
 class TrainingDiverged(UserError, RuntimeError):
@@ -144,6 +144,9 @@ class EpochLoop:
         if not self.resuming:
             return None
         if not self.last.exists():
+            if is_run_folder(self.path):  # started, but stopped before its first checkpoint: nothing to continue
+                raise FileNotFoundError(f"cannot resume: {self.last} does not exist (the run in {self.path} stopped "
+                                        f"before its first checkpoint); start it over with --overwrite")
             raise FileNotFoundError(f"cannot resume: {self.last} does not exist (start the run without --resume)")
         ckpt = read_resume_checkpoint(self.last, self.cfg, self.path,
                                       f"the last checkpoint of the {self._named('run')} to resume")

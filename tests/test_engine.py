@@ -116,6 +116,14 @@ def test_resume_needs_a_last_checkpoint_and_the_same_config(tmp_path):
     with EpochLoop(tmp_path / "none", cfg, "cpu", resume=True, progress=False) as loop:
         with pytest.raises(FileNotFoundError, match=r"cannot resume: .*last\.pt does not exist"):
             loop.restore({"model": model}, opt, make_scheduler(opt, cfg, STEPS))
+    # a run that stopped before its first checkpoint (config.yaml, run.json written): without --resume it is
+    # refused as an existing run, so the way out is --overwrite, not "start the run without --resume"
+    with EpochLoop(tmp_path / "early", cfg, "cpu", progress=False):
+        pass
+    with EpochLoop(tmp_path / "early", cfg, "cpu", resume=True, progress=False) as loop:
+        with pytest.raises(FileNotFoundError, match=r"last\.pt does not exist \(the run in .*early stopped before "
+                                                    r"its first checkpoint\); start it over with --overwrite$"):
+            loop.restore({"model": model}, opt, make_scheduler(opt, cfg, STEPS))
     with EpochLoop(tmp_path / "new", cfg, "cpu", progress=False) as loop:  # not resuming: nothing is loaded
         assert loop.restore({"model": model}, opt, make_scheduler(opt, cfg, STEPS)) is None and loop.start == 0
     toy_run(tmp_path / "r", cfg, max_epochs=1)
