@@ -259,6 +259,10 @@ def test_rerank_results_that_cannot_be_read(tmp_path, capsys, bad_bytes_file):
     assert f"--results {tmp_path}: a folder, not a file" in _one_error(capsys)
     assert main([*base, str(bad_bytes_file)]) == 2
     assert f"{bad_bytes_file}, line 2: not UTF-8 text" in _one_error(capsys)
+    nan = tmp_path / "nan.txt"
+    nan.write_text("a.jpg\t0.9\nb.jpg\tnan\n")  # was read, and made every score of --alpha 0.5 NaN
+    assert main([*base, str(nan), "--alpha", "0.5"]) == 2
+    assert f"{nan}, line 2: the score must be a finite number, got 'nan'" in _one_error(capsys)
 
 
 # --------------------------------------------------------------------------- library values, safety net

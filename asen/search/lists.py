@@ -3,6 +3,7 @@
 :func:`write_results`, :func:`format_results`)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -44,8 +45,8 @@ def read_results(path: str | Path, root: str | Path | None = None) -> tuple[list
     Returns:
         ``(paths, scores or None)``.
     Raises:
-        DataError: a folder, a file that is not UTF-8, a bad score, or scores on some lines only (naming the
-            line).
+        DataError: a folder, a file that is not UTF-8, a bad or non-finite score, or scores on some lines only
+            (naming the line).
     """
     path = Path(path)
     if not path.exists():
@@ -63,9 +64,12 @@ def read_results(path: str | Path, root: str | Path | None = None) -> tuple[list
         paths.append(_resolve(name.strip(), base))
         if score.strip():
             try:
-                scores.append(float(score))
+                value = float(score)
             except ValueError:
                 raise DataError(f"{path}, line {lineno}: expected `path<TAB>score`, got {line!r}") from None
+            if not math.isfinite(value):  # would make every blended score (--alpha < 1) NaN, silently
+                raise DataError(f"{path}, line {lineno}: the score must be a finite number, got {score.strip()!r}")
+            scores.append(value)
         else:
             scores.append(None)
     if not paths:
