@@ -225,6 +225,11 @@ def test_search_index_that_is_a_file(tmp_path, capsys):
     assert main(["search", "--index", str(a_file), "--checkpoint", "c.pt", "--image", "q.jpg",
                  "--attribute", "0"]) == 2
     assert f"--index {a_file} is a file, not a folder" in _one_error(capsys)
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "idx" / "index.json").write_text("[]")  # another tool's JSON: was an AttributeError
+    assert main(["search", "--index", str(tmp_path / "idx"), "--checkpoint", "c.pt", "--image", "q.jpg",
+                 "--attribute", "0"]) == 2
+    assert f"{tmp_path / 'idx' / 'index.json'}: not an asen search index (a JSON list" in _one_error(capsys)
 
 
 def test_index_overwrite_deletes_nothing_when_the_arguments_are_wrong(tmp_path, toy_root, capsys):

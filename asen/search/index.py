@@ -299,6 +299,9 @@ def load_index(index_dir: str | Path, use_gpu: bool = False) -> SearchIndex:
         info = json.loads(meta.read_text())
     except json.JSONDecodeError as exc:
         raise DataError(f"{meta}: not valid JSON ({exc})") from exc
+    if not isinstance(info, dict):
+        raise DataError(f"{meta}: not an asen search index (a JSON {type(info).__name__}, not an object); give the "
+                        f"folder written by `asen index build`")
     if info.get("format") != INDEX_FORMAT:
         raise DataError(f"{meta}: not an asen search index (format {info.get('format')!r})")
     if int(info.get("version", 0)) > INDEX_VERSION:
