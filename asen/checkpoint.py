@@ -271,7 +271,10 @@ def load_asenpp(checkpoint: str | Path | Mapping[str, Any], config_paths: Iterab
     state = {k.removeprefix("module."): v for k, v in state.items()}
     cfg = load_config(list(config_paths)) if config_paths else Config()
     if not is_official(state):
-        raise CheckpointError("not an official ASEN++ checkpoint (no 'choices.' keys); use asen.checkpoint.load_model")
+        where = f"{checkpoint}: " if isinstance(checkpoint, (str, Path)) else ""
+        raise CheckpointError(f"{where}not an official ASEN++ checkpoint (no 'choices.' keys); a best.pt/last.pt of "
+                              f"asen train is read with asen.checkpoint.load_model (asen evaluate without "
+                              f"--asenpp-config)")
     mcfg, num_attributes = model_config_from_state(state, cfg.model)
     if config_paths:
         for name in ("backbone", "local_branch") + (("local_backbone",) if mcfg.local_branch else ()):

@@ -190,6 +190,21 @@ def test_pretrained_weights_that_are_not_a_checkpoint(toy_root, tmp_path, capsys
     assert f"{weights}: not a readable PyTorch checkpoint" in line and "model.pretrained" in line
 
 
+def test_asenpp_config_with_a_checkpoint_of_asen_train(tmp_path, capsys):
+    """--asenpp-config is for the authors' checkpoints: with one of asen train's, the line names the file and
+    says to leave the option out (it named neither, and advised a library function)."""
+    from asen.config import load_config
+    from asen.model import build_model
+
+    cfg = load_config(["synthfashion_cpu"], ["model.tiny_width=8"])
+    ckpt = tmp_path / "best.pt"
+    torch.save({"model": build_model(cfg.model, 2, "cpu").state_dict(), "config": cfg.to_dict(),
+                "num_attributes": 2}, ckpt)
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--device", "cpu", "--asenpp-config", "fashionai_s1"]) == 2
+    line = _one_error(capsys)
+    assert f"{ckpt}: not an official ASEN++ checkpoint" in line and "without --asenpp-config" in line
+
+
 def test_evaluate_out_is_checked_before_the_work(tmp_path, capsys):
     # the checkpoint does not exist: --out is refused before it is read
     assert main(["evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--device", "cpu", "--out",
