@@ -53,6 +53,16 @@ def test_train_then_evaluate(toy_root, tmp_path, capsys):
     result = json.loads(out_json.read_text())
     assert 0 <= result["main"]["overall"] <= 100 and set(result["main"]["per_attribute"]) == {"colour", "position"}
     assert result["main"]["overall_without_invisible"] is not None
+    # -c replaces the checkpoint's config: another input size than the model's is refused, unless --set says so
+    again = ["evaluate", "--checkpoint", str(ckpt), "--device", "cpu", "--quiet", "-c", "fashionai_s1", "--set",
+             f"data.root={toy_root}"]
+    assert main(again) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: --config fashionai_s1 sets data.global_size=224 (the checkpoint was trained at 32): the "
+                   "model would see inputs of another size; to evaluate on another dataset folder give --set "
+                   "data.root=<folder> without -c, or --set data.global_size=224 to mean it")
+    assert main([*again, "--set", "data.global_size=32", "--out", str(out_json)]) == 0
+    assert json.loads(out_json.read_text())["main"] == result["main"]
 
 
 TOY = ["model.backbone=resnet_tiny", "model.pretrained=none", "model.tiny_width=8", "model.attr_embed_size=16",

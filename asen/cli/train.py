@@ -4,9 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from .common import Command, add_config_args, add_flag, check_output_file, check_output_folder
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def _load_cfg(args: argparse.Namespace):
@@ -61,6 +65,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_input_sizes(trained: Config, given: Config, config_files: list[str], overrides: list[str]) -> None:
+    """``-c`` of ``asen evaluate`` replaces the checkpoint's whole config: refuse input sizes other than the ones the
+    model was trained at (``data.global_size``; ``data.local_size`` with a local branch), unless ``--set`` gives them.
+
+    Raises:
+        ConfigError: naming each size, the checkpoint's value and what to give instead.
+    """
+    from ..config import ConfigError, parse_override
+
+    keys = ("global_size", "local_size") if trained.model.local_branch else ("global_size",)
+    forced = {parse_override(text)[0] for text in overrides}
+    differ = [f"data.{k}={getattr(given.data, k)} (the checkpoint was trained at {getattr(trained.data, k)})"
+              for k in keys if getattr(given.data, k) != getattr(trained.data, k) and f"data.{k}" not in forced]
+    if differ:
+        raise ConfigError(f"--config {' '.join(config_files)} sets {', '.join(differ)}: the model would see inputs of "
+                          f"another size; to evaluate on another dataset folder give --set data.root=<folder> "
+                          f"without -c, or --set {differ[0].split(' ')[0]} to mean it")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``asen evaluate``: per-attribute MAP of a checkpoint, printed and written as JSON."""
     import torch
@@ -90,7 +113,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         else:
             model, cfg, _ = load_model(args.checkpoint, device)
         if args.config:  # e.g. to evaluate on another dataset folder
-            cfg = load_config(args.config)
+            given = load_config(args.config)
+            _check_input_sizes(cfg, given, args.config, args.overrides)
+            cfg = given
         cfg = cfg.with_overrides(args.overrides)
     split = args.split or cfg.eval.split
     files = load_split_files(cfg.data.root, (split,))
