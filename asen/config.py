@@ -397,6 +397,9 @@ def validate(cfg: Config, origins: Mapping[str, str] | None = None, source: str 
                                       f"dict (e.g. runs/x/checkpoints/best.pt); got {value!r}")
     if not cfg.name.strip():
         raise ConfigError(f"{origins.get('name', source)}: 'name' must not be empty (it names the run folder)")
+    if cfg.name.strip() in (".", "..") or any(c in cfg.name for c in "/\\"):
+        raise ConfigError(f"{origins.get('name', source)}: 'name' must be a folder name, without / or \\ (it names the "
+                          f"run folder runs/<name>; --run-dir chooses another place); got {cfg.name!r}")
 
 
 def from_dict(
@@ -419,6 +422,9 @@ def from_dict(
     kwargs: dict[str, Any] = {}
     for section, body in tree.items():
         if section == "name":
+            if isinstance(body, (list, dict)):
+                raise ConfigError(f"{origins.get('name', source)}: 'name' must be a string (it names the run folder); "
+                                  f"got {body!r}")
             kwargs["name"] = "" if body is None else str(body)
             continue
         if section not in _SECTIONS:

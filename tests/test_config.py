@@ -172,6 +172,20 @@ def test_mapping_overrides_replace_and_with_overrides_are_validated():
         load_config([], ["name="])
 
 
+@pytest.mark.parametrize("name", ["../elsewhere", "a/b", "..", "a\\b"])
+def test_name_is_a_folder_name(name):
+    """``name`` names the run folder runs/<name>: a path in it would put the run elsewhere."""
+    with pytest.raises(ConfigError, match=r"^--set name=.*: 'name' must be a folder name, without / or \\ "):
+        load_config([], [f"name={name}"])
+
+
+def test_name_from_a_yaml_list_is_refused(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("name: [a, b]\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: 'name' must be a string .*; got \['a', 'b'\]$"):
+        load_config([path])
+
+
 def test_the_choice_tuples_match_the_consumers():
     from asen.backbones import BACKBONES
     from asen.config import CHOICES, HEADS
