@@ -326,6 +326,24 @@ def test_an_index_refuses_other_weights_and_changed_files(built, tmp_path):
         S.load_index(root)
 
 
+@pytest.mark.parametrize("edit, message", [
+    ({"dim": "1024"}, r"'dim' must be a JSON number, got '1024'"),
+    ({"version": None}, r"'version' must be a JSON number, got None"),
+    ({"attribute_names": "colour"}, r"'attribute_names' must be a JSON list \(array\), got 'colour'"),
+    ({"attributes": [{"index": "0", "file": "attr_0.faiss"}]}, r"attributes\[0\] must be an object with an integer"),
+])
+def test_an_index_json_edited_by_hand_is_refused_naming_the_field(built, tmp_path, edit, message):
+    """A field that loading or searching reads, of another type, ends in one line naming it, not a traceback."""
+    import shutil
+
+    root = tmp_path / "idx"
+    shutil.copytree(built[2].root, root)
+    info = json.loads((root / "index.json").read_text())
+    (root / "index.json").write_text(json.dumps({**info, **edit}))
+    with pytest.raises(DataError, match=rf"^{root / 'index.json'}: {message}.*rebuild the index"):
+        S.load_index(root)
+
+
 def test_an_index_refuses_a_model_with_another_attribute_count(built, toy_root):
     cfg, _, idx = built
     torch.manual_seed(0)

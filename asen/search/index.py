@@ -277,6 +277,26 @@ def build_index(
     return out
 
 
+_FIELDS = {"version": int, "num_items": int, "dim": int, "index_type": str, "attribute_names": list,
+           "attributes": list, "settings": dict}
+"""The fields of ``index.json`` that loading and searching read, with their JSON types."""
+
+
+def _check_fields(meta: Path, info: dict) -> None:
+    """Refuse an ``index.json`` (edited by hand, or by another tool) whose fields :class:`SearchIndex` reads are
+    missing or of another type, naming the first such field, instead of failing later with a traceback."""
+    for key, kind in _FIELDS.items():
+        value = info.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise DataError(f"{meta}: '{key}' must be a JSON {'number' if kind is int else kind.__name__}"
+                            f"{'' if kind is not list else ' (array)'}, got {value!r}; rebuild the index with "
+                            f"`asen index build`")
+    for n, entry in enumerate(info["attributes"]):
+        if not (isinstance(entry, dict) and isinstance(entry.get("index"), int) and isinstance(entry.get("file"), str)):
+            raise DataError(f"{meta}: attributes[{n}] must be an object with an integer 'index' and a 'file', got "
+                            f"{entry!r}; rebuild the index with `asen index build`")
+
+
 def load_index(index_dir: str | Path, use_gpu: bool = False) -> SearchIndex:
     """Open an index folder written by :func:`build_index`.
 
@@ -304,6 +324,7 @@ def load_index(index_dir: str | Path, use_gpu: bool = False) -> SearchIndex:
                         f"folder written by `asen index build`")
     if info.get("format") != INDEX_FORMAT:
         raise DataError(f"{meta}: not an asen search index (format {info.get('format')!r})")
+    _check_fields(meta, info)
     if int(info.get("version", 0)) > INDEX_VERSION:
         raise DataError(f"{meta}: index version {info['version']} is newer than this asen ({INDEX_VERSION})")
     if int(info.get("version", 0)) < INDEX_VERSION or "weights_sha256" not in info:
