@@ -167,8 +167,9 @@ class ImageSet(Dataset):
         try:
             img = open_image(path)
         except DataError as exc:
-            if not self.skip_bad_images:
-                raise
+            if not self.skip_bad_images:  # one bad image of many: say how to find them all, or go on without them
+                raise DataError(f"{exc} (`asen doctor {self.root}` lists every unreadable image; "
+                                f"--set data.skip_bad_images=true replaces them with grey images)") from exc
             self.bad.append(f"{path}: {exc}")
             warnings.warn(f"skipping unreadable image (replaced by a grey image): {exc}")
             return Image.new("RGB", (self.global_size, self.global_size), (128, 128, 128))

@@ -57,7 +57,8 @@ def test_unreadable_images_error_or_counted_skip(toy_copy):
     (toy_copy / files.filenames["train"][3]).write_bytes(b"not an image")
     (toy_copy / files.filenames["train"][4]).unlink()
     images = ImageSet(toy_copy, files.filenames["train"], 32)
-    with pytest.raises(DataError, match=r"cannot read image .*train_0003\.png"):
+    with pytest.raises(DataError, match=rf"cannot read image .*train_0003\.png.*\(`asen doctor {toy_copy}` lists every "
+                                        r"unreadable image; --set data.skip_bad_images=true replaces them"):
         images[3]
     with pytest.raises(DataError, match=r"image not found: .*train_0004\.png"):
         images[4]
