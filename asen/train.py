@@ -89,8 +89,8 @@ def load_stage1(model: ASEN, path: str | Path, data_root: str | Path | None = No
             shapes: a stage-1 run with other model.* settings, e.g. model.tiny_width).
     """
     path = Path(path)
-    ckpt, state = read_model_state(path, "a stage-1 checkpoint (train.init_from: a stage-1 run's checkpoints/last.pt or "
-                                              "best.pt)")
+    what = "a stage-1 checkpoint (train.init_from: a stage-1 run's checkpoints/last.pt or best.pt)"
+    ckpt, state = read_model_state(path, what)
     if is_official(state):
         state = official_to_ours(state)
     emb = state.get("attr_embedding.weight")
