@@ -181,3 +181,24 @@ def test_the_epoch_record_keeps_its_keys_in_order():
     assert record == {"epoch": 3, "loss": 0.5, "instance_accuracy": 0.25, "seconds": 4.0, "images_per_second": 25.0,
                       "lr": [0.1, 0.01]}
     assert json.loads(json.dumps(record)) == record
+
+
+@pytest.mark.parametrize("scheduler", ["step", "cosine"])
+def test_the_schedules_learning_rates_by_hand(scheduler):
+    """make_scheduler's per-step factors, written out: ``step`` multiplies by lr_decay every lr_step epochs (the
+    paper's 0.9 every 3 epochs here), ``cosine`` anneals as 0.5 (1 + cos(pi t / T)) to 0 at the last step."""
+    cfg = toy_cfg(**{"train.scheduler": scheduler, "train.lr": 1.0, "train.lr_decay": 0.9, "train.lr_step": 3,
+                     "train.epochs": 7})
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.train.lr)
+    sched = make_scheduler(opt, cfg, 2)  # two steps an epoch, 14 in all
+    lrs = []
+    for _ in range(15):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    if scheduler == "step":  # epochs 0-2: 1, epochs 3-5: 0.9, epoch 6 (and past the end): 0.81
+        expected = [1.0] * 6 + [0.9] * 6 + [0.81] * 3
+    else:
+        expected = [0.5 * (1 + math.cos(math.pi * min(s, 14) / 14)) for s in range(15)]
+        assert expected[7] == pytest.approx(0.5) and expected[14] == pytest.approx(0.0)
+    assert lrs == pytest.approx(expected, abs=1e-12)
