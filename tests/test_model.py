@@ -86,10 +86,17 @@ def test_attribute_batchnorm_normalises_each_attribute_on_its_own():
     x2[attrs != 0] += 100.0
     torch.testing.assert_close(AttributeBatchNorm(3, 4).train()(x2, attrs)[attrs == 0], out[attrs == 0])
     # at test time each attribute uses its own running statistics
+    # ... which were updated from that attribute's rows alone (momentum 0.1 from mean 0 / var 1)
+    for a in range(3):
+        rows = x[attrs == a]
+        torch.testing.assert_close(norm.norms[a].running_mean, 0.1 * rows.mean(0))
+        torch.testing.assert_close(norm.norms[a].running_var, 0.9 + 0.1 * rows.var(0, unbiased=True))
     norm.eval()
     assert not torch.allclose(norm.norms[0].running_mean, norm.norms[1].running_mean)
-    y = norm(x[:2], torch.tensor([0, 1]))
-    torch.testing.assert_close(y[0], norm.norms[0](x[:1])[0])
+    y = norm(x[:3], torch.tensor([0, 1, 2]))
+    for a in range(3):  # row a by hand: (x - running_mean_a) / sqrt(running_var_a + eps) (weight 1, bias 0)
+        bn = norm.norms[a]
+        torch.testing.assert_close(y[a], (x[a] - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps))
     model = ASEN(ModelConfig(**{**TINY.__dict__, "embed_norm": "attribute_batchnorm"}), 3)
     emb, _ = model(torch.randn(4, 3, 48, 48), torch.tensor([0, 0, 2, 2]))
     emb.sum().backward()
