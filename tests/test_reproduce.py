@@ -1,5 +1,6 @@
 """The reproduce pipeline end to end on the toy dataset (smoke profile), and its caching."""
 import json
+import statistics
 
 import pytest
 import yaml
@@ -78,6 +79,11 @@ def test_random_baseline_and_table_format(toy_root):
     tables = [random_table(files, s) for s in range(3)]
     agg = aggregate(tables)
     assert len(agg["overall"]["values"]) == 3 and agg["overall"]["std"] > 0
+    assert agg["overall"]["values"] == [t.overall for t in tables]
+    assert agg["overall"]["mean"] == pytest.approx(statistics.mean(t.overall for t in tables))
+    assert agg["overall"]["std"] == pytest.approx(statistics.stdev(t.overall for t in tables))  # sample std
+    for a in tables[0].per_attribute:
+        assert agg["per_attribute"][a]["mean"] == pytest.approx(statistics.mean(t.per_attribute[a] for t in tables))
     res = {"attributes": ["colour", "position"], "methods": {"random": {"label": "Random", **agg}},
            "seeds": [0, 1, 2], "split": "test", "dataset": "Toy", "protocol": "P."}
     md = markdown_table(res, "T")
@@ -483,3 +489,18 @@ def test_tables_carry_the_data_version_and_a_reference_of_another_is_not_compare
     table = {**ref, "split": "test", "seeds": [0], "attributes": [], "methods": {}}
     assert "test split of SynthFashion (generator 2.2.0), mean" in markdown_table(table, "t")
     assert "test split of SynthFashion, mean" in markdown_table({**table, "data_version": None}, "t")
+
+
+def test_aggregate_by_hand():
+    """Mean and sample standard deviation (n - 1) over seeds, by hand: overall 10, 12, 17 -> 13 +- sqrt(13)."""
+    from asen.evaluate import MapTable
+
+    tables = [MapTable(["a", "b"], {"a": a, "b": b}, {"a": 3, "b": 1}, o, {"a": a - 1, "b": b}, o - 1)
+              for o, a, b in ((10.0, 8.0, 16.0), (12.0, 9.0, 21.0), (17.0, 16.0, 20.0))]
+    agg = aggregate(tables)
+    assert agg["overall"] == {"mean": 13.0, "std": pytest.approx(13 ** 0.5), "values": [10.0, 12.0, 17.0]}
+    assert agg["per_attribute"]["a"] == {"mean": 11.0, "std": pytest.approx(19 ** 0.5), "values": [8.0, 9.0, 16.0]}
+    assert agg["per_attribute"]["b"]["mean"] == 19.0 and agg["per_attribute"]["b"]["std"] == pytest.approx(7 ** 0.5)
+    assert agg["overall_without_invisible"]["mean"] == 12.0
+    assert agg["per_attribute_without_invisible"]["a"]["mean"] == 10.0 and agg["queries"] == {"a": 3, "b": 1}
+    assert aggregate(tables[:1])["overall"] == {"mean": 10.0, "std": 0.0, "values": [10.0]}  # one seed: no spread
