@@ -448,3 +448,61 @@ def test_map_table_orders_exact_ties_as_asked():
     q_items, c_items = np.array([[0, 0, 0]]), np.array([[0, 0, 0], [1, 0, 1]])
     assert map_table(meta, q, c, q_items, c_items, ties="stable").overall == pytest.approx(100.0)
     assert map_table(meta, q, c, q_items, c_items, ties="reference").overall == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("sampler", ["random", "in_batch"])
+def test_stage2_loss_is_the_weighted_sum_of_global_local_and_alignment(toy_root, sampler):
+    """ASEN++ Eq. 12: global_weight L_global + local_weight L_local + align_weight L_align, recomputed by hand from the
+    embeddings the model returned. With the paper's sampler the alignment is summed over anchors, positives and
+    negatives (Eq. 11); with the in-batch one it is the mean over the batch."""
+    from asen.data import ImageSet, collate_images
+    from asen.model import build_model
+    from asen.train import compute_loss, make_sampler
+
+    extra = {"model.local_branch": True, "train.stage": 2, "train.global_weight": 0.5, "train.local_weight": 2.0,
+             "train.align_weight": 3.0, "train.margin": 0.3, "train.crop_threshold": 0.1}
+    if sampler == "random":
+        extra.update({"data.sampler": "random", "data.num_triplets": 6, "data.batch_size": 6})
+    else:
+        extra.update({"data.images_per_batch": 16})
+    cfg = tiny_cfg(toy_root, **extra)
+    files = load_split_files(toy_root)
+    meta = next(iter(make_sampler(cfg, files).epoch(0)))
+    images = ImageSet(files.root, files.filenames["train"], cfg.data.global_size, keep_original=True)
+    batch = collate_images([images[int(i)] for i in meta["images"]])
+    torch.manual_seed(0)
+    model = build_model(cfg.model, files.meta.num_attributes).train()
+    seen = {"global": [], "local": []}
+    hook = model.register_forward_hook(lambda mod, args, kwargs, out: seen[kwargs["branch"]].append(out[0].detach()),
+                                       with_kwargs=True)
+    loss, parts = compute_loss(model, batch, meta, cfg, torch.device("cpu"))
+    hook.remove()
+    g, loc = torch.cat(seen["global"]).double(), torch.cat(seen["local"]).double()
+    assert g.shape == loc.shape == (len(batch["image"]), 32)
+
+    def cos(x, y):
+        return (x * y).sum(1) / (x.norm(dim=1) * y.norm(dim=1))
+
+    def hinge(emb):
+        m = 0.3
+        if sampler == "random":
+            a, p, n = emb.chunk(3)
+            return torch.clamp(m - cos(a, p) + cos(a, n), min=0).mean()
+        attrs, vals = torch.as_tensor(meta["attributes"]), torch.as_tensor(meta["values"])
+        z = emb / emb.norm(dim=1, keepdim=True)
+        terms = [max(0.0, m - float(z[i] @ z[j]) + float(z[i] @ z[k]))
+                 for i in range(len(z)) for j in range(len(z)) for k in range(len(z))
+                 if i != j and attrs[i] == attrs[j] == attrs[k] and vals[i] == vals[j] != vals[k]]
+        active = [t for t in terms if t > 0]
+        return torch.tensor(sum(active) / max(1, len(active)), dtype=torch.float64)
+
+    if sampler == "random":
+        align = sum((1 - cos(gp, lp)).mean() for gp, lp in zip(g.chunk(3), loc.chunk(3)))
+    else:
+        align = (1 - cos(g, loc)).mean()
+    lg, ll = hinge(g), hinge(loc)
+    assert float(ll) > 0 and float(align) > 0
+    assert parts["global"] == pytest.approx(float(lg), rel=1e-4)
+    assert parts["local"] == pytest.approx(float(ll), rel=1e-4)
+    assert parts["align"] == pytest.approx(float(align), rel=1e-4)
+    assert float(loss.detach()) == pytest.approx(float(0.5 * lg + 2.0 * ll + 3.0 * align), rel=1e-4)
