@@ -51,6 +51,12 @@ def test_square_pushed_inside_frame_and_odd_overflow():
     assert box == spec_crop_box(att, (224, 224), 0.4)
     assert box[2] - box[0] == box[3] - box[1]
     assert box[2] <= 225  # at most one pixel past the frame (odd d), as specified
+    # the odd overflow itself, by hand: an 8 x 8 map at global size 8 (bilinear resize to the same size is the
+    # identity) with cells (x=6, y=1..5) hot -> rect x=6, y=1, w=1, h=5; xc=6, d=5: xc + d//2 = 8 is not > 8, so
+    # x = max(0, 6 - 2) = 4 and the square (4..9) ends one pixel past the frame; y = max(0, 3 - 2) = 1
+    odd = np.zeros((8, 8), np.float32)
+    odd[1:6, 6] = 1.0
+    assert crop_box(odd, (8, 8), 0.5, global_size=8) == (4, 1, 9, 6) == spec_crop_box(odd, (8, 8), 0.5, g=8)
 
 
 @pytest.mark.parametrize("seed", range(4))
