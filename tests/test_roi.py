@@ -38,6 +38,10 @@ def test_hand_worked_box():
     assert crop_box(att, (8, 4), 0.5, global_size=4) == (2, 0, 4, 2)
     # a 400x300 original, scale 300/4 = 75
     assert crop_box(att, (300, 400), 0.5, global_size=4) == (0, 50, 150, 200)
+    # strictly greater: a cell quantised to exactly floor(255 * 0.5) = 127 is not kept (else the box is the frame)
+    edge = np.zeros((8, 8), np.float32)
+    edge[0, 0], edge[7, 7] = 255.0, 127.0
+    assert crop_box(edge, (8, 8), 0.5, global_size=8) == (0, 0, 1, 1)
 
 
 def test_flat_map_falls_back_to_whole_image():
