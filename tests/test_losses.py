@@ -15,6 +15,9 @@ def test_triplet_hand_worked():
     assert triplet_loss(a, n, p, 0.2).item() == pytest.approx(0.2 + 2 ** -0.5)
     # scale does not matter (cosine)
     assert triplet_loss(3 * a, n, 5 * p, 0.2).item() == pytest.approx(0.2 + 2 ** -0.5)
+    # a batch: the mean of the per-triplet hinges (0 and 0.2 + 1/sqrt 2 -> half of the latter)
+    both = triplet_loss(torch.cat([a, a]), torch.cat([p, n]), torch.cat([n, p]), 0.2)
+    assert both.item() == pytest.approx((0.2 + 2 ** -0.5) / 2)
 
 
 def test_in_batch_matches_loop():
