@@ -260,9 +260,21 @@ def test_cli_index_search_rerank(toy_root, gallery, tmp_path, capsys):
                "--alpha", 0.5, "--out", tmp_path / "rr.txt") == 0
     out = capsys.readouterr().out
     assert "reranked by 'position'" in out and "was" in out
-    assert sorted((tmp_path / "rr.txt").read_text().split("\n")[:-1]) != [] and \
-        {r.split("\t")[0] for r in (tmp_path / "rr.txt").read_text().splitlines()} == \
+    assert {r.split("\t")[0] for r in (tmp_path / "rr.txt").read_text().splitlines()} == \
         {r.split("\t")[0] for r in res}
+    # order and scores of a longer list whose original scores rise down the list (a random-init model's cosines
+    # are all near 1): 0.5 * the 'position' cosine to the query + 0.5 * the original score, by hand
+    feats = reference_features(model, gallery, 1)
+    ids, original = list(range(6, 18)), np.linspace(0.0, 0.55, 12)
+    (tmp_path / "general.txt").write_text("".join(f"{toy_root / gallery.filenames[i]}\t{s:.6f}\n"
+                                                  for i, s in zip(ids, original)))
+    assert cli("rerank", *common, "--image", query, "--attribute", "position", "--results",
+               tmp_path / "general.txt", "--alpha", 0.5, "--out", tmp_path / "rr2.txt") == 0
+    blend = 0.5 * (feats[ids] @ feats[5]) + 0.5 * original
+    order = np.argsort(-blend, kind="stable")
+    rr = [r.split("\t") for r in (tmp_path / "rr2.txt").read_text().splitlines()]
+    assert [p for p, _ in rr] == [str(toy_root / gallery.filenames[ids[i]]) for i in order]
+    np.testing.assert_allclose([float(s) for _, s in rr], blend[order], atol=2e-6)
     with pytest.raises(DataError, match=r"unknown attribute 'collar'.*colour"):
         cli("rerank", *common, "--image", query, "--attribute", "collar", "--results", tmp_path / "res.txt")
     assert cli("index", "build", *common, "--images", toy_root / "images", "--attributes", "all",
