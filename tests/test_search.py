@@ -167,6 +167,28 @@ def test_approximate_indexes(kind, ref):
     assert recall >= 0.95
 
 
+def _recall(index, gallery, queries, k=10):
+    ids = S.search_vectors(index, queries, k)[1]
+    ref = S.exact_search(gallery, queries, k)[1]
+    return np.mean([len(set(a) & set(b)) / k for a, b in zip(ids, ref)])
+
+
+def test_approximate_indexes_on_a_gallery_large_enough_to_be_approximate():
+    """The toy gallery (60 images) gets one IVF cell and a trivially exact HNSW graph; 4000 random 16-d vectors
+    get 102 cells (n // 39), where nprobe and ef_search decide the recall."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4000, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = x[:200]
+    ivf = S.make_index(x, "ivf", nprobe=64)
+    assert ivf.nlist == 4000 // 39 and ivf.nprobe == 64
+    assert _recall(ivf, x, q) >= 0.95
+    assert _recall(S.make_index(x, "ivf", nprobe=1), x, q) < 0.6  # one cell of 102: approximate indeed
+    hnsw = S.make_index(x, "hnsw")
+    assert hnsw.hnsw.efSearch == 128 and _recall(hnsw, x, q) >= 0.95
+    assert _recall(S.make_index(x, "hnsw", hnsw_m=4, ef_search=1), x, q) < 0.6
+
+
 def test_rerank_orders_by_attribute_specific_cosine(built, ref):
     _, model, idx = built
     query, results = idx.paths[0], idx.paths[10:30]
