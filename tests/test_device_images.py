@@ -1,5 +1,6 @@
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -146,11 +147,22 @@ def test_loader_passes_on_errors_and_can_stop_early(jpegs, tmp_path):
     assert next(it)["index"].tolist() == [1]
     with pytest.raises(IndexError, match="got \\[9\\]"):
         next(it)
+    gathered = []
+    real_gather = store.gather
+
+    def counting_gather(ids, *args):
+        gathered.append(ids.tolist())
+        return real_gather(ids, *args)
+
+    store.gather = counting_gather
     many = StoreLoader(store, [[i % 5] for i in range(50)], "cpu", prefetch=2)
     for step, batch in enumerate(many):
         if step == 3:
             break  # the producer thread is told to stop, and the loop ends
     assert batch["index"].tolist() == [3]
+    # the producer stopped a few batches ahead (4 taken, at most 2 queued, one in hand), not after all 50
+    assert 4 <= len(gathered) <= 4 + 2 + 1, len(gathered)
+    assert not any(t.name == "asen-store-loader" for t in threading.enumerate())
 
 
 @pytest.mark.gpu
