@@ -47,19 +47,22 @@ def test_nt_xent_matches_its_definition():
 
 def test_random_views_without_randomness_is_the_image_or_its_mirror():
     torch.manual_seed(0)
-    imgs = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
+    imgs = torch.randint(0, 256, (64, 3, 16, 16), dtype=torch.uint8)
     plain = PretrainConfig(min_scale=1.0, aspect_jitter=0.0, jitter_p=0.0, grey_p=0.0)
     v = random_views(imgs, 16, plain)
     ref = normalize(imgs.float() / 255)
-    for i in range(8):
+    flips = 0
+    for i in range(64):
         same = torch.allclose(v[i], ref[i], atol=1e-4)
         mirrored = torch.allclose(v[i], ref[i].flip(-1), atol=1e-4)
         assert same != mirrored  # exactly one of the two
+        flips += mirrored
+    assert 16 <= flips <= 48  # half of the time (binomial(64, 1/2): mean 32, sd 4)
     torch.manual_seed(1)
     a = random_views(imgs, 12, PretrainConfig())
     torch.manual_seed(1)
     b = random_views(imgs, 12, PretrainConfig())
-    assert a.shape == (8, 3, 12, 12) and torch.equal(a, b)  # reproducible from the seed
+    assert a.shape == (64, 3, 12, 12) and torch.equal(a, b)  # reproducible from the seed
     grey = random_views(imgs, 12, PretrainConfig(grey_p=1.0))
     grey = grey * torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1) + torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
     torch.testing.assert_close(grey[:, 0], grey[:, 1], atol=1e-5, rtol=0)  # R == G == B
