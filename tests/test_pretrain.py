@@ -66,6 +66,14 @@ def test_random_views_without_randomness_is_the_image_or_its_mirror():
     grey = random_views(imgs, 12, PretrainConfig(grey_p=1.0))
     grey = grey * torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1) + torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
     torch.testing.assert_close(grey[:, 0], grey[:, 1], atol=1e-5, rtol=0)  # R == G == B
+    # and the grey is the luma of the image (or of its mirror), by hand: ITU-R 601 weights, as torchvision's
+    torch.manual_seed(2)
+    luma = random_views(imgs, 16, PretrainConfig(min_scale=1.0, aspect_jitter=0.0, jitter_p=0.0, grey_p=1.0))
+    luma = luma[:, 0] * 0.229 + 0.485
+    x = imgs.float() / 255
+    want = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+    for i in range(64):
+        assert torch.allclose(luma[i], want[i], atol=1e-4) or torch.allclose(luma[i], want[i].flip(-1), atol=1e-4)
 
 
 @pytest.fixture(scope="module")
