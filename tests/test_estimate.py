@@ -36,5 +36,26 @@ def test_measure_rate_times_a_step_of_the_config():
     torch.manual_seed(0)
     rate = measure_rate(cfg, "cpu", max_images=8)
     assert rate > 1e6  # FLOP/s of a real step; no timing bound is asserted
+
+
+def test_measure_rate_is_the_counted_flops_over_the_median_step(monkeypatch):
+    """With measure_rate's clock faked (timed steps of 0.5, 0.1, 0.3, 0.9, 0.2 s): 8 images (in-batch sampler,
+    max_images=8) x the counted training FLOPs per image / the median 0.3 s (the mean would be 0.4 s)."""
+    import sys
+    import time
+
+    cfg = load_config(["synthfashion_cpu"], ["model.tiny_width=8", "data.global_size=32", "data.images_per_batch=16"])
+    assert cfg.data.sampler == "in_batch" and cfg.train.forward_passes == 1
+    ticks = iter([0.0, 0.5, 1.0, 1.1, 2.0, 2.3, 3.0, 3.9, 4.0, 4.2])
+    real = time.perf_counter
+
+    def clock():
+        return next(ticks) if sys._getframe(1).f_globals.get("__name__") == "asen.estimate" else real()
+
+    monkeypatch.setattr(time, "perf_counter", clock)
+    torch.manual_seed(0)
+    rate = measure_rate(cfg, "cpu", max_images=8)
+    assert next(ticks, None) is None  # five timed steps, two readings each
+    assert rate == pytest.approx(8 * flops_per_image(cfg)["train"] / 0.3, rel=1e-9)
     with pytest.raises(ValueError, match="stage-1 or stage-2"):
         measure_rate(load_config(["synthfashion_cpu", "synthfashion_cpu_pretrain"]), "cpu")
