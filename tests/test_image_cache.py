@@ -48,6 +48,9 @@ def test_the_cache_keeps_to_its_budgets(toy_root):
         images[i]
     assert cache.images.bytes <= 2 * one and len(cache.images.store) == 2
     assert len(cache.views.store) == 1 and cache.views.bytes == view
+    # filled until full, nothing evicted: the first images stay (an evicting cache would thrash on every epoch)
+    paths = [str(files.root / n) for n in names]
+    assert list(cache.images.store) == paths[:2] and list(cache.views.store) == [(paths[0], 24)]
     for i in range(6):  # the images beyond the budget are still read, the same each time
         torch.testing.assert_close(images[i]["image"], ImageSet(files.root, names, 24)[i]["image"], rtol=0, atol=0)
 
