@@ -150,7 +150,8 @@ def test_image_problem(tmp_path):
     assert image_problem(jpeg_bytes(1)) is None
     assert image_problem(b"") == "empty body"
     assert image_problem(b"<html>no</html>").startswith("cannot decode (UnidentifiedImageError")
-    assert image_problems([good, bad, tmp_path / "gone.jpg"], workers=2, progress=False)[::2] == [None, "missing"]
+    found = image_problems([good, bad, tmp_path / "gone.jpg"], workers=2, progress=False)
+    assert found[::2] == [None, "missing"] and found[1] == image_problem(bad) and found[1].startswith("cannot decode (")
 
 
 # --------------------------------------------------------------------------------------------- attributes
