@@ -360,6 +360,20 @@ def test_an_index_refuses_other_weights_and_changed_files(built, tmp_path):
         S.load_index(root)
 
 
+def test_exact_search_breaks_ties_by_the_lower_id():
+    """The brute-force reference keeps, among candidates tied with the k-th score, the lowest ids (argpartition alone
+    keeps an arbitrary few of them: 984-988 of 1,000 equal vectors)."""
+    gallery = np.ones((1000, 4), np.float32)
+    scores, ids = S.exact_search(gallery, gallery[:2], 5)
+    assert ids.tolist() == [[0, 1, 2, 3, 4]] * 2 and np.all(scores == 4)
+    # distinct scores above a tie at the boundary: the better ones first, then the lowest tied ids
+    gallery = np.zeros((50, 2), np.float32)
+    gallery[:, 0] = 1
+    gallery[[40, 7], 0] = [3, 2]
+    scores, ids = S.exact_search(gallery, np.array([1, 0], np.float32), 4)
+    assert ids.tolist() == [[40, 7, 0, 1]] and scores.tolist() == [[3, 2, 1, 1]]
+
+
 @pytest.mark.parametrize("edit, message", [
     ({"dim": "1024"}, r"'dim' must be a JSON number, got '1024'"),
     ({"version": None}, r"'version' must be a JSON number, got None"),

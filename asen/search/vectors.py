@@ -179,6 +179,13 @@ def exact_search(gallery: np.ndarray, queries: np.ndarray, k: int, chunk: int = 
         else:
             part = np.broadcast_to(np.arange(s.shape[1]), s.shape).copy()
         ps = np.take_along_axis(s, part, axis=1)
+        # argpartition keeps an arbitrary few of the candidates tied with the k-th score: where more than k reach
+        # it, keep the lowest ids among the tied (rare: only such rows are redone)
+        kth = ps.min(axis=1, keepdims=True)  # (c, 1)
+        for r in np.flatnonzero((s >= kth).sum(axis=1) > k):
+            reach = np.flatnonzero(s[r] >= kth[r, 0])  # ids ascending
+            part[r] = reach[np.argsort(-s[r, reach], kind="stable")[:k]]
+            ps[r] = s[r, part[r]]
         order = np.lexsort((part, -ps), axis=1)  # by score descending, then id ascending
         ids_out[start : start + chunk] = np.take_along_axis(part, order, axis=1)
         scores_out[start : start + chunk] = np.take_along_axis(ps, order, axis=1)
