@@ -189,6 +189,22 @@ def test_approximate_indexes_on_a_gallery_large_enough_to_be_approximate():
     assert _recall(S.make_index(x, "hnsw", hnsw_m=4, ef_search=1), x, q) < 0.6
 
 
+@pytest.mark.parametrize("kind, params, read", [
+    ("hnsw", {"ef_search": 7}, lambda index: index.hnsw.efSearch),
+    ("ivf", {"nprobe": 3}, lambda index: index.nprobe),
+])
+def test_a_loaded_index_searches_with_the_parameters_it_was_built_with(built, gallery, tmp_path, kind, params, read):
+    """index.json keeps the search parameters and loading applies them: an IVF file does not store its nprobe."""
+    cfg, model, _ = built
+    out = S.build_index(model, gallery, [0], tmp_path / kind, "cpu", batch_size=16, config=cfg, index_type=kind,
+                        index_params=params, progress=False)
+    (value,) = params.values()
+    assert read(S.load_index(out).index(0)) == value
+    if kind == "ivf":
+        faiss = pytest.importorskip("faiss")
+        assert read(faiss.read_index(str(out / "attr_0.faiss"))) != value  # the file alone has FAISS's default
+
+
 def test_rerank_orders_by_attribute_specific_cosine(built, ref):
     _, model, idx = built
     query, results = idx.paths[0], idx.paths[10:30]
