@@ -234,7 +234,8 @@ def place_image(src: Path, out: Path, rel: str, mode: str) -> str:
 
     * ``symlink``: ``out/rel`` becomes a symlink to the absolute ``src`` (nothing is done when ``out/rel``
       already is ``src``, e.g. when the dataset was extracted into ``out``);
-    * ``copy``: ``src`` is copied to ``out/rel`` (through a temporary name);
+    * ``copy``: ``src`` is copied to ``out/rel`` (through a temporary name); a symlink left there by an earlier
+      ``symlink`` run is replaced by the copy (kept, it would break when the release folder is removed);
     * ``none``: nothing is created; the returned path is ``src`` relative to ``out`` (may contain ``..``).
     """
     if mode == "none":
@@ -243,7 +244,7 @@ def place_image(src: Path, out: Path, rel: str, mode: str) -> str:
         raise PrepareError(f"unknown --link mode {mode!r} (choose from {', '.join(LINK_MODES)})")
     dest = out / rel
     if dest.exists() or dest.is_symlink():
-        if dest.exists() and os.path.samefile(dest, src):
+        if dest.exists() and os.path.samefile(dest, src) and not (mode == "copy" and dest.is_symlink()):
             return rel
         if dest.is_symlink():
             dest.unlink()

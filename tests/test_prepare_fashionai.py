@@ -148,6 +148,21 @@ def test_link_modes(release, tmp_path, capsys):
     assert not any(p.is_symlink() for p in (root / "Images").rglob("*"))
 
 
+def test_copy_after_a_symlink_run_replaces_the_links_with_copies(release, tmp_path, capsys):
+    """A rerun with --link copy into a folder an earlier (default) symlink run filled: every image becomes a copy;
+    a symlink kept because it reaches the same file would break once the release folder is removed."""
+    root, _ = release
+    out = tmp_path / "FashionAI"
+    assert run([root, "--out", out], capsys)[0] == 0
+    names = [n for s in load_split_files(out).filenames.values() for n in s]
+    assert all((out / n).is_symlink() for n in names)
+    assert run([root, "--out", out, "--link", "copy"], capsys)[0] == 0
+    assert not any((out / n).is_symlink() for n in names)
+    shutil.rmtree(root)
+    assert all((out / n).is_file() for n in names)
+    assert not list(out.rglob("*.part"))
+
+
 BAD_LINES = [
     ("Images/skirt_length_labels/x.jpg,skirt_length_labels", "malformed line", "expected 3 comma-separated fields"),
     ("Images/skirt_length_labels/x.jpg,skirt_length_labels,nnyn,extra", "malformed line", "got 4"),
