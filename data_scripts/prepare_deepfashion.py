@@ -29,7 +29,7 @@ readable by :func:`asen.layout.load_split_files`. Two modes:
 * ``--splits FILE_OR_FOLDER``: the authors' split files are copied and their images checked.
 
 Bad input: in ``list_attr_img.txt`` a line with the wrong number of values, a value not in {-1, 0, 1},
-a header count that does not match, or a missing image is an error naming the file and line; with
+an image listed twice, a header count that does not match, or a missing image is an error naming the file and line; with
 ``--skip-bad`` it is skipped and counted. Problems in ``list_attr_cloth.txt`` are always errors (a skipped
 attribute line would shift every column of ``list_attr_img.txt``).
 
@@ -141,11 +141,13 @@ def read_attr_img(
     path: str | Path, n_attrs: int, problems: Problems, progress: bool = True
 ) -> list[tuple[str, list[int], int]]:
     """``list_attr_img.txt`` -> ``[(image path, present columns, line number)]``. Bad lines (wrong number
-    of values, a value not in {-1, 0, 1}, a bad path) and a header count mismatch raise or are counted."""
+    of values, a value not in {-1, 0, 1}, a bad path, an image listed again) and a header count mismatch raise or
+    are counted (a repeated line is counted once in the header check, as the file lists it)."""
     path = Path(path)
     if not path.is_file():
         raise PrepareError(f"missing file: {path} {ANNOTATION_HELP}")
     rows: list[tuple[str, list[int], int]] = []
+    seen: dict[str, int] = {}  # image path -> line: an image listed twice could land in train and in test
     n_lines = 0
     with open(path, "rb") as fh:
         first = decode_line(fh.readline(), 1)
@@ -179,6 +181,10 @@ def read_attr_img(
             except PrepareError as exc:
                 problems.bad("bad image path", str(exc))
                 continue
+            if rel in seen:
+                problems.bad("duplicate image", f"{where}: image {rel} already listed on line {seen[rel]}: {_short(line.strip())!r}")
+                continue
+            seen[rel] = lineno
             rows.append((rel, [i for i, v in enumerate(vals) if v == "1"], lineno))
     if n_lines != m:
         problems.bad("header count mismatch", f"{path}, line 1: header says {m} images but {n_lines} image lines follow")

@@ -126,6 +126,25 @@ def test_bad_image_line(bench, tmp_path, capsys, edit, reason, message):
     assert sum(len(v) for v in load_split_files(tmp_path / "out").filenames.values()) == N_IMAGES - 1
 
 
+def test_an_image_listed_twice_is_an_error_naming_both_lines(bench, tmp_path, capsys):
+    """A second line for the same image (here with other attributes) was kept as a second image: the image was
+    listed twice in the layout, possibly once in train and once in test."""
+    root, _, _ = bench
+    lines = _img_lines(root)
+    rel, vals = lines[4].split(None, 1)  # line 5 of the file
+    lines[0] = str(int(lines[0]) + 1)
+    lines.append(f"{rel} " + " ".join("1" if v == "-1" else "-1" for v in vals.split()))
+    _set_img_lines(root, lines)
+    path = root / "Anno" / "list_attr_img.txt"
+    rc, _, err = run([root, "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and "Traceback" not in err and "--skip-bad" in err
+    assert f"{path}, line {len(lines)}: image {rel} already listed on line 5" in err
+    rc, stdout, _ = run([root, "--out", tmp_path / "out", "--skip-bad"], capsys)
+    assert rc == 0 and "duplicate image: 1" in stdout
+    names = [n for v in load_split_files(tmp_path / "out").filenames.values() for n in v]
+    assert names.count(rel) == 1 and len(names) == N_IMAGES
+
+
 def test_header_count_mismatch_and_missing_image(bench, tmp_path, capsys):
     root, _, truth = bench
     lines = _img_lines(root)
