@@ -680,7 +680,7 @@ def script_parser(prog: str, description: str) -> argparse.ArgumentParser:
 def add_common_arguments(parser: argparse.ArgumentParser, link: bool = True, split_options: bool = True) -> None:
     """Options shared by the prepare scripts."""
     if split_options:
-        parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+        parser.add_argument("--seed", type=int, default=0, help="seed of the split (an integer >= 0)")
         parser.add_argument(
             "--ratio", default="8:1:1", help="train:valid:test proportions of the seeded split (default 8:1:1)"
         )
@@ -722,6 +722,8 @@ def run_cli(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -
 def prepare_options(args: argparse.Namespace) -> dict:
     """The keyword arguments of a seeded-split script's ``prepare()`` (FashionAI, DeepFashion) from its options
     (:func:`add_common_arguments` and ``--splits``)."""
+    if args.seed < 0:  # numpy's generators take no negative seed (a ValueError deep in the split otherwise)
+        raise PrepareError(f"--seed: expected an integer >= 0, got {args.seed}")
     return {
         "splits": args.splits,
         "link": args.link,

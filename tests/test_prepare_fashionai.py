@@ -148,6 +148,19 @@ def test_link_modes(release, tmp_path, capsys):
     assert not any(p.is_symlink() for p in (root / "Images").rglob("*"))
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--seed", "-1", "--seed: expected an integer >= 0, got -1"),
+    ("--ratio", "8:0:1", "--ratio: expected 3 positive integers separated by ':', got '8:0:1'"),
+    ("--ratio", "8:1", "--ratio: expected 3 positive integers separated by ':', got '8:1'"),
+    ("--query-ratio", "1.5:4", "--query-ratio: expected 2 integers separated by ':', got '1.5:4'"),
+])
+def test_a_bad_split_option_is_one_line_before_anything_is_written(release, tmp_path, capsys, option, value, message):
+    root, _ = release
+    rc, _, err = run([root, "--out", tmp_path / "out", f"{option}={value}"], capsys)
+    assert rc == 2 and err == f"error: {message}\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_copy_after_a_symlink_run_replaces_the_links_with_copies(release, tmp_path, capsys):
     """A rerun with --link copy into a folder an earlier (default) symlink run filled: every image becomes a copy;
     a symlink kept because it reaches the same file would break once the release folder is removed."""
