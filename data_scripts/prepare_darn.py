@@ -408,8 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.retries < 0 or args.timeout <= 0 or args.workers < 1:
-        raise PrepareError("--retries must be >= 0, --timeout > 0 and --workers >= 1")
+    if args.retries < 0 or args.timeout <= 0 or args.workers < 1 or args.backoff < 0:
+        raise PrepareError(f"--retries must be >= 0, --timeout > 0, --workers >= 1 and --backoff >= 0 (got --retries "
+                           f"{args.retries}, --timeout {args.timeout}, --workers {args.workers}, --backoff {args.backoff})")
     problems = Problems(args.skip_bad)
     progress = not args.no_progress
     if not args.no_download:

@@ -215,6 +215,16 @@ def test_url_list_errors(tmp_path, capsys):
     assert rc == 2 and f"{urls}, line 2: not UTF-8 text" in err
 
 
+@pytest.mark.parametrize("option, value", [("--backoff", "-1"), ("--retries", "-1"), ("--timeout", "0"), ("--workers", "0")])
+def test_a_bad_download_option_is_one_line_before_any_download(server, tmp_path, capsys, option, value):
+    """A negative --backoff reached time.sleep only at the first retry: a ValueError traceback, and no report."""
+    base, _ = server
+    urls = write_url_list(tmp_path / "darn_url.txt", base)
+    rc, _, err = run(net_args(urls, tmp_path / "out", retries=1) + [f"{option}={value}"], capsys)
+    assert rc == 2 and err.startswith("error: --retries must be >= 0") and err.count("\n") == 1
+    assert f"{option} {value}" in err and not (tmp_path / "out").exists()
+
+
 def test_quote_url():
     assert pdarn.quote_url("http://h/a.jpg?x=1") == "http://h/a.jpg?x=1"
     assert pdarn.quote_url("http://h/ä b.jpg") == "http://h/%C3%A4%20b.jpg"
