@@ -132,6 +132,16 @@ def write_layout(out: str | Path, layout: Layout, meta: dict) -> SplitFiles:
         raise PrepareError(f"the layout written to {out} does not read back: {exc}") from exc
 
 
+def make_output_folder(out: Path) -> None:
+    """Create the output folder ``out`` (and its parents), or a one-line :class:`PrepareError` saying why not."""
+    if out.exists() and not out.is_dir():
+        raise PrepareError(f"--out {out} is a file, not a folder: choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PrepareError(f"cannot create the output folder {out}: {exc.strerror or exc} (choose another --out)") from None
+
+
 def drop_images(layout: Layout, keep: dict[str, Sequence[bool]]) -> tuple[Layout, dict[str, int]]:
     """Remove the images whose ``keep`` flag is False and renumber the ids of the rest consistently.
 
@@ -497,7 +507,7 @@ def parse_split_files(texts: dict[str, str], out: Path, meta: dict, origin: str)
     """Parse the authors' split files (validated, with our ``meta.json``) in a scratch folder beside ``out``, which
     is removed again: nothing reaches ``out`` before every image is found (:func:`resolve_split_images`), so a
     run that stops leaves ``out`` as it was. An error names the authors' file (under ``origin``)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_output_folder(out)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.splits-", dir=out.parent))
     try:
         ended = {name: texts[name] + ("" if texts[name].endswith("\n") or not texts[name] else "\n")

@@ -60,7 +60,8 @@ from tqdm import tqdm
 from asen.layout import image_problem, image_problems, meta_dict
 from data_scripts._common import (
     PrepareError, Problems, add_common_arguments, authors_value_names, decode_line, format_counts, format_excluded,
-    image_finder, install_authors_splits, read_split_source, run_main, safe_relpath, script_parser, write_result,
+    image_finder, install_authors_splits, make_output_folder, read_split_source, run_main, safe_relpath, script_parser,
+    write_result,
 )
 
 DATASET = "DARN"
@@ -298,7 +299,7 @@ def download(
     unreadable ones); with ``skip_dead`` URLs recorded in an earlier ``dead_urls.tsv`` are not retried.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_output_folder(out)
     stale = remove_stale_parts(out, entries)
     previous_dead = read_dead(out) if skip_dead else {}
     results: list[FetchResult] = []

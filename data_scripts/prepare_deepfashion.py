@@ -53,8 +53,8 @@ from tqdm import tqdm
 from asen.layout import SPLITS, Layout, meta_dict, split_mode
 from data_scripts._common import (
     PrepareError, Problems, add_common_arguments, authors_value_names, decode_line, defer_undecodable, image_finder,
-    install_authors_splits, pattern_from_ratio, place_image, prepare_options, print_summary, read_split_source,
-    run_main, safe_relpath, script_parser, stratified_cycle, write_layout, write_result,
+    install_authors_splits, make_output_folder, pattern_from_ratio, place_image, prepare_options, print_summary,
+    read_split_source, run_main, safe_relpath, script_parser, stratified_cycle, write_layout, write_result,
 )
 
 DATASET = "DeepFashion"
@@ -253,7 +253,7 @@ def prepare(
     root, out = Path(root), Path(out)
     if not root.is_dir():
         raise PrepareError(f"DeepFashion folder not found: {root}")
-    out.mkdir(parents=True, exist_ok=True)
+    make_output_folder(out)
     problems = Problems(skip_bad)
     anno = annotation_folder(root)
     cloth = anno / "list_attr_cloth.txt"

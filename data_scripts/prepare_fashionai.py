@@ -46,8 +46,8 @@ from tqdm import tqdm
 from asen.layout import EVAL_SPLITS, SPLITS, Layout, meta_dict, split_mode
 from data_scripts._common import (
     PrepareError, Problems, add_common_arguments, decode_line, defer_undecodable, image_finder,
-    install_authors_splits, pattern_from_ratio, place_image, prepare_options, print_summary, read_split_source,
-    run_main, safe_relpath, script_parser, stratified_cycle, write_layout, write_result,
+    install_authors_splits, make_output_folder, pattern_from_ratio, place_image, prepare_options, print_summary,
+    read_split_source, run_main, safe_relpath, script_parser, stratified_cycle, write_layout, write_result,
 )
 
 DATASET = "FashionAI"
@@ -272,7 +272,7 @@ def prepare(
     for s in sources:
         if not s.is_dir():
             raise PrepareError(f"release folder not found: {s}")
-    out.mkdir(parents=True, exist_ok=True)
+    make_output_folder(out)
     problems = Problems(skip_bad)
     meta = fashionai_meta()
     excluded: dict[str, int] = {}

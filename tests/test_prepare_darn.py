@@ -225,6 +225,15 @@ def test_a_bad_download_option_is_one_line_before_any_download(server, tmp_path,
     assert f"{option} {value}" in err and not (tmp_path / "out").exists()
 
 
+def test_an_output_folder_that_is_a_file_is_one_line(tmp_path, capsys):
+    write_darn_splits(tmp_path / "splits" / "DARN")
+    urls = tmp_path / "darn_url.txt"
+    urls.write_text("ok/0.jpg http://127.0.0.1:9/0.jpg\n")
+    for argv in ([urls, "--out", urls], ["--no-download", "--splits", tmp_path / "splits", "--out", urls / "DARN"]):
+        rc, _, err = run(argv, capsys)
+        assert rc == 2 and err.startswith("error: ") and err.count("\n") == 1 and "choose another --out" in err
+
+
 def test_quote_url():
     assert pdarn.quote_url("http://h/a.jpg?x=1") == "http://h/a.jpg?x=1"
     assert pdarn.quote_url("http://h/ä b.jpg") == "http://h/%C3%A4%20b.jpg"

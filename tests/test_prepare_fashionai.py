@@ -161,6 +161,18 @@ def test_a_bad_split_option_is_one_line_before_anything_is_written(release, tmp_
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_output_folder_that_cannot_be_made_is_one_line(release, tmp_path, capsys, where):
+    """--out naming a file (e.g. the label.csv given by mistake), or a folder below one: FileExistsError /
+    NotADirectoryError tracebacks before."""
+    root, _ = release
+    label_csv = root / "Annotations" / "label.csv"
+    out = label_csv if where == "a file" else label_csv / "FashionAI"
+    rc, _, err = run([root, "--out", out], capsys)
+    assert rc == 2 and "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith("error: ") and str(out) in err and "choose another --out" in err
+
+
 def test_copy_after_a_symlink_run_replaces_the_links_with_copies(release, tmp_path, capsys):
     """A rerun with --link copy into a folder an earlier (default) symlink run filled: every image becomes a copy;
     a symlink kept because it reaches the same file would break once the release folder is removed."""
