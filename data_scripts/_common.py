@@ -262,18 +262,23 @@ def place_image(src: Path, out: Path, rel: str, mode: str) -> str:
             pass  # overwritten below through a temporary name
         else:
             raise PrepareError(f"refusing to replace {dest}: it exists and is not {src} (remove it or choose another --out)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if mode == "symlink":
-        os.symlink(os.path.abspath(src), dest)
-    else:
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        os.close(fd)
-        try:
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "symlink":
+            os.symlink(os.path.abspath(src), dest)
+        else:
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+            os.close(fd)
+            try:
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, dest)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+    except OSError as exc:  # a file system without symlinks (exFAT, some network shares), a full disk, ...
+        other = "--link copy or --link none" if mode == "symlink" else "--link symlink or --link none, or free space"
+        raise PrepareError(f"cannot {'symlink' if mode == 'symlink' else 'copy'} {src} to {dest}: "
+                           f"{exc.strerror or exc} (rerun with {other})") from None
     return rel
 
 

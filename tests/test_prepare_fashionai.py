@@ -188,6 +188,23 @@ def test_copy_after_a_symlink_run_replaces_the_links_with_copies(release, tmp_pa
     assert not list(out.rglob("*.part"))
 
 
+def test_an_output_file_system_without_symlinks_is_one_line(release, tmp_path, capsys, monkeypatch):
+    """os.symlink fails with EPERM on exFAT or some network shares: an OSError traceback before; now one line
+    naming the image and the other --link modes, and --link copy works there."""
+    import errno
+
+    def no_symlinks(src, dst, *args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted", str(dst))
+
+    root, _ = release
+    monkeypatch.setattr(os, "symlink", no_symlinks)
+    rc, _, err = run([root, "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith(f"error: cannot symlink {root}/Images/") and "Operation not permitted" in err
+    assert "rerun with --link copy or --link none" in err
+    assert run([root, "--out", tmp_path / "out", "--link", "copy"], capsys)[0] == 0
+
+
 BAD_LINES = [
     ("Images/skirt_length_labels/x.jpg,skirt_length_labels", "malformed line", "expected 3 comma-separated fields"),
     ("Images/skirt_length_labels/x.jpg,skirt_length_labels,nnyn,extra", "malformed line", "got 4"),
