@@ -251,6 +251,9 @@ def prepare(
 ) -> dict:
     """Write the DeepFashion layout into ``out``; returns ``{"counts", "problems", "excluded"}``."""
     root, out = Path(root), Path(out)
+    if root.is_file():  # e.g. the downloaded archive itself
+        raise PrepareError(f"{root} is a file, not the benchmark folder: unpack it and pass the folder holding "
+                           "Anno/ (or Anno_coarse/) and img/")
     if not root.is_dir():
         raise PrepareError(f"DeepFashion folder not found: {root}")
     make_output_folder(out)

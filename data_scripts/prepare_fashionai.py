@@ -270,6 +270,9 @@ def prepare(
     sources = [Path(s) for s in sources]
     out = Path(out)
     for s in sources:
+        if s.is_file():  # e.g. the downloaded archive itself
+            raise PrepareError(f"{s} is a file, not a release folder: unpack it and pass the folder holding "
+                               "Annotations/label.csv and Images/")
         if not s.is_dir():
             raise PrepareError(f"release folder not found: {s}")
     make_output_folder(out)

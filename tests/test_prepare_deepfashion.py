@@ -145,6 +145,13 @@ def test_an_image_listed_twice_is_an_error_naming_both_lines(bench, tmp_path, ca
     assert names.count(rel) == 1 and len(names) == N_IMAGES
 
 
+def test_the_archive_given_instead_of_the_unpacked_folder_says_so(bench, tmp_path, capsys):
+    root, _, _ = bench
+    archive = shutil.make_archive(str(tmp_path / "Category_and_Attribute"), "zip", root)
+    rc, _, err = run([archive, "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and err.startswith(f"error: {archive} is a file, not the benchmark folder: unpack it")
+
+
 def test_header_count_mismatch_and_missing_image(bench, tmp_path, capsys):
     root, _, truth = bench
     lines = _img_lines(root)

@@ -415,6 +415,14 @@ def test_runs_as_a_module_and_fails_cleanly(tmp_path):
         "error: run it from the repository root as a module: python -m data_scripts.prepare_fashionai [...]")
 
 
+def test_the_archive_given_instead_of_the_unpacked_folder_says_so(release, tmp_path, capsys):
+    root, _ = release
+    archive = shutil.make_archive(str(tmp_path / "base"), "zip", root.parent, root.name)
+    rc, _, err = run([archive, "--out", tmp_path / "out"], capsys)
+    assert rc == 2 and err == (f"error: {archive} is a file, not a release folder: unpack it and pass the folder "
+                               "holding Annotations/label.csv and Images/\n")
+
+
 def test_an_image_found_twice_under_the_release_folders_is_named_ambiguous(tmp_path):
     """The authors' paths are matched by their last two components; two different files that end the same are
     not guessed between, and the message says so instead of "not found"."""
