@@ -293,11 +293,18 @@ class ImageIndex:
         self.roots, self.depth, self.suffixes = list(roots), depth, tuple(s.lower() for s in suffixes)
         self._index: dict[str, Path | None] | None = None
         self._ambiguous: dict[str, set[Path]] = {}
+        self.prepared: list[Path] = []  # prepared dataset folders found inside a root, not searched
 
     def _build(self) -> dict[str, Path | None]:
         index: dict[str, Path | None] = {}
         for root in self.roots:
-            for dirpath, _dirs, files in os.walk(root, followlinks=False):
+            for dirpath, dirs, files in os.walk(root, followlinks=False):
+                if "filenames_train.txt" in files and Path(dirpath) != Path(root):
+                    # a dataset prepared inside the release folder: its images (copies with --link copy) are not
+                    # the release's, and would make every image ambiguous
+                    self.prepared.append(Path(dirpath))
+                    dirs[:] = []
+                    continue
                 for f in files:
                     if f.lower().endswith(self.suffixes):
                         p = Path(dirpath) / f
@@ -329,6 +336,8 @@ class ImageIndex:
         if found:
             return (f"image ambiguous: {len(found)} different files end in {self._key(rel)} ({', '.join(found[:3])}); "
                     "give only the release folder that holds it")
+        if self.prepared:
+            return f"image not found (not searched: prepared dataset folder(s) {', '.join(map(str, self.prepared[:3]))})"
         return "image not found"
 
 

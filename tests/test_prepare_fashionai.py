@@ -415,6 +415,21 @@ def test_runs_as_a_module_and_fails_cleanly(tmp_path):
         "error: run it from the repository root as a module: python -m data_scripts.prepare_fashionai [...]")
 
 
+def test_a_dataset_prepared_inside_the_release_does_not_hide_its_images(release, tmp_path, capsys):
+    """A seeded run with --link copy into a folder inside the release folder, then the authors' split: the lookup
+    by <attribute_key>/<file> found every image twice (the release's and the copy) and called each one
+    ambiguous ("give only the release folder that holds it", when only one was given)."""
+    root, _ = release
+    _, splits = _authors_split(release, tmp_path, capsys)
+    assert run([root, "--out", root / "prepared", "--link", "copy"], capsys)[0] == 0
+    out = tmp_path / "FashionAI"
+    rc, stdout, err = run([root, "--out", out, "--splits", splits, "--link", "copy"], capsys)
+    assert rc == 0, err
+    assert "excluded: nothing" in stdout
+    names = [n for s in load_split_files(out).filenames.values() for n in s]
+    assert all((out / n).read_bytes() == (root / n.split("/", 1)[1]).read_bytes() for n in names)
+
+
 def test_the_archive_given_instead_of_the_unpacked_folder_says_so(release, tmp_path, capsys):
     root, _ = release
     archive = shutil.make_archive(str(tmp_path / "base"), "zip", root.parent, root.name)
