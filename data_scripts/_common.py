@@ -706,15 +706,15 @@ def add_common_arguments(parser: argparse.ArgumentParser, link: bool = True, spl
     if split_options:
         parser.add_argument("--seed", type=int, default=0, help="seed of the split (an integer >= 0)")
         parser.add_argument(
-            "--ratio", default="8:1:1", help="train:valid:test proportions of the seeded split (default 8:1:1)"
+            "--ratio", default="8:1:1", help="train:valid:test proportions of the seeded split"
         )
         parser.add_argument(
-            "--query-ratio", default="1:4", help="query:candidate proportions within valid and test (default 1:4)"
+            "--query-ratio", default="1:4", help="query:candidate proportions within valid and test"
         )
     parser.add_argument(
         "--skip-bad",
         action="store_true",
-        help="skip malformed lines and missing/corrupt images, counting them by reason (default: stop with an error)",
+        help="skip malformed lines and missing/corrupt images, counting them by reason (without it: stop with an error)",
     )
     parser.add_argument(
         "--verify-images", action="store_true", help="decode every image with PIL and treat unreadable ones as bad"
@@ -726,7 +726,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, link: bool = True, spl
             "--link",
             choices=LINK_MODES,
             default="symlink",
-            help="how the output folder reaches the images: symlink each (default), copy each, or none "
+            help="how the output folder reaches the images: symlink each, copy each, or none "
             "(write paths relative to the output folder)",
         )
 

@@ -438,6 +438,15 @@ def test_the_archive_given_instead_of_the_unpacked_folder_says_so(release, tmp_p
                                "holding Annotations/label.csv and Images/\n")
 
 
+def test_help_names_each_default_once(capsys):
+    with pytest.raises(SystemExit):
+        pf.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default 8:1:1) (default: 8:1:1)" not in text and "(default: 8:1:1)" in text
+    assert "(default) " not in text and "(default 0) (default: 0)" not in text
+    assert "(default: stop with an error) (default: False)" not in text
+
+
 def test_an_image_found_twice_under_the_release_folders_is_named_ambiguous(tmp_path):
     """The authors' paths are matched by their last two components; two different files that end the same are
     not guessed between, and the message says so instead of "not found"."""
