@@ -294,7 +294,7 @@ def prepare(
             problems.note(f"{no_attr} image(s) without any attribute left out")
         rows = [r for r in rows if r[1]]
         found = []
-        for rel, cols, lineno in rows:
+        for rel, cols, lineno in tqdm(rows, desc="checking images exist", unit=" img", disable=not progress):
             if (root / rel).is_file():
                 found.append((rel, cols, lineno))
             else:

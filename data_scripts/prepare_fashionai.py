@@ -188,7 +188,7 @@ def check_record_images(
 ) -> list[Record]:
     """Keep the records whose image exists (and decodes, with ``verify``); others raise or are counted."""
     ok = []
-    for rec in records:
+    for rec in tqdm(records, desc="checking images exist", unit=" img", disable=not progress):
         if rec.path.is_file():
             ok.append(rec)
         else:

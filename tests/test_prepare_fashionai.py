@@ -438,6 +438,15 @@ def test_the_archive_given_instead_of_the_unpacked_folder_says_so(release, tmp_p
                                "holding Annotations/label.csv and Images/\n")
 
 
+def test_every_long_step_shows_progress(release, tmp_path, capsys):
+    """Checking that 180k images exist (minutes on a network drive) ran without a bar after label.csv's."""
+    root, _ = release
+    assert pf.main([str(root), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    for step in ("reading label.csv", "checking images exist", "placing images (symlink)"):
+        assert step in err
+
+
 def test_help_names_each_default_once(capsys):
     with pytest.raises(SystemExit):
         pf.main(["--help"])
