@@ -29,8 +29,8 @@ readable by :func:`asen.layout.load_split_files`. Two modes:
 * ``--splits FILE_OR_FOLDER``: the authors' split files are copied and their images checked.
 
 Bad input: in ``list_attr_img.txt`` a line with the wrong number of values, a value not in {-1, 0, 1},
-an image listed twice, a header count that does not match, or a missing image is an error naming the file and line; with
-``--skip-bad`` it is skipped and counted. Problems in ``list_attr_cloth.txt`` are always errors (a skipped
+an image listed twice, a header count that does not match, or a missing image is an error naming the file and
+line; with ``--skip-bad`` it is skipped and counted. Problems in ``list_attr_cloth.txt`` are always errors (a skipped
 attribute line would shift every column of ``list_attr_img.txt``).
 
 Example::
@@ -182,7 +182,8 @@ def read_attr_img(
                 problems.bad("bad image path", str(exc))
                 continue
             if rel in seen:
-                problems.bad("duplicate image", f"{where}: image {rel} already listed on line {seen[rel]}: {_short(line.strip())!r}")
+                problems.bad("duplicate image",
+                             f"{where}: image {rel} already listed on line {seen[rel]}: {_short(line.strip())!r}")
                 continue
             seen[rel] = lineno
             rows.append((rel, [i for i, v in enumerate(vals) if v == "1"], lineno))
