@@ -67,6 +67,13 @@ def cpu_id(cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
     return f"family {family}, model {model}" if family and model else None
 
 
+def cpu_label(described: Mapping[str, object]) -> str:
+    """A CPU in words from :func:`describe`'s fields: ``"AMD EPYC (family 25, model 17)"``; the name alone for
+    records made before ``cpu_id`` was noted."""
+    name = str(described.get("cpu") or "unknown CPU")
+    return name + (f" ({described['cpu_id']})" if described.get("cpu_id") else "")
+
+
 def needs_isa_cap(flags: set[str]) -> bool:
     """Whether oneDNN would pick its AVX-512 kernels on a CPU with these flags."""
     return "avx512f" in flags

@@ -60,8 +60,8 @@ def run(root: str | Path, rounds: int = 3, steps: int = 4, warmup: int = 2, repe
                 runs[isa].append({"error": f"exit {out.returncode}: {out.stderr.strip()[-300:]}"})
                 continue
             runs[isa].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    cpu_id = cpu.cpu_id()  # "family 25, model 17": the model name alone does not tell CPU kinds apart in a VM
-    result: dict[str, Any] = {"cpu": cpu.cpu_model() + (f" ({cpu_id})" if cpu_id else ""),
+    # with "family 25, model 17": the model name alone does not tell CPU kinds apart in a VM
+    result: dict[str, Any] = {"cpu": cpu.cpu_label(cpu.describe()),
                               "avx512": cpu.needs_isa_cap(cpu.cpu_flags()), "rounds": rounds,
                               "steps": steps, "repeats": repeats, "runs": runs}
     for isa in ISAS:

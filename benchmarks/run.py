@@ -60,6 +60,7 @@ if not __package__:  # run as a file, where `benchmarks` cannot be imported
 
 import torch  # noqa: E402
 
+from asen import cpu  # noqa: E402
 from benchmarks import common, faiss_bench, isa_bench, map_bench, train_bench  # noqa: E402
 from benchmarks.common import md_table  # noqa: E402
 
@@ -418,7 +419,7 @@ def report(results: dict[str, Any]) -> str:
     """The whole markdown report."""
     m = results["machine"]
     gpu = m["gpu"] or "no GPU"
-    cpu_label = m["cpu"] + (f" ({m['cpu_id']})" if m.get("cpu_id") else "")  # older results lack cpu_id
+    cpu_label = cpu.cpu_label(m)  # older results lack cpu_id: the name alone
     head = (f"## asen benchmarks ({results['mode']}, device {m['device']})\n\n"
             f"Machine: {cpu_label}, {m['cores']} cores ({m['torch_threads']} torch threads), {m['memory_gb']} GB, "
             f"{gpu}; torch {m['torch']}, numpy {m['numpy']}, faiss {m.get('faiss')}. Load average at start "

@@ -198,8 +198,8 @@ def machine_info() -> dict[str, Any]:
 def machine_label(machine: dict[str, Any]) -> str:
     """A table's machine (:func:`machine_info`) in words: ``"2-core AMD EPYC (family 25, model 17)"``, with
     ``", GPU <name>"`` when it had one. Records made before ``cpu_id`` was noted give the CPU's name alone."""
-    cpu = str(machine.get("cpu") or "unknown CPU")
-    if machine.get("cpu_id"):
-        cpu += f" ({machine['cpu_id']})"
+    from ..cpu import cpu_label
+
+    cpu = cpu_label(machine)
     label = f"{machine['cores']}-core {cpu}" if machine.get("cores") else cpu
     return label + (f", GPU {machine['gpu']}" if machine.get("gpu") else "")
